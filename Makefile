@@ -1,0 +1,58 @@
+# tnmodel — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+# PyTensor / numba compile caches live in the project, so tests, notebooks and CI reuse them.
+export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
+export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
+export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
+
+RESULTS   ?= results
+SCENARIOS ?= $(wildcard scenarios/*.yaml)
+PYTEST_ARGS ?=
+
+.PHONY: help venv run test test-fast lint lab data-check curate clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@set -e; \
+	if [ ! -x $(PY) ]; then \
+	  base="$${PYTHON:-$$(sh scripts/find_python.sh)}" || exit 1; \
+	  echo "Creating $(VENV) with $$base ($$($$base --version))"; \
+	  "$$base" -m venv $(VENV); \
+	fi; \
+	$(PY) -m pip install --quiet --upgrade pip; \
+	$(PY) -m pip install --quiet -e '.[notebooks,test]'; \
+	touch $(STAMP)
+
+venv: $(STAMP)  ## create .venv with a Python >= 3.12 and install tnmodel with its extras
+
+run: $(STAMP)  ## run every shipped scenario on the shipped data, write results/, print the verdicts
+	$(PY) -m tnmodel run $(SCENARIOS) --out $(RESULTS)
+
+test: $(STAMP)  ## the whole test suite, notebooks included
+	$(PY) -m ruff check tnmodel tests scripts notebooks/*.py
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: $(STAMP)  ## the suite without slow tests (no real MCMC, no notebooks)
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff
+	$(PY) -m ruff check tnmodel tests scripts notebooks/*.py
+
+data-check: $(STAMP)  ## validate data/
+	$(PY) -m tnmodel data check data
+
+curate: $(STAMP)  ## rebuild data/ from ../shared/data (the curation script)
+	$(PY) scripts/curate_data.py
+
+lab: $(STAMP)  ## open the notebooks in JupyterLab
+	$(VENV)/bin/jupyter lab notebooks/
+
+clean:  ## remove results and caches (keeps .venv)
+	rm -rf $(RESULTS) reports .cache .pytest_cache test-artifacts

@@ -1,0 +1,3 @@
+from tnmodel.cli import main
+
+main()

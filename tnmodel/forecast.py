@@ -1,0 +1,66 @@
+"""Forecast paths from a fit: one value per posterior draw, series geo and year.
+
+Pure numpy on the fit's draws (no PyMC here), so scenarios can later be applied as cheap
+array operations on the same paths without refitting.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tnmodel.models import Fit, inv_logit_percent
+
+QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Forecast values in percent, shape (sample, geo, year)."""
+
+    indicator: str
+    geos: tuple[str, ...]
+    years: np.ndarray
+    values: np.ndarray
+    chains: int
+
+    def at(self, geo: str, year: int) -> np.ndarray:
+        """All draws of one geo in one year."""
+        return self.values[:, self.geos.index(geo), int(np.flatnonzero(self.years == year)[0])]
+
+
+def stream_seed(seed: int, label: str) -> np.random.Generator:
+    """A generator for one named stream: the same (seed, label) always gives the same draws."""
+    return np.random.default_rng([seed, zlib.crc32(label.encode())])
+
+
+def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
+    """Posterior predictive of the annual value of every series geo in every year.
+
+    ``value = invlogit(alpha + beta * (year - centre) + sigma_obs * e)``, ``e ~ N(0, 1)``
+    independent across years: the value an annual report would print.
+    """
+    years = np.asarray(years, dtype=int)
+    alpha, beta, sigma = fit.draws["alpha"], fit.draws["beta"], fit.draws["sigma_obs"]
+    since_centre = years[None, :] - fit.draws["centre"][:, None]  # (geo, year)
+    eta = alpha[:, :, None] + beta[:, :, None] * since_centre[None, :, :]
+    noise = stream_seed(seed, f"forecast:{fit.indicator}").standard_normal(eta.shape)
+    values = inv_logit_percent(eta + sigma[:, None, None] * noise)
+    chains = fit.posterior.posterior.sizes["chain"]
+    return Paths(fit.indicator, fit.geos, years, values, chains)
+
+
+def quantile_table(paths: Paths) -> pd.DataFrame:
+    """Yearly forecast quantiles (and mean) per geo, tidy."""
+    q = np.quantile(paths.values, QUANTILES, axis=0)  # (quantile, geo, year)
+    rows = []
+    for gi, geo in enumerate(paths.geos):
+        for yi, year in enumerate(paths.years):
+            row = {"indicator": paths.indicator, "geo": geo, "year": int(year),
+                   "mean": float(paths.values[:, gi, yi].mean())}
+            row |= {f"q{round(p * 100):02d}": float(q[k, gi, yi]) for k, p in enumerate(QUANTILES)}
+            rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,271 @@
+"""Model fitting: the only part of tnmodel that talks to PyMC and ArviZ.
+
+:func:`fit_series` fits one indicator's pooled series with nutpie and returns a
+:class:`Fit`: the posterior as an ``xarray.DataTree``, plain numpy draws for the stages
+downstream, and convergence diagnostics that have passed the gates (or a
+:class:`ConvergenceError` naming the series and what to try).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import arviz as az
+import numpy as np
+import pymc as pm
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field
+
+from tnmodel.models.logit_trend import LogitTrendPriors, build_model
+from tnmodel.models.series import SeriesData, inv_logit_percent, select_series
+
+__all__ = [
+    "ConvergenceError",
+    "Diagnostics",
+    "Fit",
+    "GateThresholds",
+    "LogitTrendPriors",
+    "ModelSpec",
+    "SamplerSettings",
+    "SeriesData",
+    "fit_series",
+    "inv_logit_percent",
+    "mcse_of_mean",
+    "select_series",
+]
+
+
+class SamplerSettings(BaseModel):
+    """MCMC settings (nutpie NUTS)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chains: int = Field(4, ge=1, le=16)
+    draws: int = Field(1000, ge=50)
+    tune: int = Field(1000, ge=50)
+    target_accept: float = Field(0.99, gt=0.5, lt=1.0)
+
+
+class GateThresholds(BaseModel):
+    """Convergence gates every fit must pass."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_rhat: float = Field(1.01, ge=1.0)
+    min_ess_bulk: float = Field(400, ge=0)
+    max_divergences: int = Field(0, ge=0)
+
+
+class ModelSpec(BaseModel):
+    """How one indicator is modelled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    family: Literal["logit_trend"] = "logit_trend"
+    since: int | None = Field(None, description="first year of data used")
+    until: int | None = Field(None, description="last year of data used")
+    exclude_geos: tuple[str, ...] = ()
+    priors: LogitTrendPriors = LogitTrendPriors()
+
+
+class ConvergenceError(RuntimeError):
+    """A fit failed its convergence gates."""
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Worst-case convergence figures of one fit."""
+
+    max_rhat: float
+    min_ess_bulk: float
+    divergences: int
+    worst_rhat: str
+    worst_ess: str
+    sampling_seconds: float
+
+    def as_dict(self) -> dict:
+        return {
+            "max_rhat": round(self.max_rhat, 4),
+            "min_ess_bulk": round(self.min_ess_bulk, 1),
+            "divergences": self.divergences,
+            "worst_rhat": self.worst_rhat,
+            "worst_ess": self.worst_ess,
+            "sampling_seconds": round(self.sampling_seconds, 2),
+        }
+
+
+@dataclass(frozen=True)
+class Fit:
+    """A fitted model of one indicator.
+
+    Attributes
+    ----------
+    series : SeriesData
+        The observations the fit saw.
+    spec : ModelSpec
+    posterior : xarray.DataTree
+        The full ArviZ result (posterior, sample_stats, observed data).
+    draws : dict of ndarray
+        ``alpha`` and ``beta`` with shape (sample, geo), ``sigma_obs`` with shape (sample,);
+        chains are stacked; ``centre`` (geo,) is the year each geo's ``alpha`` refers to.
+        This is what :mod:`tnmodel.forecast` uses.
+    diagnostics : Diagnostics
+    """
+
+    series: SeriesData
+    spec: ModelSpec
+    posterior: xr.DataTree
+    draws: dict[str, np.ndarray] = field(repr=False)
+    diagnostics: Diagnostics
+
+    @property
+    def indicator(self) -> str:
+        return self.series.indicator
+
+    @property
+    def geos(self) -> tuple[str, ...]:
+        return self.series.geos
+
+
+def spec_hash(spec: ModelSpec, sampler: SamplerSettings, seed: int) -> str:
+    """A short content hash of what determines a fit besides the data."""
+    payload = json.dumps(
+        {"spec": spec.model_dump(mode="json"), "sampler": sampler.model_dump(mode="json"),
+         "seed": seed},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def _diagnose(posterior: xr.DataTree, seconds: float) -> Diagnostics:
+    names = ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "z_beta", "sigma_obs",
+             "sigma_part", "alpha", "beta"]
+    rhat = az.rhat(posterior, var_names=names)
+    ess = az.ess(posterior, var_names=names, method="bulk")
+
+    max_rhat, worst_rhat = _extreme(rhat, largest=True)
+    min_ess, worst_ess = _extreme(ess, largest=False)
+    divergences = int(posterior.sample_stats["diverging"].sum())
+    return Diagnostics(max_rhat, min_ess, divergences, worst_rhat, worst_ess, seconds)
+
+
+def _extreme(tree: xr.DataTree, largest: bool) -> tuple[float, str]:
+    """The largest (or smallest) value over all variables, labelled like ``beta[da_nang]``."""
+    dataset = tree.to_dataset()
+    if not dataset.data_vars and "posterior" in tree.children:
+        dataset = tree["posterior"].to_dataset()
+    candidates = []
+    for name, values in dataset.data_vars.items():
+        flat = np.asarray(values.values, dtype=float).ravel()
+        if not flat.size or np.all(np.isnan(flat)):
+            continue
+        i = int(np.nanargmax(flat) if largest else np.nanargmin(flat))
+        label = str(name)
+        if values.dims:
+            index = np.unravel_index(i, values.shape)
+            where = ",".join(str(values[d].values[k]) for d, k in zip(values.dims, index, strict=True))
+            label = f"{name}[{where}]"
+        candidates.append((float(flat[i]), label))
+    return max(candidates) if largest else min(candidates)
+
+
+def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds) -> None:
+    """Raise :class:`ConvergenceError` if any gate fails, saying which and what to try."""
+    failures = []
+    if not diagnostics.max_rhat <= gates.max_rhat:
+        failures.append(f"R-hat {diagnostics.max_rhat:.3f} > {gates.max_rhat} "
+                        f"(worst: {diagnostics.worst_rhat})")
+    if not diagnostics.min_ess_bulk >= gates.min_ess_bulk:
+        failures.append(f"bulk ESS {diagnostics.min_ess_bulk:.0f} < {gates.min_ess_bulk:.0f} "
+                        f"(worst: {diagnostics.worst_ess})")
+    if diagnostics.divergences > gates.max_divergences:
+        failures.append(f"{diagnostics.divergences} divergent transitions")
+    if failures:
+        raise ConvergenceError(
+            f"the fit of {fit_label} did not converge: " + "; ".join(failures) + ". "
+            "Try: more tuning and draws (sampler.tune / sampler.draws), a higher "
+            "sampler.target_accept (e.g. 0.95), a shorter data window (models.<indicator>.since), "
+            "or leaving out a geo whose series conflicts with the rest "
+            "(models.<indicator>.exclude_geos)."
+        )
+
+
+def fit_series(
+    series: SeriesData,
+    spec: ModelSpec,
+    sampler: SamplerSettings,
+    seed: int,
+    gates: GateThresholds | None = None,
+    progressbar: bool = False,
+) -> Fit:
+    """Fit ``spec.family`` to ``series`` with nutpie and check the convergence gates.
+
+    Parameters
+    ----------
+    series : SeriesData
+        From :func:`select_series`.
+    spec : ModelSpec
+    sampler : SamplerSettings
+    seed : int
+        The same seed gives the same draws.
+    gates : GateThresholds, optional
+        Defaults to R-hat <= 1.01, bulk ESS >= 400, no divergences.
+    progressbar : bool
+        Show nutpie's progress.
+
+    Raises
+    ------
+    ConvergenceError
+        If a gate fails; the message names the series and what to try.
+    """
+    gates = gates or GateThresholds()
+    model = build_model(series, spec.priors)
+    logging.getLogger("pymc").setLevel(logging.ERROR)
+    started = time.perf_counter()
+    with model:
+        posterior = pm.sample(
+            draws=sampler.draws,
+            tune=sampler.tune,
+            chains=sampler.chains,
+            nuts_sampler="nutpie",
+            nuts={"target_accept": sampler.target_accept},
+            random_seed=seed,
+            progressbar=progressbar,
+            compute_convergence_checks=False,
+        )
+    seconds = time.perf_counter() - started
+    diagnostics = _diagnose(posterior, seconds)
+    label = f"'{series.indicator}' (series: {', '.join(series.geos)})"
+    check_gates(label, diagnostics, gates)
+    post = posterior.posterior
+    draws = {
+        "alpha": _stack(post["alpha"]),
+        "beta": _stack(post["beta"]),
+        "sigma_obs": _stack(post["sigma_obs"]),
+        "centre": series.centre_years(),
+    }
+    return Fit(series, spec, posterior, draws, diagnostics)
+
+
+def _stack(values: xr.DataArray) -> np.ndarray:
+    """(chain, draw, ...) -> (sample, ...)."""
+    array = np.asarray(values.values)
+    return array.reshape(array.shape[0] * array.shape[1], *array.shape[2:])
+
+
+def mcse_of_mean(per_draw: np.ndarray, chains: int) -> float:
+    """Monte-Carlo standard error of the mean of a per-draw quantity.
+
+    ``per_draw`` has the fit's samples stacked chain after chain (as in :class:`Fit` draws);
+    the error accounts for autocorrelation within chains (ArviZ's MCSE of the mean). For a
+    probability, pass the 0/1 indicator of the event.
+    """
+    values = np.asarray(per_draw, dtype=float).reshape(chains, -1)
+    if np.all(values == values.flat[0]):
+        return 0.0
+    return float(az.mcse(values, method="mean"))

@@ -1,0 +1,212 @@
+"""Targets -> what can honestly be said about each, and the attainment table.
+
+For every target the scenario names, :func:`plan_target` decides *how* it can be evaluated:
+
+``estimated``            the reading indicator has data for the target's geo: P(met) from the model
+``upper bound via proxy`` no measured series, but proxies bound it (e.g. internet users bound
+                         basic digital skills from above): only a bound on P(met) is printed
+``insufficient data``    the data cannot support a number yet (the reason says why)
+``not supported``        the indicator's kind has no model yet (e.g. ranks)
+
+:func:`attainment_row` then turns forecast paths into one row of ``targets.csv``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tnmodel.baselines import BaselineSettings, progress_verdict
+from tnmodel.data import Dataset, Target
+from tnmodel.forecast import Paths
+from tnmodel.models import SeriesData, mcse_of_mean
+
+ESTIMATED = "estimated"
+PROXY_BOUND = "upper bound via proxy"
+INSUFFICIENT = "insufficient data"
+NOT_SUPPORTED = "not supported"
+
+#: Calibrated language for probabilities (after the IPCC likelihood scale).
+LIKELIHOOD_WORDS = (
+    (0.99, "virtually certain"),
+    (0.90, "very likely"),
+    (0.66, "likely"),
+    (0.33, "about as likely as not"),
+    (0.10, "unlikely"),
+    (0.01, "very unlikely"),
+    (0.0, "exceptionally unlikely"),
+)
+
+
+def likelihood_words(p: float) -> str:
+    """``0.93 -> 'very likely'``."""
+    return next(word for cut, word in LIKELIHOOD_WORDS if p >= cut)
+
+
+@dataclass(frozen=True)
+class TargetPlan:
+    """How one target will be evaluated."""
+
+    target: Target
+    status: str
+    evaluated_geo: str
+    indicators: tuple[str, ...]
+    reason: str = ""
+
+
+def evaluated_geo(target: Target, dataset: Dataset, follow_lineage: bool) -> str:
+    """The geo whose forecast answers the target (its successor after a merger)."""
+    return dataset.successor(target.geo) if follow_lineage else target.geo
+
+
+def plan_target(
+    target: Target,
+    dataset: Dataset,
+    series_for: Callable[[str], SeriesData],
+    follow_lineage: bool,
+) -> TargetPlan:
+    """Decide how ``target`` can be evaluated on ``dataset`` (see module docstring)."""
+    geo = evaluated_geo(target, dataset, follow_lineage)
+    reading = dataset.indicators[target.reading]
+    if reading.kind != "share":
+        model = "the latent-standing rank model" if reading.kind == "rank" else "a model"
+        return TargetPlan(target, NOT_SUPPORTED, geo, (),
+                          f"'{reading.id}' is a {reading.kind}; {model} for it is not in "
+                          "tnmodel yet, so no probability is printed")
+    if dataset.series(reading.id).empty and reading.proxies:
+        usable = []
+        reasons = []
+        for proxy in reading.proxies:
+            reason = _data_check(proxy.indicator, geo, series_for)
+            if reason:
+                reasons.append(reason)
+            else:
+                usable.append(proxy.indicator)
+        if not usable:
+            return TargetPlan(target, INSUFFICIENT, geo, (),
+                              f"no measured series of '{reading.id}', and its proxies cannot "
+                              "support a forecast: " + "; ".join(reasons))
+        return TargetPlan(target, PROXY_BOUND, geo, tuple(usable),
+                          f"no measured series of '{reading.id}'; evaluated through proxies")
+    problem = _data_check(reading.id, geo, series_for)
+    if problem:
+        return TargetPlan(target, INSUFFICIENT, geo, (), problem)
+    return TargetPlan(target, ESTIMATED, geo, (reading.id,))
+
+
+def _data_check(indicator: str, geo: str, series_for: Callable[[str], SeriesData]) -> str:
+    """'' when ``indicator`` can be forecast for ``geo``, else the reason it cannot."""
+    series = series_for(indicator)
+    if geo not in series.geos:
+        return f"no observation of '{indicator}' for '{geo}' in the data window"
+    years = series.years_observed()
+    if years.size < 2:
+        listed = ", ".join(map(str, years)) or "none"
+        return (f"all observations of '{indicator}' are from one year ({listed}); "
+                "a trend needs at least two years")
+    return ""
+
+
+def _bound_direction(relation: str, comparator: str) -> str:
+    """Whether P(proxy meets target) is an upper or a lower bound on P(target met)."""
+    proxy_is_above = relation == "upper_bound"
+    wants_high = comparator in (">=", ">")
+    return "upper" if proxy_is_above == wants_high else "lower"
+
+
+def attainment_row(
+    plan: TargetPlan,
+    scenario: str,
+    dataset: Dataset,
+    paths: dict[str, Paths],
+    series: dict[str, SeriesData],
+    baseline: BaselineSettings,
+) -> dict:
+    """One row of ``targets.csv`` for a planned target."""
+    t = plan.target
+    row: dict = {
+        "scenario": scenario, "target_id": t.id, "geo": t.geo, "evaluated_geo": plan.evaluated_geo,
+        "indicator": t.indicator, "reading": t.reading, "year": t.year,
+        "comparator": t.comparator, "threshold": t.threshold, "among": t.among,
+        "status": plan.status, "p_met": np.nan, "p_met_mcse": np.nan, "p_met_upper": np.nan,
+        "p_met_lower": np.nan, "verdict": "", "q05": np.nan, "q50": np.nan, "q95": np.nan,
+        "baseline_category": "", "baseline_ratio": np.nan, "baseline_projection": np.nan,
+        "n_obs": 0, "last_obs_year": np.nan, "last_obs_value": np.nan, "note": plan.reason,
+    }
+    if plan.status in (INSUFFICIENT, NOT_SUPPORTED):
+        row["verdict"] = f"no estimate ({plan.status})"
+        return row
+    if plan.status == ESTIMATED:
+        values = paths[t.reading].at(plan.evaluated_geo, t.year)
+        met = t.is_met(values).astype(float)
+        p = float(met.mean())
+        row |= {
+            "p_met": p,
+            "p_met_mcse": mcse_of_mean(met, paths[t.reading].chains),
+            "verdict": f"{likelihood_words(p)} (P = {p:.2f})",
+            "q05": float(np.quantile(values, 0.05)),
+            "q50": float(np.quantile(values, 0.50)),
+            "q95": float(np.quantile(values, 0.95)),
+        }
+        row |= _observed_summary(series[t.reading], plan.evaluated_geo)
+        row |= _baseline_columns(series[t.reading], plan, dataset, baseline)
+        rows = series[t.reading].rows
+        moved = sorted(set(rows.loc[(rows["series_geo"] == plan.evaluated_geo)
+                                    & (rows["geo"] != plan.evaluated_geo), "geo"]))
+        if moved:
+            row["note"] = (f"merger lineage: observations of {', '.join(moved)} continue as the "
+                           f"series of {plan.evaluated_geo}")
+        return row
+    # Proxy bounds.
+    reading = dataset.indicators[t.reading]
+    uppers, lowers, parts = [], [], []
+    for proxy in reading.proxies:
+        if proxy.indicator not in plan.indicators:
+            continue
+        values = paths[proxy.indicator].at(plan.evaluated_geo, t.year)
+        p = float(t.is_met(values).mean())
+        direction = _bound_direction(proxy.relation, t.comparator)
+        (uppers if direction == "upper" else lowers).append(p)
+        label = dataset.indicators[proxy.indicator].label_en
+        parts.append(f"P({label} {t.comparator} {t.threshold:g} in {t.year}) = {p:.2f} "
+                     f"({direction} bound; median {np.median(values):.1f})")
+    if uppers:
+        row["p_met_upper"] = min(uppers)
+    if lowers:
+        row["p_met_lower"] = max(lowers)
+    bound_words = []
+    if lowers:
+        bound_words.append(f"at least {row['p_met_lower']:.2f}")
+    if uppers:
+        bound_words.append(f"at most {row['p_met_upper']:.2f}")
+    row["verdict"] = " and ".join(bound_words) + " (proxy bound, not an estimate)"
+    row["note"] = (f"No measured series of '{reading.label_en}'. Proxies only bound it: "
+                   + "; ".join(parts) + ".")
+    return row
+
+
+def _observed_summary(series: SeriesData, geo: str) -> dict:
+    rows = series.rows[series.rows["series_geo"] == geo]
+    latest = rows[rows["year"] == rows["year"].max()]
+    return {"n_obs": len(rows), "last_obs_year": int(latest["year"].iloc[0]),
+            "last_obs_value": float(latest["value"].mean())}
+
+
+def _baseline_columns(series: SeriesData, plan: TargetPlan, dataset: Dataset,
+                      settings: BaselineSettings) -> dict:
+    rows = series.rows[(series.rows["series_geo"] == plan.evaluated_geo)
+                       & (series.rows["bound"] == "")]
+    indicator = dataset.indicators[plan.target.reading]
+    verdict = progress_verdict(
+        rows["year"].to_numpy(), rows["value"].to_numpy(),
+        target_year=plan.target.year, threshold=plan.target.threshold,
+        is_met=plan.target.is_met, lower=indicator.lower, upper=indicator.upper,
+        settings=settings,
+    )
+    category = verdict.category + (f" ({verdict.reason})" if verdict.reason else "")
+    return {"baseline_category": category,
+            "baseline_ratio": np.nan if verdict.ratio is None else verdict.ratio,
+            "baseline_projection": np.nan if verdict.projected_value is None
+            else verdict.projected_value}
