@@ -22,7 +22,12 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.logit_trend import LogitTrendPriors, build_model
-from tnmodel.models.series import SeriesData, inv_logit_percent, select_series
+from tnmodel.models.series import (
+    SeriesData,
+    inv_logit_percent,
+    select_series,
+    series_from_arrays,
+)
 
 __all__ = [
     "ConvergenceError",
@@ -33,10 +38,12 @@ __all__ = [
     "ModelSpec",
     "SamplerSettings",
     "SeriesData",
+    "check_gates",
     "fit_series",
     "inv_logit_percent",
     "mcse_of_mean",
     "select_series",
+    "series_from_arrays",
 ]
 
 
@@ -143,8 +150,8 @@ def spec_hash(spec: ModelSpec, sampler: SamplerSettings, seed: int) -> str:
 
 
 def _diagnose(posterior: xr.DataTree, seconds: float) -> Diagnostics:
-    names = ["mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "z_beta", "sigma_obs",
-             "sigma_part", "alpha", "beta"]
+    names = [n for n in ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "z_beta", "sigma_obs",
+                         "sigma_part", "alpha", "beta") if n in posterior.posterior]
     rhat = az.rhat(posterior, var_names=names)
     ess = az.ess(posterior, var_names=names, method="bulk")
 
@@ -174,7 +181,8 @@ def _extreme(tree: xr.DataTree, largest: bool) -> tuple[float, str]:
     return max(candidates) if largest else min(candidates)
 
 
-def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds) -> None:
+def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds,
+                sampler: SamplerSettings | None = None) -> None:
     """Raise :class:`ConvergenceError` if any gate fails, saying which and what to try."""
     failures = []
     if not diagnostics.max_rhat <= gates.max_rhat:
@@ -186,12 +194,13 @@ def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds)
     if diagnostics.divergences > gates.max_divergences:
         failures.append(f"{diagnostics.divergences} divergent transitions")
     if failures:
+        sampler = sampler or SamplerSettings()
         raise ConvergenceError(
             f"the fit of {fit_label} did not converge: " + "; ".join(failures) + ". "
-            "Try: more tuning and draws (sampler.tune / sampler.draws), a higher "
-            "sampler.target_accept (e.g. 0.95), a shorter data window (models.<indicator>.since), "
-            "or leaving out a geo whose series conflicts with the rest "
-            "(models.<indicator>.exclude_geos)."
+            f"Try: more tuning and draws (sampler.tune / sampler.draws, now {sampler.tune} / "
+            f"{sampler.draws}), a higher sampler.target_accept (now {sampler.target_accept}), "
+            "a shorter data window (models.<indicator>.since), or leaving out a geo whose "
+            "series conflicts with the rest (models.<indicator>.exclude_geos)."
         )
 
 
@@ -241,7 +250,7 @@ def fit_series(
     seconds = time.perf_counter() - started
     diagnostics = _diagnose(posterior, seconds)
     label = f"'{series.indicator}' (series: {', '.join(series.geos)})"
-    check_gates(label, diagnostics, gates)
+    check_gates(label, diagnostics, gates, sampler)
     post = posterior.posterior
     draws = {
         "alpha": _stack(post["alpha"]),

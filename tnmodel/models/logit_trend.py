@@ -7,7 +7,7 @@ On the logit scale, geo ``g``'s share in year ``t`` is
 where ``c[g]`` is the mean year of geo ``g``'s observations, so ``alpha[g]`` is its level
 where its data are (and is not tied to its pace along a ridge, as it would be with one
 calendar origin for a geo with a single observation), with ``alpha[g] ~ Normal(mu_alpha, tau_alpha)`` and ``beta[g] ~ Normal(mu_beta, tau_beta)``
-(levels centred, paces non-centred), so a geo with one or two points borrows its pace from the others. An
+(levels centred; paces centred for dense data, non-centred for sparse), so a geo with one or two points borrows its pace from the others. An
 observation is ``Normal(eta, sd)`` with ``sd**2 = sigma_obs**2 + part_year * sigma_part**2``:
 part-year snapshots and circa-dated values carry extra error. An observation that is only a
 bound (``bound = upper`` / ``lower``) enters as a censored term, ``P(eta + e <= bound)`` or
@@ -48,8 +48,26 @@ class LogitTrendPriors(BaseModel):
     part_year_sd: float = Field(0.5, gt=0)
 
 
-def build_model(series: SeriesData, priors: LogitTrendPriors) -> pm.Model:
-    """The PyMC model for ``series`` (see module docstring)."""
+def prefers_centred_pace(series: SeriesData) -> bool:
+    """Centre the paces when most geos have their own trend (4+ distinct years of data).
+
+    With dense series the data pin each pace and the non-centred form is a funnel; with sparse
+    series (most geos with 1-2 points) the pool sets the pace and the centred form is one.
+    """
+    years_per_geo = [np.unique(series.year[series.geo_index == i]).size
+                     for i in range(len(series.geos))]
+    return float(np.median(years_per_geo)) >= 4
+
+
+def build_model(series: SeriesData, priors: LogitTrendPriors,
+                centred_pace: bool | None = None) -> pm.Model:
+    """The PyMC model for ``series`` (see module docstring).
+
+    ``centred_pace`` chooses the parametrisation of the paces (same model, different
+    geometry); ``None`` picks it with :func:`prefers_centred_pace`.
+    """
+    if centred_pace is None:
+        centred_pace = prefers_centred_pace(series)
     t = series.year - series.centre_years()[series.geo_index]
     part = series.part_year.astype(float)
     g = series.geo_index
@@ -60,13 +78,16 @@ def build_model(series: SeriesData, priors: LogitTrendPriors) -> pm.Model:
         # lets a spread collapse towards 0, the neck of a funnel. Places do differ.
         tau_alpha = pm.Gamma("tau_alpha", alpha=2.0, beta=2.0 / priors.level_spread_mean)
         # Levels are centred (every geo has data on its own level, which a non-centred form
-        # would turn into a funnel); paces are non-centred (often set mostly by the pool).
+        # would turn into a funnel); paces are centred or not depending on the data density.
         alpha = pm.Normal("alpha", mu_alpha, tau_alpha, dims="geo")
 
         mu_beta = pm.Normal("mu_beta", priors.pace_mean, priors.pace_sd)
         tau_beta = pm.Gamma("tau_beta", alpha=2.0, beta=2.0 / priors.pace_spread_mean)
-        z_beta = pm.Normal("z_beta", 0.0, 1.0, dims="geo")
-        beta = pm.Deterministic("beta", mu_beta + tau_beta * z_beta, dims="geo")
+        if centred_pace:
+            beta = pm.Normal("beta", mu_beta, tau_beta, dims="geo")
+        else:
+            z_beta = pm.Normal("z_beta", 0.0, 1.0, dims="geo")
+            beta = pm.Deterministic("beta", mu_beta + tau_beta * z_beta, dims="geo")
 
         # A log-normal keeps the observation error away from 0: with two points per geo a line
         # fits exactly, and a half-normal would let the error collapse into a funnel.

@@ -134,3 +134,25 @@ def select_series(
         rows=rows,
         renamed=renamed,
     )
+
+
+def series_from_arrays(
+    indicator: str,
+    geos: tuple[str, ...],
+    geo_index: np.ndarray,
+    year: np.ndarray,
+    percent: np.ndarray,
+    part_year: np.ndarray | None = None,
+) -> SeriesData:
+    """A :class:`SeriesData` from plain arrays (simulation studies, back-tests on user CSVs)."""
+    geo_index = np.asarray(geo_index, dtype=int)
+    year = np.asarray(year, dtype=int)
+    percent = np.asarray(percent, dtype=float)
+    part = np.zeros(len(year), bool) if part_year is None else np.asarray(part_year, bool)
+    rows = pd.DataFrame({
+        "geo": [geos[i] for i in geo_index], "series_geo": [geos[i] for i in geo_index],
+        "indicator": indicator, "year": year, "value": percent,
+        "period": np.where(part, "part-year", ""), "bound": "", "source_id": "", "line": 0,
+    })
+    return SeriesData(indicator, tuple(geos), geo_index, year, logit_share(percent),
+                      np.full(len(year), "exact"), part, rows, {})
