@@ -116,6 +116,7 @@ sim_south,sim_share,2024,58,src_sim,,,,,,
 sim_north,sim_proxy,2018,60,src_sim,,,,,,
 sim_north,sim_proxy,2023,80,src_sim,,,,,,
 sim_south,sim_proxy,2020,55,src_sim,,,,,,
+sim_south,sim_proxy,2022,66,src_sim,,,,,,
 sim_south,sim_proxy,2024,75,src_sim,,,,,,
 sim_north,sim_rank,2022,8,src_sim,,,63,,,
 """

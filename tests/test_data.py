@@ -24,7 +24,7 @@ def _messages(folder: Path) -> list[str]:
 
 def test_simulated_fixture_is_valid(sim_data):
     dataset = load_dataset(sim_data)
-    assert len(dataset.observations) == 12
+    assert len(dataset.observations) == 13
     assert dataset.observations["year"].dtype.kind == "i"
     assert dataset.successor("sim_north") == "sim_merged"
     assert dataset.successor("sim_south") == "sim_south"
@@ -88,7 +88,7 @@ def test_disagreeing_duplicates_need_a_note(sim_data):
     with (sim_data / "observations.csv").open("a", encoding="utf-8") as f:
         f.write("sim_north,sim_share,2019,33,src_sim,,,,,,\n")
     messages = _messages(sim_data)
-    assert any(":14: note: value 33 disagrees with line 2 (30)" in m for m in messages), messages
+    assert any(":15: note: value 33 disagrees with line 2 (30)" in m for m in messages), messages
     # With a note on both rows the disagreement is documented and accepted.
     _replace(sim_data / "observations.csv", "sim_north,sim_share,2019,30,src_sim,,,,,,",
              "sim_north,sim_share,2019,30,src_sim,,,,,conflicts with the 33 row; both kept,")
@@ -107,11 +107,12 @@ def test_bad_period_bound_and_rank_basis(sim_data):
     _replace(sim_data / "observations.csv", "2022-01/2022-03", "Q1 2022")
     _replace(sim_data / "observations.csv", "sim_north,sim_proxy,2018,60,src_sim,,",
              "sim_north,sim_proxy,2018,60,src_sim,,uper")
-    _replace(sim_data / "observations.csv", "sim_rank,2022,8,src_sim,,,63", "sim_rank,2022,8,src_sim,,,")
+    _replace(sim_data / "observations.csv", "sim_rank,2022,8,src_sim,,,63",
+             "sim_rank,2022,8,src_sim,,,")
     messages = _messages(sim_data)
     assert any(":7: period: expected" in m and "Q1 2022" in m for m in messages), messages
     assert any(":9: bound: expected" in m and "'upper'" in m for m in messages), messages
-    assert any(":13: among: 'sim_rank' is a rank" in m for m in messages), messages
+    assert any(":14: among: 'sim_rank' is a rank" in m for m in messages), messages
 
 
 def test_registry_typo_points_at_yaml_line(sim_data):
@@ -142,7 +143,7 @@ def test_load_raises_with_all_problems(sim_data):
 def test_row_with_wrong_number_of_fields(sim_data):
     with (sim_data / "observations.csv").open("a", encoding="utf-8") as f:
         f.write("sim_north,sim_share,2026,50,src_sim\n")
-    assert any(":14: (row): has 5 fields" in m for m in _messages(sim_data))
+    assert any(":15: (row): has 5 fields" in m for m in _messages(sim_data))
 
 
 def test_missing_folder_and_yaml_syntax(tmp_path, sim_data):

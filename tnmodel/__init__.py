@@ -4,7 +4,7 @@ The package is organised by stage of the data flow (see ``DESIGN.md`` in the sha
 
 ``tnmodel.data``      tidy CSV + YAML registries  -> :class:`~tnmodel.data.Dataset`
 ``tnmodel.scenario``  scenario YAML               -> :class:`~tnmodel.scenario.Scenario`
-``tnmodel.models``    Dataset + model spec        -> :class:`~tnmodel.models.Fit` (PyMC lives here only)
+``tnmodel.models``    Dataset + model spec        -> :class:`~tnmodel.models.Fit` (PyMC only here)
 ``tnmodel.forecast``  Fit                         -> forecast paths (draw x geo x year)
 ``tnmodel.baselines`` observations                -> official-style "on track" categories
 ``tnmodel.targets``   paths + targets             -> attainment table

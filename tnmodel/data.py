@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from tnmodel.problems import InputError, Problem, did_you_mean, relative
 from tnmodel.yamlio import load_yaml_with_lines, validate_model
@@ -301,7 +301,8 @@ def _check_sources(path: Path) -> tuple[pd.DataFrame, list[Problem]]:
             problems.append(Problem(name, line, "id", "empty source id"))
             continue
         if sid in seen:
-            problems.append(Problem(name, line, "id", f"duplicate id '{sid}' (first at line {seen[sid]})"))
+            problems.append(Problem(name, line, "id",
+                                    f"duplicate id '{sid}' (first at line {seen[sid]})"))
             continue
         seen[sid] = line
         if not url:
@@ -351,7 +352,8 @@ def _check_observations(
                 f" like 2022, got '{row.get('year', '')}'")
         value = _parse_number(row.get("value", ""))
         if value is None:
-            bad("value", f"expected a number like 46.36 (no % sign, no text), got '{row.get('value', '')}'")
+            bad("value", "expected a number like 46.36 (no % sign, no text), "
+                f"got '{row.get('value', '')}'")
         elif indicator is not None:
             if indicator.lower is not None and value < indicator.lower:
                 bad("value", f"{value:g} is below the lower bound {indicator.lower:g} of"
@@ -366,10 +368,12 @@ def _check_observations(
             bad("source_id", f"unknown source '{sid}'{did_you_mean(sid, source_ids)}")
         period = row.get("period", "")
         if not PERIOD_PATTERN.match(period):
-            bad("period", f"expected '', 'YYYY-MM', 'YYYY-MM/YYYY-MM', 'part-year' or 'circa', got '{period}'")
+            bad("period", "expected '', 'YYYY-MM', 'YYYY-MM/YYYY-MM', 'part-year' or 'circa', "
+                f"got '{period}'")
         bound = row.get("bound", "")
         if bound not in ("", "upper", "lower"):
-            bad("bound", f"expected '', 'upper' or 'lower', got '{bound}'{did_you_mean(bound, ['upper', 'lower'])}")
+            hint = did_you_mean(bound, ["upper", "lower"])
+            bad("bound", f"expected '', 'upper' or 'lower', got '{bound}'{hint}")
         among_text = row.get("among", "")
         among = None
         if among_text:
@@ -419,42 +423,46 @@ def _check_duplicates(name: str, frame: pd.DataFrame) -> list[Problem]:
 def _check_references(root: Path, indicators, geos, targets, source_ids,
                       broken: set[str] = frozenset()) -> list[Problem]:
     """Ids that registries and targets refer to must exist (``broken`` ones count as known)."""
-    problems = []
+    problems: list[Problem] = []
     known_indicators = set(indicators) | broken
     known_geos = set(geos) | broken
-    ind_lines = _lines_of(root / "indicators.yaml", "indicators")
+
+    def unknown(kind: str, value: str, known) -> str:
+        return f"unknown {kind} '{value}'{did_you_mean(value, known)}"
+
+    ind_file, ind_lines = relative(root / "indicators.yaml"), _lines_of(root / "indicators.yaml",
+                                                                         "indicators")
     for ind in indicators.values():
+        line = ind_lines.get(ind.id, 1)
         for proxy in ind.proxies:
             if proxy.indicator not in known_indicators:
-                problems.append(Problem(relative(root / "indicators.yaml"), ind_lines.get(ind.id, 1),
-                                        f"{ind.id}.proxies", f"unknown indicator '{proxy.indicator}'"
-                                        f"{did_you_mean(proxy.indicator, indicators)}"))
+                problems.append(Problem(ind_file, line, f"{ind.id}.proxies",
+                                        unknown("indicator", proxy.indicator, known_indicators)))
         for brk in ind.breaks:
             if brk.geo is not None and brk.geo not in known_geos:
-                problems.append(Problem(relative(root / "indicators.yaml"), ind_lines.get(ind.id, 1),
-                                        f"{ind.id}.breaks", f"unknown geo '{brk.geo}'{did_you_mean(brk.geo, geos)}"))
-    geo_lines = _lines_of(root / "geos.yaml", "geos")
+                problems.append(Problem(ind_file, line, f"{ind.id}.breaks",
+                                        unknown("geo", brk.geo, known_geos)))
+    geo_file, geo_lines = relative(root / "geos.yaml"), _lines_of(root / "geos.yaml", "geos")
     for geo in geos.values():
         if geo.merged_into is not None and geo.merged_into not in known_geos:
-            problems.append(Problem(relative(root / "geos.yaml"), geo_lines.get(geo.id, 1), "merged_into",
-                                    f"unknown geo '{geo.merged_into}'{did_you_mean(geo.merged_into, geos)}"))
-    target_lines = _lines_of(root / "targets.yaml", "targets")
-    tfile = relative(root / "targets.yaml")
+            problems.append(Problem(geo_file, geo_lines.get(geo.id, 1), "merged_into",
+                                    unknown("geo", geo.merged_into, known_geos)))
+    t_file, t_lines = relative(root / "targets.yaml"), _lines_of(root / "targets.yaml", "targets")
     for t in targets.values():
-        line = target_lines.get(t.id, 1)
+        line = t_lines.get(t.id, 1)
         if t.geo not in known_geos:
-            problems.append(Problem(tfile, line, f"{t.id}.geo", f"unknown geo '{t.geo}'{did_you_mean(t.geo, geos)}"))
+            problems.append(Problem(t_file, line, f"{t.id}.geo", unknown("geo", t.geo, known_geos)))
         for attr in ("indicator", "reading"):
             value = getattr(t, attr)
             if value not in known_indicators:
-                problems.append(Problem(tfile, line, f"{t.id}.{attr}",
-                                        f"unknown indicator '{value}'{did_you_mean(value, indicators)}"))
+                problems.append(Problem(t_file, line, f"{t.id}.{attr}",
+                                        unknown("indicator", value, known_indicators)))
         if t.source_id not in source_ids:
-            problems.append(Problem(tfile, line, f"{t.id}.source_id",
-                                    f"unknown source '{t.source_id}'{did_you_mean(t.source_id, source_ids)}"))
+            problems.append(Problem(t_file, line, f"{t.id}.source_id",
+                                    unknown("source", t.source_id, source_ids)))
         reading = indicators.get(t.reading)
         if reading is not None and reading.kind == "rank" and t.among is None:
-            problems.append(Problem(tfile, line, f"{t.id}.among",
+            problems.append(Problem(t_file, line, f"{t.id}.among",
                                     "a rank target must say among how many geos (e.g. among: 63)"))
     return problems
 
@@ -469,7 +477,7 @@ def _hash_files(root: Path) -> dict[str, str]:
 
 
 def _read_all(root: Path) -> tuple[Dataset | None, list[Problem]]:
-    root = Path(root)
+    root = Path(root).resolve()
     if not root.is_dir():
         return None, [Problem(relative(root), 1, "(folder)", "data folder not found")]
     indicators, p1, broken_indicators = _load_registry(

@@ -79,8 +79,8 @@ def run_scenario(
     ----------
     scenario : Scenario or path
     fast : bool
-        Use the fast sampler (2 chains x 300 draws) and relaxed ESS gate: for previews and
-        tests, not for decisions (the manifest says so).
+        Use the fast sampler and relaxed gates (``tnmodel.scenario.FAST_SAMPLER`` /
+        ``FAST_GATES``): for previews and tests, not for decisions (the manifest says so).
     dataset : Dataset, optional
         Already loaded data; by default the scenario's ``data`` folder is loaded.
     progress : callable
@@ -173,8 +173,9 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
         "title": scenario.title,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "fast": fast,
-        "fast_warning": ("fast mode: short chains and a relaxed ESS gate; for previews and "
-                         "tests, not for decisions") if fast else None,
+        "fast_warning": ("fast mode: short chains and relaxed convergence gates (see "
+                         "settings.sampler and settings.gates); for previews and tests, not for "
+                         "decisions") if fast else None,
         "seed": scenario.seed,
         "versions": _package_versions(),
         "platform": platform.platform(),

@@ -152,12 +152,8 @@ def attainment_row(
         }
         row |= _observed_summary(series[t.reading], plan.evaluated_geo)
         row |= _baseline_columns(series[t.reading], plan, dataset, baseline)
-        rows = series[t.reading].rows
-        moved = sorted(set(rows.loc[(rows["series_geo"] == plan.evaluated_geo)
-                                    & (rows["geo"] != plan.evaluated_geo), "geo"]))
-        if moved:
-            row["note"] = (f"merger lineage: observations of {', '.join(moved)} continue as the "
-                           f"series of {plan.evaluated_geo}")
+        row["note"] = "; ".join(_caveats(series[t.reading], plan.evaluated_geo,
+                                          dataset.indicators[t.reading]))
         return row
     # Proxy bounds.
     reading = dataset.indicators[t.reading]
@@ -185,6 +181,28 @@ def attainment_row(
     row["note"] = (f"No measured series of '{reading.label_en}'. Proxies only bound it: "
                    + "; ".join(parts) + ".")
     return row
+
+
+def _caveats(series: SeriesData, geo: str, indicator) -> list[str]:
+    """What a reader must know about the data behind an estimate, in plain words."""
+    rows = series.rows[series.rows["series_geo"] == geo]
+    caveats = []
+    moved = sorted(set(rows.loc[rows["geo"] != geo, "geo"]))
+    if moved:
+        caveats.append(f"merger lineage: observations of {', '.join(moved)} continue as the "
+                       f"series of {geo}")
+    years = sorted(set(rows["year"]))
+    if len(years) < 2:
+        caveats.append(f"only one observed year for {geo} ({years[0]}): its pace comes from the "
+                       f"other geos in the pool ({', '.join(g for g in series.geos if g != geo)})")
+    part = rows[rows["period"] != ""]
+    if len(part):
+        caveats.append(f"{len(part)} of {len(rows)} observations of {geo} are part-year or "
+                       "circa-dated snapshots (extra error in the model)")
+    for brk in indicator.breaks:
+        if brk.geo in (None, geo) and years and years[0] < brk.year <= years[-1]:
+            caveats.append(f"definitional break in {brk.year}: {brk.what}")
+    return caveats
 
 
 def _observed_summary(series: SeriesData, geo: str) -> dict:

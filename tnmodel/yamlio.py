@@ -99,7 +99,9 @@ def load_yaml_with_lines(path: Path) -> tuple[YamlDoc | None, list[Problem]]:
     return YamlDoc(path, data, lines), []
 
 
-def validate_model(doc: YamlDoc, keys: KeyPath, data: Any, model: type) -> tuple[Any, list[Problem]]:
+def validate_model(
+    doc: YamlDoc, keys: KeyPath, data: Any, model: type
+) -> tuple[Any, list[Problem]]:
     """Validate ``data`` (found at ``keys`` in ``doc``) against a pydantic ``model``.
 
     Returns the model instance (or ``None``) and the problems, each pointing at the line of

@@ -8,6 +8,7 @@ downstream, and convergence diagnostics that have passed the gates (or a
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -94,6 +95,7 @@ class Diagnostics:
     worst_rhat: str
     worst_ess: str
     sampling_seconds: float
+    retried_with_tune: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -103,6 +105,7 @@ class Diagnostics:
             "worst_rhat": self.worst_rhat,
             "worst_ess": self.worst_ess,
             "sampling_seconds": round(self.sampling_seconds, 2),
+            "retried_with_tune": self.retried_with_tune,
         }
 
 
@@ -175,7 +178,8 @@ def _extreme(tree: xr.DataTree, largest: bool) -> tuple[float, str]:
         label = str(name)
         if values.dims:
             index = np.unravel_index(i, values.shape)
-            where = ",".join(str(values[d].values[k]) for d, k in zip(values.dims, index, strict=True))
+            pairs = zip(values.dims, index, strict=True)
+            where = ",".join(str(values[d].values[k]) for d, k in pairs)
             label = f"{name}[{where}]"
         candidates.append((float(flat[i]), label))
     return max(candidates) if largest else min(candidates)
@@ -230,11 +234,35 @@ def fit_series(
     Raises
     ------
     ConvergenceError
-        If a gate fails; the message names the series and what to try.
+        If a gate fails twice (the second try doubles the tuning); the message names the
+        series and what to try.
     """
     gates = gates or GateThresholds()
-    model = build_model(series, spec.priors)
     logging.getLogger("pymc").setLevel(logging.ERROR)
+    label = f"'{series.indicator}' (series: {', '.join(series.geos)})"
+    model = build_model(series, spec.priors)
+    posterior, diagnostics = _sample(model, sampler, seed, progressbar)
+    try:
+        check_gates(label, diagnostics, gates, sampler)
+    except ConvergenceError:
+        # The first thing to try is longer adaptation: do it once, deterministically, and say
+        # so in the diagnostics. A second failure is reported.
+        sampler = sampler.model_copy(update={"tune": 2 * sampler.tune})
+        posterior, diagnostics = _sample(model, sampler, seed, progressbar)
+        diagnostics = dataclasses.replace(diagnostics, retried_with_tune=sampler.tune)
+        check_gates(label, diagnostics, gates, sampler)
+    post = posterior.posterior
+    draws = {
+        "alpha": _stack(post["alpha"]),
+        "beta": _stack(post["beta"]),
+        "sigma_obs": _stack(post["sigma_obs"]),
+        "centre": series.centre_years(),
+    }
+    return Fit(series, spec, posterior, draws, diagnostics)
+
+
+def _sample(model: pm.Model, sampler: SamplerSettings, seed: int,
+            progressbar: bool) -> tuple[xr.DataTree, Diagnostics]:
     started = time.perf_counter()
     with model:
         posterior = pm.sample(
@@ -247,18 +275,7 @@ def fit_series(
             progressbar=progressbar,
             compute_convergence_checks=False,
         )
-    seconds = time.perf_counter() - started
-    diagnostics = _diagnose(posterior, seconds)
-    label = f"'{series.indicator}' (series: {', '.join(series.geos)})"
-    check_gates(label, diagnostics, gates, sampler)
-    post = posterior.posterior
-    draws = {
-        "alpha": _stack(post["alpha"]),
-        "beta": _stack(post["beta"]),
-        "sigma_obs": _stack(post["sigma_obs"]),
-        "centre": series.centre_years(),
-    }
-    return Fit(series, spec, posterior, draws, diagnostics)
+    return posterior, _diagnose(posterior, time.perf_counter() - started)
 
 
 def _stack(values: xr.DataArray) -> np.ndarray:

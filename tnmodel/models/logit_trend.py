@@ -6,8 +6,10 @@ On the logit scale, geo ``g``'s share in year ``t`` is
 
 where ``c[g]`` is the mean year of geo ``g``'s observations, so ``alpha[g]`` is its level
 where its data are (and is not tied to its pace along a ridge, as it would be with one
-calendar origin for a geo with a single observation), with ``alpha[g] ~ Normal(mu_alpha, tau_alpha)`` and ``beta[g] ~ Normal(mu_beta, tau_beta)``
-(levels centred; paces centred for dense data, non-centred for sparse), so a geo with one or two points borrows its pace from the others. An
+calendar origin for a geo with a single observation). Levels and paces are pooled:
+``alpha[g] ~ Normal(mu_alpha, tau_alpha)``, ``beta[g] ~ Normal(mu_beta, tau_beta)`` (levels
+centred; paces centred for dense data, non-centred for sparse), so a geo with one or two
+points borrows its pace from the others. An
 observation is ``Normal(eta, sd)`` with ``sd**2 = sigma_obs**2 + part_year * sigma_part**2``:
 part-year snapshots and circa-dated values carry extra error. An observation that is only a
 bound (``bound = upper`` / ``lower``) enters as a censored term, ``P(eta + e <= bound)`` or
@@ -25,6 +27,7 @@ import pymc as pm
 from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.series import SeriesData
+
 
 class LogitTrendPriors(BaseModel):
     """Weakly informative priors (logit scale; pace is per year).

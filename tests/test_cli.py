@@ -1,0 +1,102 @@
+"""The command line, used the way a user would: a subprocess, exit codes, files written."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import write_sim_scenario  # noqa: I001
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def tnmodel(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    env = os.environ | {"TNMODEL_PROGRESS": "0"}
+    return subprocess.run([sys.executable, "-m", "tnmodel", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=900)
+
+
+def test_data_check_ok_on_shipped_data():
+    done = tnmodel("data", "check", "data")
+    assert done.returncode == 0, done.stderr
+    assert "data: OK" in done.stdout
+
+
+def test_data_check_fails_with_file_line_column(sim_data):
+    obs = sim_data / "observations.csv"
+    obs.write_text(obs.read_text().replace("sim_south,sim_share,2018,20",
+                                           "sim_south,sim_share,2018,120"))
+    done = tnmodel("data", "check", str(sim_data))
+    assert done.returncode == 1
+    assert "observations.csv:5: value: 120 is above the upper bound 100" in done.stderr
+    assert "1 problem(s)" in done.stderr
+
+
+def test_run_refuses_bad_scenario_and_writes_nothing(tmp_path, sim_data):
+    path = write_sim_scenario(tmp_path, sim_data, extra="sead: 3\n")
+    out = tmp_path / "results"
+    done = tnmodel("run", str(path), "--out", str(out))
+    assert done.returncode == 1
+    assert "unknown key 'sead' (did you mean 'seed'?)" in done.stderr
+    assert "nothing was run" in done.stderr
+    assert not out.exists()
+
+
+def test_run_refuses_bad_data_and_writes_nothing(tmp_path, sim_data):
+    obs = sim_data / "observations.csv"
+    obs.write_text(obs.read_text().replace("src_sim,,,,,,\n", ",,,,,,\n", 1))
+    path = write_sim_scenario(tmp_path, sim_data)
+    done = tnmodel("run", str(path), "--out", str(tmp_path / "results"))
+    assert done.returncode == 1
+    assert "source_id: missing source" in done.stderr
+    assert not (tmp_path / "results" / "sim_baseline").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_run_writes_results_and_same_seed_gives_same_numbers(tmp_path, sim_data):
+    path = write_sim_scenario(tmp_path, sim_data)
+    first = tnmodel("run", str(path), "--out", str(tmp_path / "a"))
+    assert first.returncode == 0, first.stderr
+    assert "sim_north_share_2030" in first.stdout  # the verdict table is printed
+    folder = tmp_path / "a" / "sim_baseline"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "manifest.json", "posterior.nc", "quantiles.csv", "targets.csv"]
+    table = pd.read_csv(folder / "targets.csv")
+    assert list(table["target_id"]) == ["sim_north_share_2030", "sim_north_skills_2030",
+                                        "sim_north_rank_2030"]
+    assert list(table["status"]) == ["estimated", "upper bound via proxy", "not supported"]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["seed"] == 7 and manifest["versions"]["pymc"]
+    assert manifest["data_files_sha256"]["observations.csv"]
+    assert manifest["fits"]["sim_share"]["diagnostics"]["divergences"] == 0
+
+    second = tnmodel("run", str(path), "--out", str(tmp_path / "b"))
+    assert second.returncode == 0, second.stderr
+    for name in ("targets.csv", "quantiles.csv"):
+        assert (folder / name).read_bytes() == (tmp_path / "b" / "sim_baseline" / name).read_bytes()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_fast_run_of_the_shipped_baseline(tmp_path):
+    done = tnmodel("run", "scenarios/baseline.yaml", "--fast", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "baseline" / "targets.csv").set_index("target_id")
+    usage = table.loc["thai_nguyen_online_procedures_level34_share_2030_usage"]
+    assert usage["status"] == "estimated" and usage["reading"] == "online_dossier_share"
+    assert 0 <= usage["p_met"] <= 1 and usage["p_met_mcse"] < 0.05
+    assert usage["evaluated_geo"] == "thai_nguyen_merged"
+    assert usage["q05"] <= usage["q50"] <= usage["q95"]
+    skills = table.loc["thai_nguyen_basic_digital_skills_share_2030"]
+    assert skills["status"] == "upper bound via proxy" and pd.isna(skills["p_met"])
+    assert "Internet users" in skills["note"]
+    rank = table.loc["thai_nguyen_digital_government_rank_2030"]
+    assert rank["status"] == "not supported" and pd.isna(rank["p_met"])
+    manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
+    assert manifest["fast"] is True and "not for decisions" in manifest["fast_warning"]

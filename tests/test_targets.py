@@ -1,0 +1,106 @@
+"""tnmodel.targets: what can honestly be said about each target, and the table row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tnmodel.baselines import BaselineSettings
+from tnmodel.data import load_dataset
+from tnmodel.forecast import Paths
+from tnmodel.models import select_series
+from tnmodel.targets import (
+    ESTIMATED,
+    INSUFFICIENT,
+    NOT_SUPPORTED,
+    PROXY_BOUND,
+    attainment_row,
+    likelihood_words,
+    plan_target,
+)
+
+
+@pytest.fixture
+def planned(sim_data):
+    ds = load_dataset(sim_data)
+    cache = {}
+
+    def series_for(ind):
+        return cache.setdefault(ind, select_series(ds, ind, follow_lineage_of=("sim_north",)))
+
+    plans = {t: plan_target(ds.targets[t], ds, series_for, follow_lineage=True)
+             for t in ds.targets}
+    return ds, plans, series_for
+
+
+def test_statuses(planned):
+    _, plans, _ = planned
+    share = plans["sim_north_share_2030"]
+    assert (share.status, share.evaluated_geo, share.indicators) == (
+        ESTIMATED, "sim_merged", ("sim_share",))
+    skills = plans["sim_north_skills_2030"]
+    assert skills.status == PROXY_BOUND and skills.indicators == ("sim_proxy",)
+    rank = plans["sim_north_rank_2030"]
+    assert rank.status == NOT_SUPPORTED and "rank" in rank.reason
+
+
+def test_one_year_of_data_is_insufficient(sim_data):
+    text = (sim_data / "observations.csv").read_text(encoding="utf-8")
+    kept = [line for line in text.splitlines() if ",sim_share," not in line
+            or ",2022," in line]
+    (sim_data / "observations.csv").write_text("\n".join(kept) + "\n", encoding="utf-8")
+    ds = load_dataset(sim_data)
+    plan = plan_target(ds.targets["sim_north_share_2030"], ds,
+                       lambda ind: select_series(ds, ind), follow_lineage=True)
+    assert plan.status == INSUFFICIENT
+    assert "sim_merged" in plan.reason  # nothing for the evaluated geo in the window
+
+
+def _paths(indicator, geos, values_2030):
+    values = np.asarray(values_2030, dtype=float).reshape(-1, len(geos), 1)
+    return Paths(indicator, tuple(geos), np.array([2030]), values, chains=2)
+
+
+def test_row_probability_is_share_of_draws_meeting_target(planned):
+    ds, plans, series_for = planned
+    draws = np.random.default_rng(0).permutation(np.r_[np.full(300, 85.0), np.full(100, 70.0)])
+    paths = {"sim_share": _paths("sim_share", ("sim_merged", "sim_south"),
+                                 np.c_[draws, draws])}
+    row = attainment_row(plans["sim_north_share_2030"], "s", ds, paths,
+                         {"sim_share": series_for("sim_share")}, BaselineSettings())
+    assert row["p_met"] == pytest.approx(0.75)
+    assert 0 < row["p_met_mcse"] < 0.05  # draws in random order: about sqrt(.75*.25/400)
+    assert row["q05"] == 70.0 and row["q95"] == 85.0
+    assert row["verdict"].startswith("likely")
+    assert row["last_obs_year"] == 2025 and row["last_obs_value"] == 70.0
+    assert "sim_north" in row["note"]  # lineage is said plainly
+    # sim_north 30 (2019) -> 45 (2021) -> merged 70 (2025): the latest value is below 80.
+    assert row["baseline_category"].split(" (")[0] in ("on track",
+                                                       "progress made but acceleration needed")
+
+
+def test_proxy_gives_a_bound_not_an_estimate(planned):
+    ds, plans, series_for = planned
+    draws = np.r_[np.full(90, 90.0), np.full(10, 80.0)]
+    paths = {"sim_proxy": _paths("sim_proxy", ("sim_merged", "sim_south"), np.c_[draws, draws])}
+    row = attainment_row(plans["sim_north_skills_2030"], "s", ds, paths,
+                         {"sim_proxy": series_for("sim_proxy")}, BaselineSettings())
+    assert np.isnan(row["p_met"])
+    assert row["p_met_upper"] == pytest.approx(0.9)
+    assert "at most 0.90" in row["verdict"] and "not an estimate" in row["verdict"]
+    assert "Simulated proxy" in row["note"] and "upper bound" in row["note"]
+
+
+def test_unsupported_row_prints_no_number(planned):
+    ds, plans, _ = planned
+    row = attainment_row(plans["sim_north_rank_2030"], "s", ds, {}, {}, BaselineSettings())
+    assert np.isnan(row["p_met"]) and np.isnan(row["p_met_upper"])
+    assert row["verdict"] == "no estimate (not supported)"
+
+
+@pytest.mark.parametrize(("p", "words"), [(0.995, "virtually certain"), (0.95, "very likely"),
+                                          (0.7, "likely"), (0.5, "about as likely as not"),
+                                          (0.2, "unlikely"), (0.05, "very unlikely"),
+                                          (0.0, "exceptionally unlikely")])
+def test_likelihood_words(p, words):
+    assert likelihood_words(p) == words
