@@ -104,3 +104,17 @@ def test_unsupported_row_prints_no_number(planned):
                                           (0.0, "exceptionally unlikely")])
 def test_likelihood_words(p, words):
     assert likelihood_words(p) == words
+
+
+def test_break_inside_the_observed_span_is_said(sim_data):
+    path = sim_data / "indicators.yaml"
+    path.write_text(path.read_text().replace(
+        "  definition: A simulated bounded share for tests.\n",
+        "  definition: A simulated bounded share for tests.\n"
+        "  breaks:\n  - year: 2021\n    what: simulated method change\n"), encoding="utf-8")
+    ds = load_dataset(sim_data)
+    series = select_series(ds, "sim_share", follow_lineage_of=("sim_north",))
+    plan = plan_target(ds.targets["sim_north_share_2030"], ds, lambda ind: series, True)
+    paths = {"sim_share": _paths("sim_share", series.geos, np.full((40, 2), 90.0))}
+    row = attainment_row(plan, "s", ds, paths, {"sim_share": series}, BaselineSettings())
+    assert "definitional break in 2021: simulated method change" in row["note"]

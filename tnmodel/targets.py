@@ -200,7 +200,8 @@ def _caveats(series: SeriesData, geo: str, indicator) -> list[str]:
         caveats.append(f"{len(part)} of {len(rows)} observations of {geo} are part-year or "
                        "circa-dated snapshots (extra error in the model)")
     for brk in indicator.breaks:
-        if brk.geo in (None, geo) and years and years[0] < brk.year <= years[-1]:
+        # Data in the break year itself may sit on either side of it: flag it too.
+        if brk.geo in (None, geo) and len(years) > 1 and years[0] <= brk.year <= years[-1]:
             caveats.append(f"definitional break in {brk.year}: {brk.what}")
     return caveats
 
