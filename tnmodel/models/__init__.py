@@ -9,8 +9,6 @@ downstream, and convergence diagnostics that have passed the gates (or a
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -140,16 +138,6 @@ class Fit:
     @property
     def geos(self) -> tuple[str, ...]:
         return self.series.geos
-
-
-def spec_hash(spec: ModelSpec, sampler: SamplerSettings, seed: int) -> str:
-    """A short content hash of what determines a fit besides the data."""
-    payload = json.dumps(
-        {"spec": spec.model_dump(mode="json"), "sampler": sampler.model_dump(mode="json"),
-         "seed": seed},
-        sort_keys=True,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
 def _diagnose(posterior: xr.DataTree, seconds: float) -> Diagnostics:
