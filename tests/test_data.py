@@ -128,7 +128,9 @@ def test_registry_typo_points_at_yaml_line(sim_data):
 def test_target_with_unknown_reading(sim_data):
     _replace(sim_data / "targets.yaml", "  reading: sim_share\n", "  reading: sim_shares\n")
     messages = _messages(sim_data)
-    assert any("targets.yaml:" in m and "unknown indicator 'sim_shares'" in m for m in messages)
+    # The line is that of the target's id (the first target: line 2), from the registry read.
+    assert any("targets.yaml:2: sim_north_share_2030.reading: unknown indicator 'sim_shares'"
+               in m and "did you mean 'sim_share'" in m for m in messages), messages
 
 
 def test_load_raises_with_all_problems(sim_data):

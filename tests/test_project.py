@@ -74,4 +74,7 @@ def test_package_imports_no_pymc_outside_models():
         if re.search(r"^\s*(import|from)\s+(pymc|arviz|pytensor)\b", path.read_text(), re.M):
             offenders.append(str(path.relative_to(REPO)))
     assert offenders == []
+
+
+def test_suite_runs_on_the_python_the_project_requires():
     assert sys.version_info >= (3, 12)

@@ -233,22 +233,34 @@ def _check_header(name: str, header: list[str], required, known) -> list[Problem
     return problems
 
 
-def _load_registry(path: Path, key: str, model: type, item_name: str):
-    """Validate each item of a registry on its own, so one bad entry does not hide the rest.
+@dataclass(frozen=True)
+class _Registry:
+    """One registry file as read: valid items by id, problems, ids of invalid entries
+    (references to those are not reported again as "unknown"), and the line of every id."""
 
-    Returns the valid items by id, the problems, and the ids of invalid entries (references
-    to those are not reported again as "unknown").
-    """
+    file: str
+    items: dict
+    problems: list[Problem]
+    broken: set[str]
+    lines: dict[str, int]
+
+
+def _load_registry(path: Path, key: str, model: type, item_name: str) -> _Registry:
+    """Validate each item of a registry on its own, so one bad entry does not hide the rest."""
     broken: set[str] = set()
+    lines: dict[str, int] = {}
     doc, problems = load_yaml_with_lines(path)
     if doc is None:
-        return {}, problems, broken
+        return _Registry(relative(path), {}, problems, broken, lines)
     if not isinstance(doc.data, dict) or not isinstance(doc.data.get(key), list):
-        return {}, [doc.problem((), f"expected a mapping with a top-level '{key}:' list")], broken
+        problem = doc.problem((), f"expected a mapping with a top-level '{key}:' list")
+        return _Registry(relative(path), {}, [problem], broken, lines)
     extra = sorted(set(doc.data) - {key})
     problems = [doc.problem((k,), f"unknown top-level key (expected only '{key}')") for k in extra]
     items: dict = {}
     for i, raw in enumerate(doc.data[key]):
+        if isinstance(raw, dict):
+            lines[str(raw.get("id"))] = doc.line((key, i, "id"))
         item, item_problems = validate_model(doc, (key, i), raw, model)
         problems += item_problems
         if item is None:
@@ -258,19 +270,7 @@ def _load_registry(path: Path, key: str, model: type, item_name: str):
         if item.id in items:
             problems.append(doc.problem((key, i, "id"), f"duplicate {item_name} id '{item.id}'"))
         items[item.id] = item
-    return items, problems, broken
-
-
-def _lines_of(path: Path, key: str) -> dict[str, int]:
-    """Map item id -> line in a registry file (for cross-reference errors)."""
-    doc, _ = load_yaml_with_lines(path)
-    if doc is None or not isinstance(doc.data, dict):
-        return {}
-    return {
-        str(item.get("id")): doc.line((key, i, "id"))
-        for i, item in enumerate(doc.data.get(key) or [])
-        if isinstance(item, dict)
-    }
+    return _Registry(relative(path), items, problems, broken, lines)
 
 
 def _parse_number(text: str) -> float | None:
@@ -420,49 +420,47 @@ def _check_duplicates(name: str, frame: pd.DataFrame) -> list[Problem]:
     return problems
 
 
-def _check_references(root: Path, indicators, geos, targets, source_ids,
-                      broken: set[str] = frozenset()) -> list[Problem]:
-    """Ids that registries and targets refer to must exist (``broken`` ones count as known)."""
+def _check_references(indicators: _Registry, geos: _Registry, targets: _Registry,
+                      source_ids: set[str]) -> list[Problem]:
+    """Ids that registries and targets refer to must exist (invalid entries count as known)."""
     problems: list[Problem] = []
-    known_indicators = set(indicators) | broken
-    known_geos = set(geos) | broken
+    broken = indicators.broken | geos.broken
+    known_indicators = set(indicators.items) | broken
+    known_geos = set(geos.items) | broken
 
     def unknown(kind: str, value: str, known) -> str:
         return f"unknown {kind} '{value}'{did_you_mean(value, known)}"
 
-    ind_file, ind_lines = relative(root / "indicators.yaml"), _lines_of(root / "indicators.yaml",
-                                                                         "indicators")
-    for ind in indicators.values():
-        line = ind_lines.get(ind.id, 1)
+    for ind in indicators.items.values():
+        line = indicators.lines.get(ind.id, 1)
         for proxy in ind.proxies:
             if proxy.indicator not in known_indicators:
-                problems.append(Problem(ind_file, line, f"{ind.id}.proxies",
+                problems.append(Problem(indicators.file, line, f"{ind.id}.proxies",
                                         unknown("indicator", proxy.indicator, known_indicators)))
         for brk in ind.breaks:
             if brk.geo is not None and brk.geo not in known_geos:
-                problems.append(Problem(ind_file, line, f"{ind.id}.breaks",
+                problems.append(Problem(indicators.file, line, f"{ind.id}.breaks",
                                         unknown("geo", brk.geo, known_geos)))
-    geo_file, geo_lines = relative(root / "geos.yaml"), _lines_of(root / "geos.yaml", "geos")
-    for geo in geos.values():
+    for geo in geos.items.values():
         if geo.merged_into is not None and geo.merged_into not in known_geos:
-            problems.append(Problem(geo_file, geo_lines.get(geo.id, 1), "merged_into",
+            problems.append(Problem(geos.file, geos.lines.get(geo.id, 1), "merged_into",
                                     unknown("geo", geo.merged_into, known_geos)))
-    t_file, t_lines = relative(root / "targets.yaml"), _lines_of(root / "targets.yaml", "targets")
-    for t in targets.values():
-        line = t_lines.get(t.id, 1)
+    for t in targets.items.values():
+        line = targets.lines.get(t.id, 1)
         if t.geo not in known_geos:
-            problems.append(Problem(t_file, line, f"{t.id}.geo", unknown("geo", t.geo, known_geos)))
+            problems.append(Problem(targets.file, line, f"{t.id}.geo",
+                                    unknown("geo", t.geo, known_geos)))
         for attr in ("indicator", "reading"):
             value = getattr(t, attr)
             if value not in known_indicators:
-                problems.append(Problem(t_file, line, f"{t.id}.{attr}",
+                problems.append(Problem(targets.file, line, f"{t.id}.{attr}",
                                         unknown("indicator", value, known_indicators)))
         if t.source_id not in source_ids:
-            problems.append(Problem(t_file, line, f"{t.id}.source_id",
+            problems.append(Problem(targets.file, line, f"{t.id}.source_id",
                                     unknown("source", t.source_id, source_ids)))
-        reading = indicators.get(t.reading)
+        reading = indicators.items.get(t.reading)
         if reading is not None and reading.kind == "rank" and t.among is None:
-            problems.append(Problem(t_file, line, f"{t.id}.among",
+            problems.append(Problem(targets.file, line, f"{t.id}.among",
                                     "a rank target must say among how many geos (e.g. among: 63)"))
     return problems
 
@@ -480,18 +478,20 @@ def _read_all(root: Path) -> tuple[Dataset | None, list[Problem]]:
     root = Path(root).resolve()
     if not root.is_dir():
         return None, [Problem(relative(root), 1, "(folder)", "data folder not found")]
-    indicators, p1, broken_indicators = _load_registry(
-        root / "indicators.yaml", "indicators", Indicator, "indicator")
-    geos, p2, broken_geos = _load_registry(root / "geos.yaml", "geos", Geo, "geo")
-    targets, p3, _ = _load_registry(root / "targets.yaml", "targets", Target, "target")
-    sources, p4 = _check_sources(root / "sources.csv")
+    indicators = _load_registry(root / "indicators.yaml", "indicators", Indicator, "indicator")
+    geos = _load_registry(root / "geos.yaml", "geos", Geo, "geo")
+    targets = _load_registry(root / "targets.yaml", "targets", Target, "target")
+    sources, source_problems = _check_sources(root / "sources.csv")
     source_ids = set(sources.index)
-    broken = broken_indicators | broken_geos
-    observations, p5 = _check_observations(root / "observations.csv", indicators, geos,
-                                           source_ids, broken)
-    p6 = _check_references(root, indicators, geos, targets, source_ids, broken)
-    problems = sorted(p1 + p2 + p3 + p4 + p5 + p6)
-    dataset = Dataset(root, observations, sources, indicators, geos, targets, _hash_files(root))
+    observations, observation_problems = _check_observations(
+        root / "observations.csv", indicators.items, geos.items, source_ids,
+        indicators.broken | geos.broken)
+    problems = sorted(
+        indicators.problems + geos.problems + targets.problems + source_problems
+        + observation_problems + _check_references(indicators, geos, targets, source_ids)
+    )
+    dataset = Dataset(root, observations, sources, indicators.items, geos.items, targets.items,
+                      _hash_files(root))
     return dataset, problems
 
 

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tnmodel.baselines import BaselineSettings
 from tnmodel.models import GateThresholds, ModelSpec, SamplerSettings
-from tnmodel.problems import InputError, Problem, relative
+from tnmodel.problems import InputError, Problem, did_you_mean, relative
 from tnmodel.yamlio import load_yaml_with_lines, validate_model
 
 #: Sampler settings for ``--fast``: enough for smoke tests and notebooks in CI, not for decisions.
@@ -106,27 +106,24 @@ def load_scenario(path: Path | str) -> Scenario:
 def check_scenario_against_data(scenario: Scenario, targets: dict, indicators: dict,
                                 geos: dict) -> list[Problem]:
     """Cross-checks that need the data: target ids, indicator names and geos exist."""
-    from tnmodel.problems import did_you_mean
-
-    path = scenario.source_file or Path("scenario.yaml")
-    doc, _ = load_yaml_with_lines(path) if scenario.source_file else (None, [])
-    problems = []
-
-    def problem(keys, message):
-        if doc is not None:
-            return doc.problem(keys, message)
-        return Problem(relative(path), 1, ".".join(map(str, keys)), message)
-
+    found: list[tuple[tuple, str]] = []  # (key path in the file, message)
     for i, target in enumerate(scenario.targets):
         if target not in targets:
-            problems.append(problem(("targets", i),
-                                    f"unknown target '{target}'{did_you_mean(target, targets)}"))
+            found.append((("targets", i),
+                          f"unknown target '{target}'{did_you_mean(target, targets)}"))
     for name, spec in scenario.models.items():
         if name not in indicators:
-            problems.append(problem(("models", name),
-                                    f"unknown indicator '{name}'{did_you_mean(name, indicators)}"))
+            found.append((("models", name),
+                          f"unknown indicator '{name}'{did_you_mean(name, indicators)}"))
         for geo in spec.exclude_geos:
             if geo not in geos:
-                problems.append(problem(("models", name, "exclude_geos"),
-                                        f"unknown geo '{geo}'{did_you_mean(geo, geos)}"))
-    return problems
+                found.append((("models", name, "exclude_geos"),
+                              f"unknown geo '{geo}'{did_you_mean(geo, geos)}"))
+    if not found:
+        return []
+    # Only now is the file read again, for the line of each problem.
+    doc = load_yaml_with_lines(scenario.source_file)[0] if scenario.source_file else None
+    if doc is None:
+        name = relative(scenario.source_file) if scenario.source_file else "scenario"
+        return [Problem(name, 1, ".".join(map(str, keys)), message) for keys, message in found]
+    return [doc.problem(keys, message) for keys, message in found]

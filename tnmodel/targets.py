@@ -185,7 +185,7 @@ def attainment_row(
 
 def _caveats(series: SeriesData, geo: str, indicator) -> list[str]:
     """What a reader must know about the data behind an estimate, in plain words."""
-    rows = series.rows[series.rows["series_geo"] == geo]
+    rows = series.rows_of(geo)
     caveats = []
     moved = sorted(set(rows.loc[rows["geo"] != geo, "geo"]))
     if moved:
@@ -207,7 +207,7 @@ def _caveats(series: SeriesData, geo: str, indicator) -> list[str]:
 
 
 def _observed_summary(series: SeriesData, geo: str) -> dict:
-    rows = series.rows[series.rows["series_geo"] == geo]
+    rows = series.rows_of(geo)
     latest = rows[rows["year"] == rows["year"].max()]
     return {"n_obs": len(rows), "last_obs_year": int(latest["year"].iloc[0]),
             "last_obs_value": float(latest["value"].mean())}
@@ -215,8 +215,8 @@ def _observed_summary(series: SeriesData, geo: str) -> dict:
 
 def _baseline_columns(series: SeriesData, plan: TargetPlan, dataset: Dataset,
                       settings: BaselineSettings) -> dict:
-    rows = series.rows[(series.rows["series_geo"] == plan.evaluated_geo)
-                       & (series.rows["bound"] == "")]
+    rows = series.rows_of(plan.evaluated_geo)
+    rows = rows[rows["bound"] == ""]
     indicator = dataset.indicators[plan.target.reading]
     verdict = progress_verdict(
         rows["year"].to_numpy(), rows["value"].to_numpy(),

@@ -65,6 +65,10 @@ class SeriesData:
     def last_year(self) -> int:
         return int(self.year.max())
 
+    def rows_of(self, geo: str) -> pd.DataFrame:
+        """The observations that make up one series geo (after lineage)."""
+        return self.rows[self.rows["series_geo"] == geo]
+
     def centre_years(self) -> np.ndarray:
         """Mean observed year of each series geo (where its level is best determined)."""
         return np.array([self.year[self.geo_index == i].mean() for i in range(len(self.geos))])
