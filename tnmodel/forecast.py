@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from tnmodel.models import Fit, inv_logit_percent
+from tnmodel.models import FAMILIES, Fit
 
 QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 
@@ -40,15 +40,12 @@ def stream_seed(seed: int, label: str) -> np.random.Generator:
 def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     """Posterior predictive of the annual value of every series geo in every year.
 
-    ``value = invlogit(alpha + beta * (year - centre) + sigma_obs * e)``, ``e ~ N(0, 1)``
-    independent across years: the value an annual report would print.
+    The fit's family does the arithmetic (e.g. ``invlogit(alpha + beta * (year - centre) +
+    sigma_obs * e)`` for the logit trend): the value an annual report would print.
     """
     years = np.asarray(years, dtype=int)
-    alpha, beta, sigma = fit.draws["alpha"], fit.draws["beta"], fit.draws["sigma_obs"]
-    since_centre = years[None, :] - fit.draws["centre"][:, None]  # (geo, year)
-    eta = alpha[:, :, None] + beta[:, :, None] * since_centre[None, :, :]
-    noise = stream_seed(seed, f"forecast:{fit.indicator}").standard_normal(eta.shape)
-    values = inv_logit_percent(eta + sigma[:, None, None] * noise)
+    rng = stream_seed(seed, f"forecast:{fit.indicator}")
+    values = FAMILIES[fit.spec.family].forecast(fit.draws, fit.series, years, rng)
     chains = fit.posterior.posterior.sizes["chain"]
     return Paths(fit.indicator, fit.geos, years, values, chains)
 

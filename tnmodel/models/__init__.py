@@ -9,18 +9,17 @@ downstream, and convergence diagnostics that have passed the gates (or a
 from __future__ import annotations
 
 import dataclasses
-import logging
-import time
 from dataclasses import dataclass, field
 from typing import Literal
 
 import arviz as az
 import numpy as np
-import pymc as pm
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
-from tnmodel.models.logit_trend import LogitTrendPriors, build_model
+from tnmodel.models.family import Family
+from tnmodel.models.logit_trend import LOGIT_TREND, LogitTrendPriors
+from tnmodel.models.sampling import compile_stats, sample_family
 from tnmodel.models.series import (
     SeriesData,
     inv_logit_percent,
@@ -29,8 +28,10 @@ from tnmodel.models.series import (
 )
 
 __all__ = [
+    "FAMILIES",
     "ConvergenceError",
     "Diagnostics",
+    "Family",
     "Fit",
     "GateThresholds",
     "LogitTrendPriors",
@@ -38,12 +39,17 @@ __all__ = [
     "SamplerSettings",
     "SeriesData",
     "check_gates",
+    "compile_stats",
     "fit_series",
     "inv_logit_percent",
     "mcse_of_mean",
     "select_series",
     "series_from_arrays",
 ]
+
+
+#: Model families by the name scenario files use.
+FAMILIES: dict[str, Family] = {LOGIT_TREND.name: LOGIT_TREND}
 
 
 class SamplerSettings(BaseModel):
@@ -94,6 +100,7 @@ class Diagnostics:
     worst_ess: str
     sampling_seconds: float
     retried_with_tune: int | None = None
+    retried_with_target_accept: float | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -104,6 +111,7 @@ class Diagnostics:
             "worst_ess": self.worst_ess,
             "sampling_seconds": round(self.sampling_seconds, 2),
             "retried_with_tune": self.retried_with_tune,
+            "retried_with_target_accept": self.retried_with_target_accept,
         }
 
 
@@ -140,9 +148,8 @@ class Fit:
         return self.series.geos
 
 
-def _diagnose(posterior: xr.DataTree, seconds: float) -> Diagnostics:
-    names = [n for n in ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "z_beta", "sigma_obs",
-                         "sigma_part", "alpha", "beta") if n in posterior.posterior]
+def _diagnose(posterior: xr.DataTree, seconds: float, gate_vars: tuple[str, ...]) -> Diagnostics:
+    names = [n for n in gate_vars if n in posterior.posterior]
     rhat = az.rhat(posterior, var_names=names)
     ess = az.ess(posterior, var_names=names, method="bulk")
 
@@ -226,50 +233,33 @@ def fit_series(
         series and what to try.
     """
     gates = gates or GateThresholds()
-    logging.getLogger("pymc").setLevel(logging.ERROR)
+    family = FAMILIES[spec.family]
     label = f"'{series.indicator}' (series: {', '.join(series.geos)})"
-    model = build_model(series, spec.priors)
-    posterior, diagnostics = _sample(model, sampler, seed, progressbar)
+    posterior, diagnostics = _sample(family, series, spec, sampler, seed, progressbar)
     try:
         check_gates(label, diagnostics, gates, sampler)
     except ConvergenceError:
-        # The first thing to try is longer adaptation: do it once, deterministically, and say
-        # so in the diagnostics. A second failure is reported.
-        sampler = sampler.model_copy(update={"tune": 2 * sampler.tune})
-        posterior, diagnostics = _sample(model, sampler, seed, progressbar)
-        diagnostics = dataclasses.replace(diagnostics, retried_with_tune=sampler.tune)
+        # The first things to try are longer adaptation and smaller steps: do it once,
+        # deterministically, and say so in the diagnostics. A second failure is reported.
+        # The compiled model is reused.
+        sampler = sampler.model_copy(update={
+            "tune": 2 * sampler.tune,
+            "target_accept": round(1.0 - (1.0 - sampler.target_accept) / 2, 6)})
+        posterior, diagnostics = _sample(family, series, spec, sampler, seed, progressbar)
+        diagnostics = dataclasses.replace(
+            diagnostics, retried_with_tune=sampler.tune,
+            retried_with_target_accept=sampler.target_accept)
         check_gates(label, diagnostics, gates, sampler)
-    post = posterior.posterior
-    draws = {
-        "alpha": _stack(post["alpha"]),
-        "beta": _stack(post["beta"]),
-        "sigma_obs": _stack(post["sigma_obs"]),
-        "centre": series.centre_years(),
-    }
-    return Fit(series, spec, posterior, draws, diagnostics)
+    return Fit(series, spec, posterior, family.extract_draws(posterior, series), diagnostics)
 
 
-def _sample(model: pm.Model, sampler: SamplerSettings, seed: int,
-            progressbar: bool) -> tuple[xr.DataTree, Diagnostics]:
-    started = time.perf_counter()
-    with model:
-        posterior = pm.sample(
-            draws=sampler.draws,
-            tune=sampler.tune,
-            chains=sampler.chains,
-            nuts_sampler="nutpie",
-            nuts={"target_accept": sampler.target_accept},
-            random_seed=seed,
-            progressbar=progressbar,
-            compute_convergence_checks=False,
-        )
-    return posterior, _diagnose(posterior, time.perf_counter() - started)
-
-
-def _stack(values: xr.DataArray) -> np.ndarray:
-    """(chain, draw, ...) -> (sample, ...)."""
-    array = np.asarray(values.values)
-    return array.reshape(array.shape[0] * array.shape[1], *array.shape[2:])
+def _sample(family: Family, series: SeriesData, spec: ModelSpec, sampler: SamplerSettings,
+            seed: int, progressbar: bool) -> tuple[xr.DataTree, Diagnostics]:
+    posterior, seconds = sample_family(
+        family, series, spec.priors, draws=sampler.draws, tune=sampler.tune,
+        chains=sampler.chains, target_accept=sampler.target_accept, seed=seed,
+        progressbar=progressbar)
+    return posterior, _diagnose(posterior, seconds, family.gate_vars)
 
 
 def mcse_of_mean(per_draw: np.ndarray, chains: int) -> float:

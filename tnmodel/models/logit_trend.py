@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import numpy as np
 import pymc as pm
+import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
-from tnmodel.models.series import SeriesData
+from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.series import SeriesData, inv_logit_percent
 
 
 class LogitTrendPriors(BaseModel):
@@ -62,20 +64,81 @@ def prefers_centred_pace(series: SeriesData) -> bool:
     return float(np.median(years_per_geo)) >= 4
 
 
+_KINDS = ("exact", "upper", "lower")
+
+
+def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
+    """Per likelihood term (exact values, upper and lower bounds): value, geo, time, part-year."""
+    t = series.year - series.centre_years()[series.geo_index]
+    arrays: dict[str, np.ndarray] = {}
+    for kind in _KINDS:
+        rows = np.flatnonzero(series.kind == kind)
+        arrays[f"y_{kind}"] = series.y[rows].astype(float)
+        arrays[f"geo_{kind}"] = series.geo_index[rows].astype(np.int64)
+        arrays[f"t_{kind}"] = t[rows].astype(float)
+        arrays[f"part_{kind}"] = series.part_year[rows].astype(float)
+    return arrays
+
+
+class LogitTrend(Family):
+    """The logit-linear trend family (see module docstring)."""
+
+    name = "logit_trend"
+    gate_vars = ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "z_beta", "sigma_obs",
+                 "sigma_part", "alpha", "beta")
+
+    def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
+        arrays = _arrays(series)
+        return {k: v for k, v in arrays.items()
+                if arrays[f"y_{k.split('_', 1)[1]}"].size}
+
+    def structure_key(self, series: SeriesData, priors: BaseModel) -> tuple:
+        present = tuple(kind for kind in _KINDS if np.any(series.kind == kind))
+        return (self.name, len(series.geos), prefers_centred_pace(series), present,
+                priors.model_dump_json())
+
+    def build_model(self, series: SeriesData, priors: LogitTrendPriors,
+                    centred_pace: bool | None = None) -> pm.Model:
+        return build_model(series, priors, centred_pace)
+
+    def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
+        post = posterior.posterior
+        return {
+            "alpha": stack_draws(post["alpha"]),
+            "beta": stack_draws(post["beta"]),
+            "sigma_obs": stack_draws(post["sigma_obs"]),
+            "centre": series.centre_years(),
+        }
+
+    def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+        """``invlogit(alpha + beta * (year - centre) + sigma_obs * e)``, ``e ~ N(0, 1)``
+        independent across years: the value an annual report would print."""
+        alpha, beta, sigma = draws["alpha"], draws["beta"], draws["sigma_obs"]
+        since_centre = years[None, :] - draws["centre"][:, None]  # (geo, year)
+        eta = alpha[:, :, None] + beta[:, :, None] * since_centre[None, :, :]
+        noise = rng.standard_normal(eta.shape)
+        return inv_logit_percent(eta + sigma[:, None, None] * noise)
+
+
+LOGIT_TREND = LogitTrend()
+
+
 def build_model(series: SeriesData, priors: LogitTrendPriors,
                 centred_pace: bool | None = None) -> pm.Model:
     """The PyMC model for ``series`` (see module docstring).
 
     ``centred_pace`` chooses the parametrisation of the paces (same model, different
-    geometry); ``None`` picks it with :func:`prefers_centred_pace`.
+    geometry); ``None`` picks it with :func:`prefers_centred_pace`. Every observation-level
+    array is a ``pm.Data`` container (see :meth:`LogitTrend.data_arrays`), so a compiled
+    model can be refitted to other data of the same structure.
     """
     if centred_pace is None:
         centred_pace = prefers_centred_pace(series)
-    t = series.year - series.centre_years()[series.geo_index]
-    part = series.part_year.astype(float)
-    g = series.geo_index
+    arrays = LOGIT_TREND.data_arrays(series, priors)
     coords = {"geo": list(series.geos)}
     with pm.Model(coords=coords) as model:
+        data = {name: pm.Data(name, values) for name, values in arrays.items()}
         mu_alpha = pm.Normal("mu_alpha", priors.level_mean, priors.level_sd)
         # Zero-avoiding Gamma(2, .) spreads (levels and paces): with few geos a half-normal
         # lets a spread collapse towards 0, the neck of a funnel. Places do differ.
@@ -96,20 +159,22 @@ def build_model(series: SeriesData, priors: LogitTrendPriors,
         # fits exactly, and a half-normal would let the error collapse into a funnel.
         sigma_obs = pm.LogNormal("sigma_obs", np.log(priors.obs_sd_median), priors.obs_sd_log_sd)
         sigma_part = pm.HalfNormal("sigma_part", priors.part_year_sd)
-        sd = pm.math.sqrt(sigma_obs**2 + part * sigma_part**2)
-        eta = alpha[g] + beta[g] * t
 
-        exact = np.flatnonzero(series.kind == "exact")
-        upper = np.flatnonzero(series.kind == "upper")
-        lower = np.flatnonzero(series.kind == "lower")
-        if exact.size:
-            pm.Normal("y", eta[exact], sd[exact], observed=series.y[exact])
-        if upper.size:
-            dist = pm.Normal.dist(eta[upper], sd[upper])
-            pm.Potential("upper_bounds", pm.logcdf(dist, series.y[upper]).sum())
-        if lower.size:
-            dist = pm.Normal.dist(eta[lower], sd[lower])
-            pm.Potential("lower_bounds", pm.logccdf(dist, series.y[lower]).sum())
+        def eta_sd(kind: str):
+            g, t, part = data[f"geo_{kind}"], data[f"t_{kind}"], data[f"part_{kind}"]
+            return alpha[g] + beta[g] * t, pm.math.sqrt(sigma_obs**2 + part * sigma_part**2)
+
+        if "y_exact" in data:
+            eta, sd = eta_sd("exact")
+            pm.Normal("y", eta, sd, observed=data["y_exact"])
+        if "y_upper" in data:
+            eta, sd = eta_sd("upper")
+            pm.Potential("upper_bounds",
+                         pm.logcdf(pm.Normal.dist(eta, sd), data["y_upper"]).sum())
+        if "y_lower" in data:
+            eta, sd = eta_sd("lower")
+            pm.Potential("lower_bounds",
+                         pm.logccdf(pm.Normal.dist(eta, sd), data["y_lower"]).sum())
     return model
 
 

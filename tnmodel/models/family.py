@@ -1,0 +1,65 @@
+"""The seam every model family plugs into.
+
+A family turns a :class:`~tnmodel.models.series.SeriesData` into a PyMC model, says which of
+the model's inputs are *data* (swapped into an already compiled model) and which are
+*structure* (a different structure needs a new compilation), reads its parameter draws back
+out of a posterior, and forecasts from those draws with plain numpy.
+
+Keeping every observation-level array in ``pm.Data`` containers named by
+:meth:`Family.data_arrays` is what lets :mod:`tnmodel.models.sampling` compile a model
+structure once per process and refit other data (another province, another cut-off year,
+another simulated replication) by swapping the arrays.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Hashable
+
+import numpy as np
+import pymc as pm
+import xarray as xr
+from pydantic import BaseModel
+
+from tnmodel.models.series import SeriesData
+
+
+class Family(ABC):
+    """One model family (see module docstring). Subclasses are stateless singletons."""
+
+    #: Name used in scenario files (``models.<indicator>.family``).
+    name: str
+    #: Variables whose R-hat and ESS are gated (those present in a posterior are checked).
+    gate_vars: tuple[str, ...] = ()
+
+    @abstractmethod
+    def build_model(self, series: SeriesData, priors: BaseModel) -> pm.Model:
+        """The PyMC model; every key of :meth:`data_arrays` is a ``pm.Data`` of that name."""
+
+    @abstractmethod
+    def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
+        """The values of the model's ``pm.Data`` containers for ``series``."""
+
+    @abstractmethod
+    def structure_key(self, series: SeriesData, priors: BaseModel) -> Hashable:
+        """Everything besides :meth:`data_arrays` values that shapes the compiled model.
+
+        Two series with equal keys can share one compiled model (parameter shapes, the
+        parametrisation chosen, which likelihood terms exist, the priors).
+        """
+
+    @abstractmethod
+    def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
+        """Plain numpy draws (chains stacked) that :meth:`forecast` needs."""
+
+    @abstractmethod
+    def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
+                 rng: np.random.Generator) -> np.ndarray:
+        """Posterior predictive of the annual value, shape (sample, geo, year), in the
+        indicator's unit (percent for shares)."""
+
+
+def stack_draws(values: xr.DataArray) -> np.ndarray:
+    """(chain, draw, ...) -> (sample, ...), chain after chain."""
+    array = np.asarray(values.values)
+    return array.reshape(array.shape[0] * array.shape[1], *array.shape[2:])
