@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -11,6 +12,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={REPO / '.cache' / 'pytensor'}")
 os.environ.setdefault("TNMODEL_PROGRESS", "0")
+# Fits made by the tests go to a fresh folder per session: a cached fit from an earlier run
+# must never make a reproducibility test pass on its own.
+os.environ["TNMODEL_CACHE_DIR"] = tempfile.mkdtemp(prefix="tnmodel-test-fits-")
 
 SIM_INDICATORS = """\
 indicators:

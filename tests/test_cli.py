@@ -76,10 +76,23 @@ def test_run_writes_results_and_same_seed_gives_same_numbers(tmp_path, sim_data)
     assert manifest["data_files_sha256"]["observations.csv"]
     assert manifest["fits"]["sim_share"]["diagnostics"]["divergences"] == 0
 
-    second = tnmodel("run", str(path), "--out", str(tmp_path / "b"))
-    assert second.returncode == 0, second.stderr
-    for name in ("targets.csv", "quantiles.csv"):
-        assert (folder / name).read_bytes() == (tmp_path / "b" / "sim_baseline" / name).read_bytes()
+    assert manifest["fits"]["sim_share"]["from_cache"] is False
+
+    # Refitting from scratch with the same seed, and reading the cached fit, both give the
+    # same bytes.
+    cache = tmp_path / "cache"
+    second = tnmodel("run", str(path), "--out", str(tmp_path / "b"), "--no-cache")
+    third = tnmodel("run", str(path), "--out", str(tmp_path / "c"), "--cache-dir", str(cache))
+    fourth = tnmodel("run", str(path), "--out", str(tmp_path / "d"), "--cache-dir", str(cache))
+    for done in (second, third, fourth):
+        assert done.returncode == 0, done.stderr
+    for other in ("b", "c", "d"):
+        for name in ("targets.csv", "quantiles.csv"):
+            assert (folder / name).read_bytes() == (tmp_path / other / "sim_baseline" / name
+                                                    ).read_bytes()
+    hits = json.loads((tmp_path / "d" / "sim_baseline" / "manifest.json").read_text())["fits"]
+    assert hits["sim_share"]["from_cache"] is True
+    assert hits["sim_share"]["fit_key"] == manifest["fits"]["sim_share"]["fit_key"]
 
 
 @pytest.mark.slow
@@ -100,3 +113,14 @@ def test_fast_run_of_the_shipped_baseline(tmp_path):
     assert rank["status"] == "not supported" and pd.isna(rank["p_met"])
     manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
     assert manifest["fast"] is True and "not for decisions" in manifest["fast_warning"]
+
+
+def test_cache_info_and_clear(tmp_path):
+    entry = tmp_path / "fits" / "ab" / ("ab" + "0" * 62)
+    entry.mkdir(parents=True)
+    (entry / "fit.json").write_text("{}")
+    info = tnmodel("cache", "info", "--cache-dir", str(tmp_path / "fits"))
+    assert info.returncode == 0 and "1 fit(s)" in info.stdout
+    cleared = tnmodel("cache", "clear", "--cache-dir", str(tmp_path / "fits"))
+    assert cleared.returncode == 0 and "removed 1 cached fit(s)" in cleared.stdout
+    assert not (tmp_path / "fits").exists()

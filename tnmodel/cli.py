@@ -1,4 +1,4 @@
-"""Command line: ``tnmodel data check``, ``tnmodel run``.
+"""Command line: ``tnmodel data check``, ``tnmodel run``, ``tnmodel cache``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -20,6 +20,11 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Bayesian forecasts of whether public targets will be met.")
 data_app = typer.Typer(no_args_is_help=True, help="Check the data folder.")
 app.add_typer(data_app, name="data")
+cache_app = typer.Typer(no_args_is_help=True, help="The on-disk cache of fits.")
+app.add_typer(cache_app, name="cache")
+
+CacheDir = Annotated[Path | None, typer.Option(
+    "--cache-dir", help="fit cache folder (default: $TNMODEL_CACHE_DIR or .cache/fits)")]
 
 # Tables are wide: when output is not a terminal (CI logs, files), do not wrap at 80 columns.
 out = Console(width=None if Console().is_terminal else 200)
@@ -52,9 +57,12 @@ def run(
     out_dir: Annotated[Path, typer.Option("--out", help="results folder")] = Path("results"),
     fast: Annotated[bool, typer.Option("--fast", help="short chains: previews and tests")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")] = False,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="refit; ignore cached fits")] = False,
+    cache_dir: CacheDir = None,
 ) -> None:
     """Run scenarios: write OUT/<scenario>/ and print the verdict table."""
     from tnmodel.models import ConvergenceError
+    from tnmodel.models.cache import FitCache
     from tnmodel.runner import run_scenario, write_result
     from tnmodel.scenario import load_scenario
 
@@ -75,10 +83,11 @@ def run(
 
     progress = (lambda line: err.print(f"  {line}", style="dim", highlight=False)) \
         if _progress_enabled(quiet) else (lambda line: None)
+    cache = None if no_cache else FitCache(cache_dir) if cache_dir else FitCache()
     for scenario in loaded:
         progress(f"scenario {scenario.name}: {scenario.title}")
         try:
-            result = run_scenario(scenario, fast=fast, progress=progress)
+            result = run_scenario(scenario, fast=fast, progress=progress, cache=cache)
         except InputError as exc:
             _print_problems(exc.problems)
             raise typer.Exit(1) from None
@@ -88,6 +97,26 @@ def run(
         folder = write_result(result, out_dir)
         _print_verdicts(result.targets, title=f"{scenario.title} ({scenario.name})", fast=fast)
         out.print(f"wrote {relative(folder)}/", highlight=False)
+
+
+@cache_app.command("clear")
+def cache_clear(cache_dir: CacheDir = None) -> None:
+    """Delete every cached fit."""
+    from tnmodel.models.cache import FitCache
+
+    cache = FitCache(cache_dir) if cache_dir else FitCache()
+    removed = cache.clear()
+    out.print(f"removed {removed} cached fit(s) from {relative(cache.root)}", highlight=False)
+
+
+@cache_app.command("info")
+def cache_info(cache_dir: CacheDir = None) -> None:
+    """Where the cache is, how many fits it holds and its size."""
+    from tnmodel.models.cache import FitCache
+
+    cache = FitCache(cache_dir) if cache_dir else FitCache()
+    entries, size = cache.size()
+    out.print(f"{relative(cache.root)}: {entries} fit(s), {size / 1e6:.1f} MB", highlight=False)
 
 
 def _print_problems(problems) -> None:

@@ -32,7 +32,8 @@ import xarray as xr
 from tnmodel import __version__
 from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_table
-from tnmodel.models import Fit, SeriesData, fit_series, select_series
+from tnmodel.models import Fit, SeriesData, select_series
+from tnmodel.models.cache import FitCache, fit_cached
 from tnmodel.problems import InputError
 from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
 from tnmodel.targets import TargetPlan, attainment_row, plan_target
@@ -72,6 +73,7 @@ def run_scenario(
     fast: bool = False,
     dataset: Dataset | None = None,
     progress: Progress = _quiet,
+    cache: FitCache | None | bool = True,
 ) -> ScenarioResult:
     """Fit, forecast and evaluate every target of a scenario (writes nothing).
 
@@ -85,6 +87,9 @@ def run_scenario(
         Already loaded data; by default the scenario's ``data`` folder is loaded.
     progress : callable
         Receives one line of text per step.
+    cache : FitCache, True or None/False
+        Where fits are cached (True: the default folder, see
+        :func:`tnmodel.models.cache.default_cache_dir`; None or False: always refit).
 
     Raises
     ------
@@ -121,16 +126,21 @@ def run_scenario(
     plans = [plan_target(t, dataset, series_for, follow) for t in targets]
     to_fit = sorted({ind for plan in plans for ind in plan.indicators})
 
+    if cache is True:
+        cache = FitCache()
     fits: dict[str, Fit] = {}
+    fit_keys: dict[str, tuple[str, bool]] = {}
     paths: dict[str, Paths] = {}
     timings: dict[str, float] = {}
     for indicator in to_fit:
         progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
                  f"{len(series_for(indicator).geos)} series)")
         t0 = time.perf_counter()
-        fits[indicator] = fit_series(series_for(indicator), scenario.model_for(indicator),
-                                     scenario.sampler, _fit_seed(scenario.seed, indicator),
-                                     scenario.gates)
+        fit, key, hit = fit_cached(series_for(indicator), scenario.model_for(indicator),
+                                   scenario.sampler, _fit_seed(scenario.seed, indicator),
+                                   scenario.gates, cache or None)
+        fits[indicator] = fit
+        fit_keys[indicator] = (key, hit)
         first_year = int(series_for(indicator).year.min())
         years = np.arange(min(first_year, scenario.horizon), scenario.horizon + 1)
         paths[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
@@ -143,7 +153,7 @@ def run_scenario(
     )
     quantiles = (pd.concat([quantile_table(p) for p in paths.values()], ignore_index=True)
                  if paths else pd.DataFrame())
-    manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings,
+    manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings, fit_keys,
                          time.perf_counter() - started)
     return ScenarioResult(scenario, table, quantiles, fits, manifest)
 
@@ -166,7 +176,7 @@ def _package_versions() -> dict[str, str]:
 
 def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[TargetPlan],
               fits: dict[str, Fit], series: dict[str, SeriesData], timings: dict[str, float],
-              seconds: float) -> dict:
+              fit_keys: dict[str, tuple[str, bool]], seconds: float) -> dict:
     source = scenario.source_file
     return {
         "scenario": scenario.name,
@@ -198,6 +208,8 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
                 "years": [int(fit.series.year.min()), int(fit.series.year.max())],
                 "lineage": fit.series.renamed,
                 "diagnostics": fit.diagnostics.as_dict(),
+                "fit_key": fit_keys[ind][0],
+                "from_cache": fit_keys[ind][1],
                 "seconds": timings[ind],
             }
             for ind, fit in fits.items()

@@ -1,0 +1,197 @@
+"""Fits cached on disk by a content hash of everything that determines them.
+
+The key hashes the arrays the model sees (:meth:`Family.data_arrays`), its structure, the
+observation rows used (values and provenance), the model spec with its priors, the sampler
+settings, the gates, the seed and the versions of tnmodel, PyMC and nutpie. An entry stores
+the posterior (netCDF) and a ``fit.json`` with the key, the posterior file's SHA-256 and the
+diagnostics. On load both are checked: a stale entry (key mismatch) or a corrupt one (hash
+mismatch, unreadable file) is reported and refitted, never used.
+
+Changing only a scenario's interventions (or targets, or horizon) leaves every key unchanged,
+so the fits are reused; changing data, model, priors, sampler or seed refits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from tnmodel import __version__
+from tnmodel.models import (
+    FAMILIES,
+    Diagnostics,
+    Fit,
+    GateThresholds,
+    ModelSpec,
+    SamplerSettings,
+    SeriesData,
+    fit_series,
+)
+
+log = logging.getLogger("tnmodel.cache")
+
+#: Bump when the stored layout changes: every older entry becomes stale.
+CACHE_FORMAT = 1
+ROW_COLUMNS = ("geo", "series_geo", "year", "value", "source_id", "period", "bound")
+
+
+def default_cache_dir() -> Path:
+    """``$TNMODEL_CACHE_DIR``, else ``.cache/fits`` under the working directory."""
+    return Path(os.environ.get("TNMODEL_CACHE_DIR") or Path.cwd() / ".cache" / "fits")
+
+
+def fit_key(series: SeriesData, spec: ModelSpec, sampler: SamplerSettings,
+            gates: GateThresholds, seed: int) -> str:
+    """The content hash that identifies a fit (see module docstring)."""
+    family = FAMILIES[spec.family]
+    digest = hashlib.sha256()
+
+    def add(label: str, payload: bytes) -> None:
+        digest.update(label.encode() + b"\0" + payload + b"\0")
+
+    add("format", str(CACHE_FORMAT).encode())
+    for package in ("pymc", "nutpie", "pytensor"):
+        add(package, version(package).encode())
+    add("tnmodel", __version__.encode())
+    add("indicator", series.indicator.encode())
+    add("geos", "\x1f".join(series.geos).encode())
+    add("structure", repr(family.structure_key(series, spec.priors)).encode())
+    for name, values in sorted(family.data_arrays(series, spec.priors).items()):
+        array = np.ascontiguousarray(values)
+        add(f"array:{name}:{array.dtype.str}:{array.shape}", array.tobytes())
+    columns = [c for c in ROW_COLUMNS if c in series.rows.columns]
+    add("rows", series.rows[columns].to_csv(index=False).encode())
+    add("spec", spec.model_dump_json().encode())
+    add("sampler", sampler.model_dump_json().encode())
+    add("gates", gates.model_dump_json().encode())
+    add("seed", str(int(seed)).encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class FitCache:
+    """A folder of cached fits, with hit / miss / refit counts for this process."""
+
+    root: Path = field(default_factory=default_cache_dir)
+    hits: int = 0
+    misses: int = 0
+    rejected: list[str] = field(default_factory=list)
+
+    def entry(self, key: str) -> Path:
+        return Path(self.root) / key[:2] / key
+
+    def load(self, key: str, series: SeriesData, spec: ModelSpec) -> Fit | None:
+        """The cached fit for ``key``, or None (absent, stale or corrupt: the reason is kept)."""
+        folder = self.entry(key)
+        if not folder.exists():
+            return None
+        try:
+            meta = json.loads((folder / "fit.json").read_text(encoding="utf-8"))
+            if meta.get("key") != key or meta.get("format") != CACHE_FORMAT:
+                raise ValueError("stale entry: its recorded key or format does not match")
+            posterior_file = folder / "posterior.nc"
+            if _sha256(posterior_file) != meta.get("posterior_sha256"):
+                raise ValueError("corrupt entry: posterior.nc does not match its recorded hash")
+            with xr.open_datatree(posterior_file, engine="h5netcdf") as tree:
+                posterior = tree.load()
+            draws = FAMILIES[spec.family].extract_draws(posterior, series)
+            diagnostics = Diagnostics(**meta["diagnostics"])
+        except Exception as problem:  # noqa: BLE001 - any unreadable entry is refitted
+            reason = f"{folder}: {problem}"
+            log.warning("fit cache: not using %s; refitting", reason)
+            self.rejected.append(reason)
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
+        return Fit(series, spec, posterior, draws, diagnostics)
+
+    def store(self, key: str, fit: Fit, seed: int, sampler: SamplerSettings) -> None:
+        """Write an entry atomically (a temporary folder renamed into place)."""
+        folder = self.entry(key)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=folder.parent))
+        try:
+            _storable(fit.posterior).to_netcdf(staging / "posterior.nc", engine="h5netcdf")
+            meta = {
+                "format": CACHE_FORMAT,
+                "key": key,
+                "indicator": fit.indicator,
+                "series": list(fit.geos),
+                "family": fit.spec.family,
+                "spec": fit.spec.model_dump(mode="json"),
+                "sampler": sampler.model_dump(mode="json"),
+                "seed": int(seed),
+                "tnmodel": __version__,
+                "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "posterior_sha256": _sha256(staging / "posterior.nc"),
+                "diagnostics": fit.diagnostics.__dict__,
+            }
+            (staging / "fit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+            if folder.exists():
+                shutil.rmtree(folder)
+            staging.rename(folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+    def clear(self) -> int:
+        """Delete every entry; return how many there were."""
+        root = Path(self.root)
+        count = sum(1 for _ in root.glob("??/*/fit.json")) if root.exists() else 0
+        shutil.rmtree(root, ignore_errors=True)
+        return count
+
+    def size(self) -> tuple[int, int]:
+        """(entries, bytes) on disk."""
+        root = Path(self.root)
+        if not root.exists():
+            return 0, 0
+        entries = sum(1 for _ in root.glob("??/*/fit.json"))
+        return entries, sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+
+
+def fit_cached(series: SeriesData, spec: ModelSpec, sampler: SamplerSettings, seed: int,
+               gates: GateThresholds, cache: FitCache | None,
+               progressbar: bool = False) -> tuple[Fit, str, bool]:
+    """:func:`~tnmodel.models.fit_series` through ``cache`` (None: always fit).
+
+    Returns
+    -------
+    fit, key, hit
+        ``hit`` is True when the fit came from the cache.
+    """
+    key = fit_key(series, spec, sampler, gates, seed)
+    if cache is not None:
+        fit = cache.load(key, series, spec)
+        if fit is not None:
+            cache.hits += 1
+            return fit, key, True
+        cache.misses += 1
+    fit = fit_series(series, spec, sampler, seed, gates, progressbar=progressbar)
+    if cache is not None:
+        cache.store(key, fit, seed, sampler)
+    return fit, key, False
+
+
+def _storable(tree: xr.DataTree) -> xr.DataTree:
+    """The posterior without text-valued variables (netCDF cannot hold object arrays)."""
+    groups = {}
+    for node in tree.subtree:
+        data = node.to_dataset(inherit=False)
+        groups[node.path] = data.drop_vars(
+            [v for v, a in data.data_vars.items() if a.dtype == object])
+    return xr.DataTree.from_dict(groups)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
