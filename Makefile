@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed-stamp
 export PYTENSOR_FLAGS ?= compiledir=$(CURDIR)/.cache/pytensor
 export NUMBA_CACHE_DIR ?= $(CURDIR)/.cache/numba
 export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
+export TNMODEL_CACHE_DIR ?= $(CURDIR)/.cache/fits
 
 RESULTS   ?= results
 SCENARIOS ?= $(wildcard scenarios/*.yaml)

@@ -500,15 +500,28 @@ def check_data(root: Path | str) -> list[Problem]:
     return _read_all(Path(root))[1]
 
 
+#: Datasets loaded in this process, by folder and the SHA-256 of every file in it.
+_LOADED: dict[tuple[Path, tuple[tuple[str, str], ...]], Dataset] = {}
+
+
 def load_dataset(root: Path | str) -> Dataset:
     """Load and validate a data folder.
+
+    A folder whose files are byte-identical to one already loaded in this process is not
+    parsed and validated again (the returned Dataset is shared: treat it as read-only).
 
     Raises
     ------
     InputError
         With every problem found, as ``file:line: column: message``.
     """
+    resolved = Path(root).resolve()
+    fingerprint = (resolved, tuple(sorted(_hash_files(resolved).items())))
+    if fingerprint in _LOADED:
+        return _LOADED[fingerprint]
     dataset, problems = _read_all(Path(root))
     if problems or dataset is None:
         raise InputError(problems, what=f"data folder {relative(Path(root))}")
+    _LOADED.clear()  # keep one: a session edits its data, it rarely juggles folders
+    _LOADED[fingerprint] = dataset
     return dataset

@@ -2,7 +2,7 @@
 
 ``targets.csv``    one row per target (probability, MCSE, quantiles, official-style category)
 ``quantiles.csv``  yearly forecast quantiles per indicator and series geo
-``posterior.nc``   every fit's posterior (one group per indicator)
+``posterior/``     every fit's posterior, one netCDF DataTree per indicator
 ``manifest.json``  versions, data and scenario hashes, seed, settings, timings, diagnostics
 
 Nothing is written until every input check has passed and every fit has passed its gates;
@@ -219,17 +219,22 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
     }
 
 
-def _posterior_tree(fits: dict[str, Fit]) -> xr.DataTree:
-    """One DataTree with a group per indicator (text-valued sampler stats dropped)."""
-    groups: dict[str, xr.Dataset] = {}
+def _write_posteriors(fits: dict[str, Fit], folder: Path) -> None:
+    """``posterior/<indicator>.nc``: copied from the fit cache when the fit is stored there."""
+    folder.mkdir()
     for indicator, fit in fits.items():
-        for name in ("posterior", "sample_stats", "observed_data"):
+        target = folder / f"{indicator}.nc"
+        if fit.stored_at is not None and fit.stored_at.exists():
+            shutil.copyfile(fit.stored_at, target)
+            continue
+        groups: dict[str, xr.Dataset] = {}
+        for name in ("posterior", "sample_stats", "observed_data", "constant_data"):
             if name not in fit.posterior.children:
                 continue
             data = fit.posterior[name].to_dataset()
-            data = data.drop_vars([v for v, a in data.data_vars.items() if a.dtype == object])
-            groups[f"/{indicator}/{name}"] = data
-    return xr.DataTree.from_dict(groups)
+            groups[f"/{name}"] = data.drop_vars(
+                [v for v, a in data.data_vars.items() if a.dtype == object])
+        xr.DataTree.from_dict(groups).to_netcdf(target, engine="h5netcdf")
 
 
 def write_result(result: ScenarioResult, out: Path | str) -> Path:
@@ -244,7 +249,7 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
         result.quantiles.to_csv(staging / "quantiles.csv", index=False, lineterminator="\n",
                                 float_format="%.6g")
         if result.fits:
-            _posterior_tree(result.fits).to_netcdf(staging / "posterior.nc", engine="h5netcdf")
+            _write_posteriors(result.fits, staging / "posterior")
         (staging / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")

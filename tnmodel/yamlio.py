@@ -17,7 +17,7 @@ from tnmodel.problems import Problem, did_you_mean, relative
 KeyPath = tuple[str | int, ...]
 
 
-class _UniqueKeyLoader(yaml.SafeLoader):
+class _UniqueKeyLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when present
     """SafeLoader that refuses duplicate mapping keys instead of silently keeping the last."""
 
 
@@ -87,8 +87,13 @@ def load_yaml_with_lines(path: Path) -> tuple[YamlDoc | None, list[Problem]]:
     except UnicodeDecodeError as exc:
         return None, [Problem(relative(path), 1, "(file)", f"not UTF-8 text: {exc.reason}")]
     try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
+        # Parse once: the node tree gives the lines, the same tree is constructed into data.
+        loader = _UniqueKeyLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import arviz as az
@@ -131,6 +132,9 @@ class Fit:
         chains are stacked; ``centre`` (geo,) is the year each geo's ``alpha`` refers to.
         This is what :mod:`tnmodel.forecast` uses.
     diagnostics : Diagnostics
+    stored_at : Path, optional
+        The netCDF file holding ``posterior`` when the fit came from (or went to) the fit
+        cache, so results can copy it instead of writing it again.
     """
 
     series: SeriesData
@@ -138,6 +142,7 @@ class Fit:
     posterior: xr.DataTree
     draws: dict[str, np.ndarray] = field(repr=False)
     diagnostics: Diagnostics
+    stored_at: Path | None = None
 
     @property
     def indicator(self) -> str:

@@ -19,7 +19,8 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -43,6 +44,13 @@ log = logging.getLogger("tnmodel.cache")
 
 #: Bump when the stored layout changes: every older entry becomes stale.
 CACHE_FORMAT = 1
+#: Fits already read (and checked) in this process, by entry folder; a scenario run after
+#: another that used the same fits does not read them again.
+_IN_MEMORY: OrderedDict[Path, tuple[tuple, Fit]] = OrderedDict()
+IN_MEMORY_FITS = 32
+#: Sampler statistics kept in a cached posterior (the rest are adaptation internals).
+KEPT_SAMPLE_STATS = ("diverging", "energy", "step_size", "depth", "n_steps", "logp",
+                     "mean_tree_accept")
 ROW_COLUMNS = ("geo", "series_geo", "year", "value", "source_id", "period", "bound")
 
 
@@ -95,7 +103,12 @@ class FitCache:
         """The cached fit for ``key``, or None (absent, stale or corrupt: the reason is kept)."""
         folder = self.entry(key)
         if not folder.exists():
+            _IN_MEMORY.pop(folder, None)
             return None
+        remembered = _IN_MEMORY.get(folder)
+        if remembered is not None and remembered[0] == _stamp(folder):
+            _IN_MEMORY.move_to_end(folder)
+            return replace(remembered[1], series=series)
         try:
             meta = json.loads((folder / "fit.json").read_text(encoding="utf-8"))
             if meta.get("key") != key or meta.get("format") != CACHE_FORMAT:
@@ -113,10 +126,20 @@ class FitCache:
             self.rejected.append(reason)
             shutil.rmtree(folder, ignore_errors=True)
             return None
-        return Fit(series, spec, posterior, draws, diagnostics)
+        fit = Fit(series, spec, posterior, draws, diagnostics, stored_at=posterior_file)
+        self._remember(folder, fit)
+        return fit
 
-    def store(self, key: str, fit: Fit, seed: int, sampler: SamplerSettings) -> None:
-        """Write an entry atomically (a temporary folder renamed into place)."""
+    @staticmethod
+    def _remember(folder: Path, fit: Fit) -> None:
+        _IN_MEMORY[folder] = (_stamp(folder), fit)
+        _IN_MEMORY.move_to_end(folder)
+        while len(_IN_MEMORY) > IN_MEMORY_FITS:
+            _IN_MEMORY.popitem(last=False)
+
+    def store(self, key: str, fit: Fit, seed: int, sampler: SamplerSettings) -> Fit:
+        """Write an entry atomically (a temporary folder renamed into place); return the fit
+        with its stored posterior (what a later load gives)."""
         folder = self.entry(key)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=folder.parent))
@@ -138,11 +161,21 @@ class FitCache:
             }
             (staging / "fit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             if folder.exists():
-                shutil.rmtree(folder)
-            staging.rename(folder)
+                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                staging.rename(folder)
+            except OSError:
+                if not (folder / "fit.json").exists():
+                    raise
+                # Another process (a sweep worker) stored the same fit first: keep theirs.
+                shutil.rmtree(staging, ignore_errors=True)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        stored = replace(fit, posterior=_storable(fit.posterior),
+                         stored_at=folder / "posterior.nc")
+        self._remember(folder, stored)
+        return stored
 
     def clear(self) -> int:
         """Delete every entry; return how many there were."""
@@ -179,18 +212,34 @@ def fit_cached(series: SeriesData, spec: ModelSpec, sampler: SamplerSettings, se
         cache.misses += 1
     fit = fit_series(series, spec, sampler, seed, gates, progressbar=progressbar)
     if cache is not None:
-        cache.store(key, fit, seed, sampler)
+        fit = cache.store(key, fit, seed, sampler)
     return fit, key, False
 
 
 def _storable(tree: xr.DataTree) -> xr.DataTree:
-    """The posterior without text-valued variables (netCDF cannot hold object arrays)."""
+    """The posterior without text-valued variables (netCDF cannot hold object arrays) and
+    with only the sampler statistics worth keeping."""
     groups = {}
     for node in tree.subtree:
         data = node.to_dataset(inherit=False)
-        groups[node.path] = data.drop_vars(
-            [v for v, a in data.data_vars.items() if a.dtype == object])
+        dropped = [v for v, a in data.data_vars.items() if a.dtype == object]
+        if node.name == "sample_stats":
+            dropped += [v for v in data.data_vars if v not in KEPT_SAMPLE_STATS]
+        groups[node.path] = data.drop_vars(sorted(set(dropped)))
     return xr.DataTree.from_dict(groups)
+
+
+def _stamp(folder: Path) -> tuple:
+    """Size and modification time of an entry's files: a remembered fit is used only while
+    its files are untouched."""
+    stamp = []
+    for name in ("fit.json", "posterior.nc"):
+        try:
+            info = (folder / name).stat()
+        except OSError:
+            return ()
+        stamp.append((name, info.st_size, info.st_mtime_ns))
+    return tuple(stamp)
 
 
 def _sha256(path: Path) -> str:
