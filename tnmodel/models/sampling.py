@@ -11,6 +11,7 @@ times.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -70,6 +71,13 @@ def _compiled_for(family: Family, series: SeriesData, priors: BaseModel) -> _Com
         return entry
 
 
+def sampler_cores(chains: int) -> int:
+    """Threads for the chains: all of them, or ``$TNMODEL_SAMPLER_CORES`` (Dask workers set 1
+    so a worker never runs a pool inside the cluster's pool). Draws do not depend on it."""
+    limit = os.environ.get("TNMODEL_SAMPLER_CORES")
+    return max(1, min(chains, int(limit))) if limit else chains
+
+
 def sample_family(
     family: Family,
     series: SeriesData,
@@ -94,7 +102,7 @@ def sample_family(
         draws=draws,
         tune=tune,
         chains=chains,
-        cores=chains,
+        cores=sampler_cores(chains),
         seed=seed,
         save_warmup=False,
         progress_bar=progressbar,
