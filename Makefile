@@ -15,7 +15,7 @@ RESULTS   ?= results
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate clean
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ curate: $(STAMP)  ## rebuild data/ from ../shared/data (the curation script)
 
 lab: $(STAMP)  ## open the notebooks in JupyterLab
 	$(VENV)/bin/jupyter lab notebooks/
+
+bench: $(STAMP)  ## speed benchmarks on the shipped data (prints figures; several minutes)
+	$(PY) benchmarks/run.py
 
 clean:  ## remove results and caches (keeps .venv)
 	rm -rf $(RESULTS) reports .cache .pytest_cache test-artifacts
