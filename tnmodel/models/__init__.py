@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.family import Family
 from tnmodel.models.logit_trend import LOGIT_TREND, LogitTrendPriors
+from tnmodel.models.mcse import mcse_mean
 from tnmodel.models.sampling import compile_stats, sample_family
 from tnmodel.models.series import (
     SeriesData,
@@ -271,10 +272,11 @@ def mcse_of_mean(per_draw: np.ndarray, chains: int) -> float:
     """Monte-Carlo standard error of the mean of a per-draw quantity.
 
     ``per_draw`` has the fit's samples stacked chain after chain (as in :class:`Fit` draws);
-    the error accounts for autocorrelation within chains (ArviZ's MCSE of the mean). For a
-    probability, pass the 0/1 indicator of the event.
+    the error accounts for autocorrelation within chains (ArviZ's MCSE of the mean, computed
+    by :func:`tnmodel.models.mcse.mcse_mean`). For a probability, pass the 0/1 indicator of
+    the event.
     """
     values = np.asarray(per_draw, dtype=float).reshape(chains, -1)
     if np.all(values == values.flat[0]):
         return 0.0
-    return float(az.mcse(values, method="mean"))
+    return mcse_mean(values)
