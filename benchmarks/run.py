@@ -135,8 +135,10 @@ def bench_ess() -> None:
         if not table.data_vars:
             table = ess["posterior"].to_dataset()
         low = min(float(table[v].min()) for v in ("alpha", "beta", "sigma_obs"))
-        report(f"ESS/s {sampler} (internet panel, incl. compile)",
-               f"{low / seconds:.0f} /s ({low:.0f} in {seconds:.1f} s)", "min bulk ESS")
+        sampling = float(tree.posterior.attrs.get("sampling_time", seconds))
+        report(f"ESS/s {sampler} (internet panel)",
+               f"{low / sampling:.0f} /s sampling, {low / seconds:.0f} /s with compile",
+               f"min bulk ESS {low:.0f}; {sampling:.1f} s sampling of {seconds:.1f} s")
 
 
 def main() -> None:
