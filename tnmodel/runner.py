@@ -1,7 +1,10 @@
 """Run a scenario end to end and write ``results/<scenario>/``.
 
-``targets.csv``    one row per target (probability, MCSE, quantiles, official-style category)
-``quantiles.csv``  yearly forecast quantiles per indicator and series geo
+``targets.csv``    one row per target (probability in / by its year, MCSE, first year met,
+                   quantiles, the level reached with P = 0.8, the required acceleration, the
+                   official-style category)
+``first_year.csv`` per target and year: P(first met in that year), P(met by that year)
+``quantiles.csv``  yearly forecast quantiles per indicator and series geo (interventions applied)
 ``posterior.nc``   every fit's posterior (one group per indicator)
 ``manifest.json``  versions, data and scenario hashes, seed, settings, timings, diagnostics
 
@@ -32,10 +35,19 @@ import xarray as xr
 from tnmodel import __version__
 from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_table
+from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
 from tnmodel.models import Fit, SeriesData, fit_series, select_series
-from tnmodel.problems import InputError
+from tnmodel.problems import InputError, Problem
 from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
-from tnmodel.targets import TargetPlan, attainment_row, plan_target
+from tnmodel.targets import (
+    DETAIL_COLUMNS,
+    ESTIMATED,
+    TargetPlan,
+    attainment_details,
+    attainment_row,
+    first_year_table,
+    plan_target,
+)
 
 PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", "pydantic",
             "statsmodels", "h5netcdf")
@@ -44,8 +56,9 @@ TARGET_COLUMNS = (
     "scenario", "target_id", "geo", "evaluated_geo", "indicator", "reading", "year", "comparator",
     "threshold", "among", "status", "p_met", "p_met_mcse", "p_met_upper", "p_met_lower",
     "verdict", "q05", "q50", "q95", "baseline_category", "baseline_ratio", "baseline_projection",
-    "n_obs", "last_obs_year", "last_obs_value", "note",
+    *DETAIL_COLUMNS, "n_obs", "last_obs_year", "last_obs_value", "note",
 )
+FIRST_YEAR_COLUMNS = ("scenario", "target_id", "evaluated_geo", "year", "p_first", "p_met_by")
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,8 @@ class ScenarioResult:
     quantiles: pd.DataFrame
     fits: dict[str, Fit]
     manifest: dict = field(repr=False)
+    first_year: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(FIRST_YEAR_COLUMNS)))
 
 
 Progress = Callable[[str], None]
@@ -72,6 +87,7 @@ def run_scenario(
     fast: bool = False,
     dataset: Dataset | None = None,
     progress: Progress = _quiet,
+    fits: dict[str, Fit] | None = None,
 ) -> ScenarioResult:
     """Fit, forecast and evaluate every target of a scenario (writes nothing).
 
@@ -85,6 +101,11 @@ def run_scenario(
         Already loaded data; by default the scenario's ``data`` folder is loaded.
     progress : callable
         Receives one line of text per step.
+    fits : dict, optional
+        Fits to reuse (indicator -> Fit), e.g. from an earlier run of a scenario that differs
+        only in its interventions: those indicators are not refitted. Interventions never
+        trigger a fit; they transform the draws (fit -> business-as-usual paths ->
+        interventions -> targets).
 
     Raises
     ------
@@ -121,31 +142,106 @@ def run_scenario(
     plans = [plan_target(t, dataset, series_for, follow) for t in targets]
     to_fit = sorted({ind for plan in plans for ind in plan.indicators})
 
-    fits: dict[str, Fit] = {}
-    paths: dict[str, Paths] = {}
+    problems = _check_interventions(scenario, to_fit, series_for, follow, dataset)
+    if problems:
+        raise InputError(problems, what=f"scenario {scenario.name}")
+
+    reused = sorted(set(fits or {}) & set(to_fit))
+    fits = dict(fits or {})
+    bau: dict[str, Paths] = {}
     timings: dict[str, float] = {}
     for indicator in to_fit:
-        progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
-                 f"{len(series_for(indicator).geos)} series)")
         t0 = time.perf_counter()
-        fits[indicator] = fit_series(series_for(indicator), scenario.model_for(indicator),
-                                     scenario.sampler, _fit_seed(scenario.seed, indicator),
-                                     scenario.gates)
+        if indicator not in fits:
+            progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
+                     f"{len(series_for(indicator).geos)} series)")
+            fits[indicator] = fit_indicator(scenario, indicator, series_for(indicator))
         first_year = int(series_for(indicator).year.min())
         years = np.arange(min(first_year, scenario.horizon), scenario.horizon + 1)
-        paths[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
+        bau[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
         timings[indicator] = round(time.perf_counter() - t0, 2)
+    fits = {ind: fits[ind] for ind in to_fit}
 
-    table = pd.DataFrame(
-        [attainment_row(p, scenario.name, dataset, paths, series, scenario.baseline)
-         for p in plans],
-        columns=list(TARGET_COLUMNS),
-    )
+    contexts = {ind: indicator_context(dataset, ind) for ind in to_fit}
+    alias = {g: s for ind in to_fit for g, s in series_for(ind).renamed.items()}
+    try:
+        paths = apply_interventions(bau, scenario.interventions, scenario.seed, contexts, alias)
+    except InterventionError as exc:
+        keys = ("interventions", exc.index) if exc.index is not None else ("interventions",)
+        raise InputError([scenario.problem(keys, str(exc))],
+                         what=f"scenario {scenario.name}") from None
+
+    rows, first_rows = [], []
+    for plan in plans:
+        row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline)
+        reading = plan.target.reading
+        acting = "; ".join(describe(i) for i in scenario.interventions
+                           if i.indicator in plan.indicators
+                           and alias.get(i.geo, i.geo) == plan.evaluated_geo)
+        row |= attainment_details(plan, paths, series,
+                                  contexts.get(reading) or indicator_context(dataset, reading),
+                                  scenario.required_acceleration, acting)
+        rows.append(row)
+        if plan.status == ESTIMATED:
+            start = max(int(row["last_obs_year"]), int(paths[reading].years[0]))
+            first_rows += [{"scenario": scenario.name, **r} for r in
+                           first_year_table(paths[reading], plan.evaluated_geo, plan.target,
+                                            start)]
+    table = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+    first_year = pd.DataFrame(first_rows, columns=list(FIRST_YEAR_COLUMNS))
     quantiles = (pd.concat([quantile_table(p) for p in paths.values()], ignore_index=True)
                  if paths else pd.DataFrame())
     manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings,
                          time.perf_counter() - started)
-    return ScenarioResult(scenario, table, quantiles, fits, manifest)
+    manifest["interventions"] = [describe(i) for i in scenario.interventions]
+    manifest["others"] = scenario.others
+    manifest["reused_fits"] = reused
+    return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year)
+
+
+def fit_indicator(scenario: Scenario, indicator: str, series: SeriesData) -> Fit:
+    """Fit one indicator's series as the scenario says (the one place a run fits a model).
+
+    Only the data selection, model spec, sampler, gates and seed enter here: interventions,
+    targets and reporting settings do not, so a fit can be reused across scenarios that
+    differ only in those.
+    """
+    return fit_series(series, scenario.model_for(indicator), scenario.sampler,
+                      _fit_seed(scenario.seed, indicator), scenario.gates)
+
+
+def indicator_context(dataset: Dataset, indicator: str) -> Context:
+    """Scale, direction, limits and populations for transforming one indicator's paths."""
+    ind = dataset.indicators[indicator]
+    return Context(logit=ind.kind == "share", higher_is_better=ind.direction == "higher_is_better",
+                   lower=ind.lower, upper=ind.upper,
+                   populations={g: geo.population for g, geo in dataset.geos.items()})
+
+
+def _check_interventions(scenario: Scenario, to_fit: list[str], series_for, follow: bool,
+                         dataset: Dataset) -> list[Problem]:
+    """Before any fit: every intervention acts on a forecast indicator and a series geo."""
+    problems = []
+    for i, spec in enumerate(scenario.interventions):
+        where = ("interventions", i)
+        if spec.indicator not in to_fit:
+            problems.append(scenario.problem(
+                (*where, "indicator"),
+                f"no target of this scenario reads '{spec.indicator}', so it is not forecast "
+                f"(forecast here: {', '.join(to_fit) or 'none'})"))
+            continue
+        series = series_for(spec.indicator)
+        geos = [("geo", spec.geo)] if spec.type != "merge" else [
+            (("members", j), m) for j, m in enumerate(spec.members)]
+        for keys, geo in geos:
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            resolved = series.renamed.get(geo, geo)
+            if resolved not in series.geos:
+                problems.append(scenario.problem(
+                    (*where, *keys),
+                    f"no observations of '{spec.indicator}' for '{geo}' in the data window, so "
+                    f"it has no forecast (series geos: {', '.join(series.geos)})"))
+    return problems
 
 
 def _fit_seed(seed: int, indicator: str) -> int:
@@ -231,6 +327,8 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
                               float_format="%.6g")
         result.quantiles.to_csv(staging / "quantiles.csv", index=False, lineterminator="\n",
                                 float_format="%.6g")
+        result.first_year.to_csv(staging / "first_year.csv", index=False, lineterminator="\n",
+                                 float_format="%.6g")
         if result.fits:
             _posterior_tree(result.fits).to_netcdf(staging / "posterior.nc", engine="h5netcdf")
         (staging / "manifest.json").write_text(
