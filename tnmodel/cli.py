@@ -1,4 +1,4 @@
-"""Command line: ``tnmodel data check``, ``tnmodel run``.
+"""Command line: ``tnmodel data check``, ``run``, ``validate``, ``schema``, ``compare``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -56,13 +56,13 @@ def run(
     """Run scenarios: write OUT/<scenario>/ and print the verdict table."""
     from tnmodel.models import ConvergenceError
     from tnmodel.runner import run_scenario, write_result
-    from tnmodel.scenario import load_scenario
+    from tnmodel.scenario import load_scenarios
 
     loaded = []
     problems = []
     for path in scenarios:
         try:
-            loaded.append(load_scenario(path))
+            loaded.extend(load_scenarios(path))
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -115,6 +115,93 @@ def _print_verdicts(table, title: str, fast: bool) -> None:
     notes = table[table["note"].astype(str) != ""]
     for row in notes.itertuples():
         out.print(f"  {row.target_id}: {row.note}", highlight=False, markup=False)
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")] = None,
+) -> None:
+    """Check scenario files (sweeps expanded) and their references to the data; exit 1 on any
+    problem, printing all of them."""
+    from tnmodel.data import check_data, load_dataset
+    from tnmodel.scenario import check_scenario_against_data, load_scenarios, scenario_files
+
+    files = scenario_files(paths or [Path("scenarios")])
+    if not files:
+        err.print("no scenario files found", style="red")
+        raise typer.Exit(1)
+    problems, datasets, count = [], {}, 0
+    for path in files:
+        try:
+            scenarios = load_scenarios(path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        for scenario in scenarios:
+            count += 1
+            root = scenario.data_dir()
+            if root not in datasets:
+                data_problems = check_data(root)
+                problems.extend(data_problems)
+                datasets[root] = None if data_problems else load_dataset(root)
+            ds = datasets[root]
+            if ds is not None:
+                problems.extend(check_scenario_against_data(scenario, ds.targets,
+                                                            ds.indicators, ds.geos))
+    problems = sorted(set(problems))
+    for problem in problems:
+        err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {len(files)} file(s)", style="bold red")
+        raise typer.Exit(1)
+    out.print(f"{count} scenario(s) in {len(files)} file(s): OK", highlight=False)
+
+
+@app.command()
+def schema(
+    out_file: Annotated[Path, typer.Option("--out", help="where to write; '-' prints")] = Path(
+        "scenarios/schema.json"),
+) -> None:
+    """Write the JSON Schema of scenario files (for editor completion and checks)."""
+    from tnmodel.scenario import schema_json
+
+    text = schema_json()
+    if str(out_file) == "-":
+        print(text, end="")
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_file)
+    out.print(f"wrote {relative(out_file)}", highlight=False)
+
+
+@app.command()
+def compare(
+    results: Annotated[list[Path], typer.Argument(help="results/<scenario> folders")],
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="also write the table: .csv, .md or .html")] = None,
+) -> None:
+    """One table: targets as rows, scenarios as columns (P ± MCSE), official-style category."""
+    from tnmodel.compare import compare_table, display_columns, read_results, write_table
+
+    try:
+        table = compare_table(read_results(results))
+        if out_file is not None:
+            write_table(table, out_file)
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    view = Table(title="P(target met in its year) ± MCSE, by scenario")
+    columns = display_columns(table)
+    for column in columns:
+        view.add_column(column, overflow="fold")
+    for row in table[columns].itertuples(index=False):
+        view.add_row(*map(str, row))
+    out.print(view)
+    if out_file is not None:
+        out.print(f"wrote {relative(out_file)}", highlight=False)
 
 
 def main() -> None:

@@ -424,7 +424,7 @@ def parse_path(dotted: str) -> tuple[str | int, ...]:
 
 def _slug(text: Any) -> str:
     text = str(text).lower().replace(".", "p")
-    return re.sub(r"[^a-z0-9_\-]", "_", text).strip("_") or "x"
+    return re.sub(r"_+", "_", re.sub(r"[^a-z0-9_\-]", "_", text)).strip("_") or "x"
 
 
 def child_name(name: str, assignment: Mapping[str, Any]) -> str:
@@ -580,3 +580,23 @@ def check_scenario_against_data(scenario: Scenario, targets: dict, indicators: d
                 found.append(((*where, "members"), f"no population for {', '.join(missing)} in "
                               "geos.yaml; a population-weighted merge needs one per member"))
     return [scenario.problem(keys, message) for keys, message in found]
+
+
+def schema_json() -> str:
+    """The JSON Schema of scenario files (``scenarios/schema.json``), as text."""
+    schema = Scenario.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["description"] = ("A tnmodel scenario file. Written by `tnmodel schema`; do not edit "
+                             "by hand.")
+    return json.dumps(schema, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+
+
+def scenario_files(paths: list[Path]) -> list[Path]:
+    """Scenario files of the arguments: folders give their ``*.yaml`` / ``*.yml`` files."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found.extend(sorted([*path.glob("*.yaml"), *path.glob("*.yml")]))
+        else:
+            found.append(path)
+    return found
