@@ -29,14 +29,16 @@ SHARE = Context()
 
 
 def sim_paths(n: int = 4000, geos=("sim_a", "sim_b", "sim_c", "sim_d", "sim_e"),
-              seed: int = 1) -> Paths:
-    """SIMULATED logit-linear paths with per-draw paces and yearly noise."""
+              seed: int = 1, keep_noise: bool = False) -> Paths:
+    """SIMULATED logit-linear paths with per-draw paces and yearly noise (recorded in
+    ``Paths.noise`` when ``keep_noise``; otherwise the noise counts as trend)."""
     rng = np.random.default_rng(seed)
     level = rng.normal(-0.5, 0.3, (n, len(geos), 1))
     pace = rng.normal(0.25, 0.08, (n, len(geos), 1)) * np.linspace(0.6, 1.4, len(geos))[:, None]
     noise = 0.05 * rng.standard_normal((n, len(geos), len(YEARS)))
     x = level + pace * (YEARS - 2020)[None, None, :] + noise
-    return Paths("sim_share", tuple(geos), YEARS, 100 / (1 + np.exp(-x)), chains=4)
+    return Paths("sim_share", tuple(geos), YEARS, 100 / (1 + np.exp(-x)), chains=4,
+                 noise=noise if keep_noise else None)
 
 
 def rng():
@@ -245,3 +247,24 @@ def test_scales_round_trip_and_clip():
     assert back.min() >= 0 and back.max() <= 100
     index = Context(logit=False, lower=0, upper=None)
     np.testing.assert_array_equal(from_scale(np.array([-3.0, 250.0]), index), [0.0, 250.0])
+
+
+def test_with_recorded_noise_the_trend_is_transformed_and_the_noise_kept():
+    paths = sim_paths(keep_noise=True)
+    same = scale_pace(paths, "sim_a", 2024, 1.0, SHARE)
+    np.testing.assert_allclose(same.values, paths.values, rtol=1e-9, atol=1e-9)
+    halted = apply_one(paths, Halt(type="halt", indicator="sim_share", geo="sim_a",
+                                   from_year=2024), SHARE, rng())
+    k = list(YEARS).index(2024)
+    trend = to_scale(halted.values[:, 0, :], SHARE) - paths.noise[:, 0, :]
+    np.testing.assert_allclose(trend[:, k:], trend[:, k:k + 1].repeat(len(YEARS) - k, axis=1),
+                               atol=1e-7)
+    # the halted values still vary from year to year by the recorded noise, not frozen
+    assert np.std(np.diff(to_scale(halted.values[:, 0, k:], SHARE), axis=1)) > 0.05
+    # accelerating does not amplify the noise: year-to-year scatter around the trend is equal
+    fast = scale_pace(paths, "sim_a", 2024, 3.0, SHARE)
+    resid = to_scale(fast.values[:, 0, k + 1:], SHARE) - (
+        to_scale(paths.values[:, 0, k:k + 1], SHARE) - paths.noise[:, 0, k:k + 1]
+        + 3.0 * ((to_scale(paths.values[:, 0, k + 1:], SHARE) - paths.noise[:, 0, k + 1:])
+                 - (to_scale(paths.values[:, 0, k:k + 1], SHARE) - paths.noise[:, 0, k:k + 1])))
+    np.testing.assert_allclose(resid, paths.noise[:, 0, k + 1:], atol=1e-7)

@@ -24,8 +24,11 @@ than near 50%, as adoption curves are); other kinds on their own scale.
                    ``geos.yaml``; an error names the geos without one)
 =================  ==========================================================================
 
-The paths are posterior-predictive annual values (year-to-year observation noise included),
-and the transformations act on them as drawn: scaling increments scales that noise too.
+The paths are posterior-predictive annual values: a trend plus year-to-year observation noise
+(``Paths.noise``). The transformations act on the trend and add each year's noise back, so a
+halt freezes the trend, not one year's noise draw, and an acceleration does not amplify the
+noise. Note that ``accelerate`` multiplies each draw's own increments: a draw whose trend
+declines declines faster, so an acceleration widens the spread of outcomes as well as moving it.
 
 Effect sizes (``factor``, ``size``) may be uncertain: a number is a fixed effect, or a
 distribution drawn once per posterior sample from a seeded stream
@@ -282,9 +285,26 @@ def _geo_index(paths: Paths, geo: str) -> int:
     return paths.geos.index(geo)
 
 
+def trend_and_noise(paths: Paths, geo: str, ctx: Context) -> tuple[np.ndarray, np.ndarray]:
+    """The trend and the observation noise of one geo's paths, (sample, year) each, on the
+    transformation scale (``values = from_scale(trend + noise)``)."""
+    g = _geo_index(paths, geo)
+    x = to_scale(paths.values[:, g, :], ctx)
+    noise = np.zeros_like(x) if paths.noise is None else paths.noise[:, g, :]
+    return x - noise, noise
+
+
+def _replace_geo(paths: Paths, g: int, start: int, trend: np.ndarray, noise: np.ndarray,
+                 ctx: Context) -> Paths:
+    """Paths with the years from ``start`` of geo ``g`` rebuilt from a new trend."""
+    values = paths.values.copy()
+    values[:, g, start:] = from_scale(trend[:, start:] + noise[:, start:], ctx)
+    return replace(paths, values=values)
+
+
 def scale_pace(paths: Paths, geo: str, from_year: int, factor: np.ndarray | float,
                ctx: Context) -> Paths:
-    """Multiply the yearly increments of ``geo`` after ``from_year`` by ``factor``.
+    """Multiply the yearly increments of ``geo``'s trend after ``from_year`` by ``factor``.
 
     ``factor`` is a number or one value per sample. This is the ``accelerate`` transformation
     (and ``halt`` with factor 0), exposed for the required-acceleration search.
@@ -292,13 +312,11 @@ def scale_pace(paths: Paths, geo: str, from_year: int, factor: np.ndarray | floa
     g = _geo_index(paths, geo)
     f = _year_index(paths, from_year, "from_year")
     factor = np.broadcast_to(np.asarray(factor, dtype=float), (paths.values.shape[0],))
-    x = to_scale(paths.values[:, g, :], ctx)
-    anchor = x[:, f:f + 1]
-    new = x.copy()
-    new[:, f + 1:] = anchor + factor[:, None] * (x[:, f + 1:] - anchor)
-    values = paths.values.copy()
-    values[:, g, f + 1:] = from_scale(new[:, f + 1:], ctx)
-    return replace(paths, values=values)
+    trend, noise = trend_and_noise(paths, geo, ctx)
+    anchor = trend[:, f:f + 1]
+    new = trend.copy()
+    new[:, f + 1:] = anchor + factor[:, None] * (trend[:, f + 1:] - anchor)
+    return _replace_geo(paths, g, f + 1, new, noise, ctx)
 
 
 def _reach(paths: Paths, spec: Reach, ctx: Context) -> Paths:
@@ -311,21 +329,19 @@ def _reach(paths: Paths, spec: Reach, ctx: Context) -> Paths:
                                 "and 100 (the glide path is on the logit scale)")
     if (lo is not None and spec.value < lo) or (hi is not None and spec.value > hi):
         raise InterventionError(f"value {spec.value:g} is outside the indicator's limits")
-    x = to_scale(paths.values[:, g, :], ctx)
+    trend, noise = trend_and_noise(paths, spec.geo, ctx)
     goal = float(to_scale(np.array([spec.value]), ctx)[0])
-    anchor = x[:, f]
+    anchor = trend[:, f]
     years = paths.years.astype(float)
-    share = (years[f + 1:] - spec.from_year) / (spec.by_year - spec.from_year)  # (year,)
-    new = x.copy()
-    glide = anchor[:, None] + np.minimum(share, 1.0)[None, :] * (goal - anchor)[:, None]
-    new[:, f + 1:] = glide
-    if b is not None and b + 1 < x.shape[1]:
-        new[:, b + 1:] = goal + (x[:, b + 1:] - x[:, b:b + 1])
-    values = paths.values.copy()
-    values[:, g, f + 1:] = from_scale(new[:, f + 1:], ctx)
-    if b is not None:
-        values[:, g, b] = spec.value  # exactly, not through a logit round trip
-    return replace(paths, values=values)
+    share = np.minimum((years - spec.from_year) / (spec.by_year - spec.from_year), 1.0)
+    new = trend.copy()
+    new[:, f + 1:] = anchor[:, None] + share[None, f + 1:] * (goal - anchor)[:, None]
+    if b is not None and b + 1 < trend.shape[1]:
+        new[:, b + 1:] = goal + (trend[:, b + 1:] - trend[:, b:b + 1])
+    out = _replace_geo(paths, g, f + 1, new, noise, ctx)
+    if b is not None and paths.noise is None:
+        out.values[:, g, b] = spec.value  # exactly, not through a logit round trip
+    return out
 
 
 def _dip(paths: Paths, spec: Dip, size: np.ndarray, ctx: Context) -> Paths:
@@ -344,21 +360,21 @@ def _dip(paths: Paths, spec: Dip, size: np.ndarray, ctx: Context) -> Paths:
 def _best_quartile(paths: Paths, spec: BestQuartile, ctx: Context) -> Paths:
     g = _geo_index(paths, spec.geo)
     f = _year_index(paths, spec.from_year, "from_year")
-    others = [i for i in range(len(paths.geos)) if i != g]
+    others = [geo for i, geo in enumerate(paths.geos) if i != g]
     if len(others) < 2:
         raise InterventionError(f"best_quartile needs at least two other geos in the series of "
                                 f"'{paths.indicator}' (has: {', '.join(paths.geos)})")
     span = len(paths.years) - 1 - f
     if span < 1:
         raise InterventionError(f"from_year {spec.from_year} leaves no forecast year after it")
-    x = to_scale(paths.values, ctx)  # (sample, geo, year)
-    pace = (x[:, others, -1] - x[:, others, f]) / span  # mean yearly increment, (sample, other)
+    trends = np.stack([trend_and_noise(paths, geo, ctx)[0] for geo in others], axis=1)
+    pace = (trends[:, :, -1] - trends[:, :, f]) / span  # mean yearly increment, (sample, other)
     best = np.quantile(pace, 0.75 if ctx.higher_is_better else 0.25, axis=1)  # (sample,)
-    steps = (paths.years[f + 1:] - spec.from_year).astype(float)
-    new = x[:, g, f][:, None] + best[:, None] * steps[None, :]
-    values = paths.values.copy()
-    values[:, g, f + 1:] = from_scale(new, ctx)
-    return replace(paths, values=values)
+    trend, noise = trend_and_noise(paths, spec.geo, ctx)
+    steps = (paths.years - spec.from_year).astype(float)
+    new = trend.copy()
+    new[:, f + 1:] = trend[:, f:f + 1] + best[:, None] * steps[None, f + 1:]
+    return _replace_geo(paths, g, f + 1, new, noise, ctx)
 
 
 def merge_weights(members: Sequence[str], populations: Mapping[str, float | None]) -> np.ndarray:
@@ -376,12 +392,19 @@ def _merge(paths: Paths, spec: Merge, ctx: Context) -> Paths:
     index = [_geo_index(paths, m) for m in spec.members]
     weights = merge_weights(spec.members, ctx.populations)
     merged = np.tensordot(paths.values[:, index, :], weights, axes=([1], [0]))  # (sample, year)
+    # the mean of noisy values is taken as all trend: the merged geo's noise is zero
     if spec.geo in paths.geos:
+        g = paths.geos.index(spec.geo)
         values = paths.values.copy()
-        values[:, paths.geos.index(spec.geo), :] = merged
-        return replace(paths, values=values)
+        values[:, g, :] = merged
+        noise = None if paths.noise is None else paths.noise.copy()
+        if noise is not None:
+            noise[:, g, :] = 0.0
+        return replace(paths, values=values, noise=noise)
     values = np.concatenate([paths.values, merged[:, None, :]], axis=1)
-    return replace(paths, geos=(*paths.geos, spec.geo), values=values)
+    noise = None if paths.noise is None else np.concatenate(
+        [paths.noise, np.zeros_like(merged)[:, None, :]], axis=1)
+    return replace(paths, geos=(*paths.geos, spec.geo), values=values, noise=noise)
 
 
 def apply_one(paths: Paths, spec, ctx: Context, rng: np.random.Generator) -> Paths:

@@ -21,7 +21,7 @@ import numpy as np
 from tnmodel.baselines import BaselineSettings, progress_verdict
 from tnmodel.data import Dataset, Target
 from tnmodel.forecast import Paths
-from tnmodel.interventions import from_scale, to_scale
+from tnmodel.interventions import from_scale, trend_and_noise
 from tnmodel.models import SeriesData, mcse_of_mean
 
 ESTIMATED = "estimated"
@@ -288,10 +288,10 @@ def inverse_value(values: np.ndarray, comparator: str, probability: float = 0.8)
     return float(np.quantile(values, q))
 
 
-def _p_met_after_scaling(x_anchor: np.ndarray, x_target: np.ndarray, factor: float,
-                         target: Target, ctx) -> float:
-    return float(np.mean(target.is_met(from_scale(x_anchor + factor * (x_target - x_anchor),
-                                                   ctx))))
+def _p_met_after_scaling(x_anchor: np.ndarray, x_target: np.ndarray, noise: np.ndarray,
+                         factor: float, target: Target, ctx) -> float:
+    trend = x_anchor + factor * (x_target - x_anchor)
+    return float(np.mean(target.is_met(from_scale(trend + noise, ctx))))
 
 
 def required_acceleration(
@@ -306,26 +306,30 @@ def required_acceleration(
 ) -> Acceleration:
     """Smallest factor on the yearly increments after ``from_year`` that makes P(met) >= p.
 
-    The same transformation as the ``accelerate`` intervention (logit scale for shares), on
-    the same draws. Factors 1..``cap`` are scanned on a geometric grid; between the last grid
-    point below ``probability`` and the first at or above it, bisection narrows the factor to
-    ``tolerance``. P(met) can only be computed to Monte-Carlo precision, so the factor is "the
-    smallest on this grid", not a continuous root.
+    The same transformation as the ``accelerate`` intervention (the trend's increments, logit
+    scale for shares, each year's noise kept), on the same draws. Factors 1..``cap`` are
+    scanned on a geometric grid; between the last grid point below ``probability`` and the
+    first at or above it, bisection narrows the factor to ``tolerance``. P(met) can only be
+    computed to Monte-Carlo precision, so the factor is "the smallest on this grid", not a
+    continuous root.
     """
     if target.year <= from_year:
         return Acceleration(None, from_year, f"target year {target.year} is not after "
                                              f"{from_year}: nothing left to accelerate")
-    g = paths.geos.index(geo)
     years = list(paths.years)
-    x = to_scale(paths.values[:, g, :], ctx)
-    x_anchor, x_target = x[:, years.index(from_year)], x[:, years.index(target.year)]
+    trend, noise = trend_and_noise(paths, geo, ctx)
+    k = years.index(target.year)
+    x_anchor, x_target = trend[:, years.index(from_year)], trend[:, k]
 
     def p(factor: float) -> float:
-        return _p_met_after_scaling(x_anchor, x_target, factor, target, ctx)
+        return _p_met_after_scaling(x_anchor, x_target, noise[:, k], factor, target, ctx)
 
     if p(1.0) >= probability:
         return Acceleration(1.0, from_year, f"none needed (P >= {probability:g} at the "
                                             "scenario's pace)")
+    if np.allclose(x_target, x_anchor):
+        return Acceleration(None, from_year, f"no progress after {from_year} in this scenario, "
+                                             "so no pace factor can help")
     grid = np.geomspace(1.0, cap, 25)
     for lo, hi in zip(grid[:-1], grid[1:], strict=True):
         if p(hi) < probability:
