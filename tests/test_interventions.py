@@ -268,3 +268,24 @@ def test_with_recorded_noise_the_trend_is_transformed_and_the_noise_kept():
         + 3.0 * ((to_scale(paths.values[:, 0, k + 1:], SHARE) - paths.noise[:, 0, k + 1:])
                  - (to_scale(paths.values[:, 0, k:k + 1], SHARE) - paths.noise[:, 0, k:k + 1])))
     np.testing.assert_allclose(resid, paths.noise[:, 0, k + 1:], atol=1e-7)
+
+
+def test_accelerate_with_declines_keep_leaves_wrong_way_draws_alone():
+    rng_ = np.random.default_rng(5)
+    pace = rng_.normal(0.05, 0.1, 3000)  # about a third of the draws decline
+    x = -0.2 + pace[:, None] * (YEARS - 2020)[None, :]
+    paths = Paths("sim_share", ("sim_a", "sim_b", "sim_c"), YEARS,
+                  np.repeat((100 / (1 + np.exp(-x)))[:, None, :], 3, axis=1), chains=1)
+    spec = Accelerate(type="accelerate", indicator="sim_share", geo="sim_a", from_year=2024,
+                      factor=2, declines="keep")
+    out = apply_one(paths, spec, SHARE, rng())
+    down, up = pace < 0, pace > 0
+    np.testing.assert_allclose(out.values[down, 0], paths.values[down, 0])
+    d_new = np.diff(to_scale(out.values[up, 0, 4:], SHARE), axis=1)
+    d_old = np.diff(to_scale(paths.values[up, 0, 4:], SHARE), axis=1)
+    np.testing.assert_allclose(d_new, 2 * d_old, rtol=1e-6, atol=1e-9)
+    plain = apply_one(paths, spec.model_copy(update={"declines": "accelerate"}), SHARE, rng())
+    assert np.all(plain.at("sim_a", 2030)[down] < paths.at("sim_a", 2030)[down])
+    # lower is better: the "wrong way" is up
+    flipped = apply_one(paths, spec, Context(higher_is_better=False), rng())
+    np.testing.assert_allclose(flipped.values[up, 0], paths.values[up, 0])

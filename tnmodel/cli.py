@@ -100,17 +100,27 @@ def _fmt(value, spec: str) -> str:
     return "" if value is None or value != value else format(value, spec)
 
 
+def _pace(row) -> str:
+    """The required acceleration, short: 'x1.45 after 2025', 'none', or why not."""
+    factor = getattr(row, "required_factor", float("nan"))
+    text = getattr(row, "required_acceleration", "")
+    if factor == factor:
+        return "none" if factor == 1.0 else f"x{factor:.2f} after {row.required_from_year:.0f}"
+    return text if isinstance(text, str) else ""
+
+
 def _print_verdicts(table, title: str, fast: bool) -> None:
     view = Table(title=title + (" [fast preview]" if fast else ""), show_lines=False)
     for column in ("target", "year", "goal", "P(met)", "± MCSE", "median [90% interval]",
-                   "verdict", "official-style category"):
+                   "verdict", "pace for P ≥ 0.8", "official-style category"):
         view.add_column(column, overflow="fold")
     for row in table.itertuples():
         interval = (f"{row.q50:.1f} [{row.q05:.1f}, {row.q95:.1f}]"
                     if row.q50 == row.q50 else "")
         goal = f"{row.reading} {row.comparator} {row.threshold:g}"
         view.add_row(row.target_id, str(row.year), goal, _fmt(row.p_met, ".2f"),
-                     _fmt(row.p_met_mcse, ".3f"), interval, row.verdict, row.baseline_category)
+                     _fmt(row.p_met_mcse, ".3f"), interval, row.verdict, _pace(row),
+                     row.baseline_category)
     out.print(view)
     notes = table[table["note"].astype(str) != ""]
     for row in notes.itertuples():

@@ -11,7 +11,8 @@ than near 50%, as adoption curves are); other kinds on their own scale.
 
 =================  ==========================================================================
 ``accelerate``     yearly increments after ``from_year`` are multiplied by ``factor``
-                   (``factor: 1`` is business as usual, ``0`` halts, ``2`` doubles the pace)
+                   (``factor: 1`` is business as usual, ``0`` halts, ``2`` doubles the pace);
+                   ``declines: keep`` leaves draws that move the wrong way as they are
 ``halt``           the ``from_year`` value is kept in every later year
 ``reach``          a straight glide path (logit scale) from the ``from_year`` value to
                    ``value`` in ``by_year``; business-as-usual increments after ``by_year``
@@ -28,7 +29,8 @@ The paths are posterior-predictive annual values: a trend plus year-to-year obse
 (``Paths.noise``). The transformations act on the trend and add each year's noise back, so a
 halt freezes the trend, not one year's noise draw, and an acceleration does not amplify the
 noise. Note that ``accelerate`` multiplies each draw's own increments: a draw whose trend
-declines declines faster, so an acceleration widens the spread of outcomes as well as moving it.
+declines declines faster (unless ``declines: keep``), so an acceleration widens the spread of
+outcomes as well as moving it.
 
 Effect sizes (``factor``, ``size``) may be uncertain: a number is a fixed effect, or a
 distribution drawn once per posterior sample from a seeded stream
@@ -167,6 +169,11 @@ class Accelerate(_Base):
     type: Literal["accelerate"]
     from_year: int = Field(ge=1900, le=2200, description="increments after this year change")
     factor: Effect = Field(description="pace multiplier; 1 = business as usual")
+    declines: Literal["accelerate", "keep"] = Field(
+        "accelerate",
+        description="draws whose trend moves the wrong way after from_year: 'accelerate' them "
+                    "too (the plain definition) or 'keep' their business-as-usual path (a "
+                    "programme that speeds up progress but does not speed up a decline)")
 
     @model_validator(mode="after")
     def _non_negative(self) -> Accelerate:
@@ -377,6 +384,13 @@ def _best_quartile(paths: Paths, spec: BestQuartile, ctx: Context) -> Paths:
     return _replace_geo(paths, g, f + 1, new, noise, ctx)
 
 
+def _declining(paths: Paths, geo: str, from_year: int, ctx: Context) -> np.ndarray:
+    """Per draw: does the trend move the wrong way between ``from_year`` and the last year?"""
+    trend, _ = trend_and_noise(paths, geo, ctx)
+    net = trend[:, -1] - trend[:, _year_index(paths, from_year, "from_year")]
+    return net < 0 if ctx.higher_is_better else net > 0
+
+
 def merge_weights(members: Sequence[str], populations: Mapping[str, float | None]) -> np.ndarray:
     """Normalised population weights; an :class:`InterventionError` names geos without one."""
     missing = [m for m in members if not populations.get(m)]
@@ -412,7 +426,10 @@ def apply_one(paths: Paths, spec, ctx: Context, rng: np.random.Generator) -> Pat
     n = paths.values.shape[0]
     match spec.type:
         case "accelerate":
-            return scale_pace(paths, spec.geo, spec.from_year, spec.factor.draw(rng, n), ctx)
+            factor = spec.factor.draw(rng, n)
+            if spec.declines == "keep":
+                factor = np.where(_declining(paths, spec.geo, spec.from_year, ctx), 1.0, factor)
+            return scale_pace(paths, spec.geo, spec.from_year, factor, ctx)
         case "halt":
             return scale_pace(paths, spec.geo, spec.from_year, 0.0, ctx)
         case "reach":
@@ -483,6 +500,8 @@ def describe(spec) -> str:
     match spec.type:
         case "accelerate":
             what = f"pace x {spec.factor.describe()} after {spec.from_year}"
+            if spec.declines == "keep":
+                what += " (declining draws kept)"
         case "halt":
             what = f"no progress after {spec.from_year}"
         case "reach":
