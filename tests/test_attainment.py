@@ -221,6 +221,6 @@ def test_intervention_without_a_forecast_is_an_input_error_with_its_line(tmp_pat
     assert counted_fits == []  # refused before any fit
     text = PUSH.replace("from_year: 2025", "from_year: 2035")
     (tmp_path / "push.yaml").write_text(text, encoding="utf-8")
-    with pytest.raises(InputError, match=r"push.yaml:5: interventions\[0\]: .*outside the "
-                                         r"forecast years"):
+    with pytest.raises(InputError, match=r"push.yaml:8: interventions\[0\].from_year: 2035 is "
+                                         r"outside the forecast years"):
         runner.run_scenario(tmp_path / "push.yaml")

@@ -119,7 +119,18 @@ def test_cli_validate_reports_every_problem_with_file_and_line(tmp_path, sim_dat
     (tmp_path / "push.yaml").write_text(
         "name: sim_push\ntitle: P\nextends: sim_baseline\ntargets: [sim_north_shar_2030]\n",
         encoding="utf-8")
-    done = tnmodel("validate", str(tmp_path / "push.yaml"), str(tmp_path / "sim_baseline.yaml"))
+    (tmp_path / "halt.yaml").write_text(
+        "name: sim_halt\ntitle: H\nextends: sim_baseline\ninterventions:\n"
+        "  - {type: halt, indicator: sim_skills, geo: sim_north, from_year: 2026}\n"
+        "  - {type: halt, indicator: sim_share, geo: sim_north, from_year: 2040}\n",
+        encoding="utf-8")
+    done = tnmodel("validate", str(tmp_path / "push.yaml"), str(tmp_path / "halt.yaml"),
+                   str(tmp_path / "sim_baseline.yaml"))
     assert done.returncode == 1
     assert "push.yaml:4: targets[0]: unknown target 'sim_north_shar_2030' (did you mean " \
            "'sim_north_share_2030'" in done.stderr
+    # what a run would refuse before fitting: an indicator no target reads, a year outside
+    assert "halt.yaml:5: interventions[0].indicator: no target of this scenario reads " \
+           "'sim_skills'" in done.stderr
+    assert "halt.yaml:6: interventions[1].from_year: 2040 is outside the forecast years " \
+           "2018-2030" in done.stderr

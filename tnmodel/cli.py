@@ -131,10 +131,11 @@ def _print_verdicts(table, title: str, fast: bool) -> None:
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")] = None,
 ) -> None:
-    """Check scenario files (sweeps expanded) and their references to the data; exit 1 on any
-    problem, printing all of them."""
+    """Check scenario files (sweeps expanded) against their data, as far as a run would before
+    fitting; print every problem and exit 1 if there is any."""
     from tnmodel.data import check_data, load_dataset
-    from tnmodel.scenario import check_scenario_against_data, load_scenarios, scenario_files
+    from tnmodel.runner import preflight
+    from tnmodel.scenario import load_scenarios, scenario_files
 
     files = scenario_files(paths or [Path("scenarios")])
     if not files:
@@ -156,8 +157,7 @@ def validate(
                 datasets[root] = None if data_problems else load_dataset(root)
             ds = datasets[root]
             if ds is not None:
-                problems.extend(check_scenario_against_data(scenario, ds.targets,
-                                                            ds.indicators, ds.geos))
+                problems.extend(preflight(scenario, ds))
     problems = sorted(set(problems))
     for problem in problems:
         err.print(str(problem), markup=False, highlight=False, soft_wrap=True)

@@ -120,31 +120,11 @@ def run_scenario(
     if fast:
         scenario = scenario.with_fast_settings()
     dataset = dataset or load_dataset(scenario.data_dir())
-    problems = check_scenario_against_data(scenario, dataset.targets, dataset.indicators,
-                                           dataset.geos)
-    if problems:
-        raise InputError(problems, what=f"scenario {scenario.name}")
-
-    targets = [dataset.targets[t] for t in scenario.targets]
-    follow = scenario.lineage == "follow"
-    lineage_geos = tuple(sorted({t.geo for t in targets})) if follow else ()
-    series: dict[str, SeriesData] = {}
-
-    def series_for(indicator: str) -> SeriesData:
-        if indicator not in series:
-            spec = scenario.model_for(indicator)
-            series[indicator] = select_series(
-                dataset, indicator, since=spec.since, until=spec.until,
-                exclude_geos=spec.exclude_geos, follow_lineage_of=lineage_geos,
-            )
-        return series[indicator]
-
-    plans = [plan_target(t, dataset, series_for, follow) for t in targets]
-    to_fit = sorted({ind for plan in plans for ind in plan.indicators})
-
-    problems = _check_interventions(scenario, to_fit, series_for, follow, dataset)
-    if problems:
-        raise InputError(problems, what=f"scenario {scenario.name}")
+    planned = plan_scenario(scenario, dataset)
+    if planned.problems:
+        raise InputError(planned.problems, what=f"scenario {scenario.name}")
+    plans, series, series_for, to_fit = (planned.plans, planned.series, planned.series_for,
+                                         planned.to_fit)
 
     reused = sorted(set(fits or {}) & set(to_fit))
     fits = dict(fits or {})
@@ -199,6 +179,52 @@ def run_scenario(
     return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year)
 
 
+@dataclass(frozen=True)
+class ScenarioPlan:
+    """What a run will do, decided before any fit (see :func:`plan_scenario`)."""
+
+    plans: list[TargetPlan]
+    series: dict[str, SeriesData]
+    series_for: Callable[[str], SeriesData]
+    to_fit: list[str]
+    problems: list[Problem]
+
+
+def plan_scenario(scenario: Scenario, dataset: Dataset) -> ScenarioPlan:
+    """Check a scenario against its data and plan its targets and fits (nothing is fitted).
+
+    ``problems`` lists everything that would stop the run: unknown ids, and interventions on
+    an indicator no target reads, a geo without a series, or a year outside the forecast.
+    """
+    problems = check_scenario_against_data(scenario, dataset.targets, dataset.indicators,
+                                           dataset.geos)
+    series: dict[str, SeriesData] = {}
+    if problems:
+        return ScenarioPlan([], series, lambda ind: series[ind], [], problems)
+    targets = [dataset.targets[t] for t in scenario.targets]
+    follow = scenario.lineage == "follow"
+    lineage_geos = tuple(sorted({t.geo for t in targets})) if follow else ()
+
+    def series_for(indicator: str) -> SeriesData:
+        if indicator not in series:
+            spec = scenario.model_for(indicator)
+            series[indicator] = select_series(
+                dataset, indicator, since=spec.since, until=spec.until,
+                exclude_geos=spec.exclude_geos, follow_lineage_of=lineage_geos,
+            )
+        return series[indicator]
+
+    plans = [plan_target(t, dataset, series_for, follow) for t in targets]
+    to_fit = sorted({ind for plan in plans for ind in plan.indicators})
+    problems = _check_interventions(scenario, to_fit, series_for)
+    return ScenarioPlan(plans, series, series_for, to_fit, problems)
+
+
+def preflight(scenario: Scenario, dataset: Dataset) -> list[Problem]:
+    """Every problem that would stop :func:`run_scenario` before it fits anything."""
+    return plan_scenario(scenario, dataset).problems
+
+
 def fit_indicator(scenario: Scenario, indicator: str, series: SeriesData) -> Fit:
     """Fit one indicator's series as the scenario says (the one place a run fits a model).
 
@@ -218,9 +244,9 @@ def indicator_context(dataset: Dataset, indicator: str) -> Context:
                    populations={g: geo.population for g, geo in dataset.geos.items()})
 
 
-def _check_interventions(scenario: Scenario, to_fit: list[str], series_for, follow: bool,
-                         dataset: Dataset) -> list[Problem]:
-    """Before any fit: every intervention acts on a forecast indicator and a series geo."""
+def _check_interventions(scenario: Scenario, to_fit: list[str], series_for) -> list[Problem]:
+    """Before any fit: every intervention acts on a forecast indicator, a series geo and
+    forecast years."""
     problems = []
     for i, spec in enumerate(scenario.interventions):
         where = ("interventions", i)
@@ -241,6 +267,13 @@ def _check_interventions(scenario: Scenario, to_fit: list[str], series_for, foll
                     (*where, *keys),
                     f"no observations of '{spec.indicator}' for '{geo}' in the data window, so "
                     f"it has no forecast (series geos: {', '.join(series.geos)})"))
+        first = min(int(series.year.min()), scenario.horizon) if series.n_obs else None
+        for name in ("from_year", "year"):
+            year = getattr(spec, name, None)
+            if year is not None and first is not None and not first <= year <= scenario.horizon:
+                problems.append(scenario.problem(
+                    (*where, name), f"{year} is outside the forecast years {first}-"
+                                    f"{scenario.horizon} of '{spec.indicator}'"))
     return problems
 
 
