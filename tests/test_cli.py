@@ -66,7 +66,7 @@ def test_run_writes_results_and_same_seed_gives_same_numbers(tmp_path, sim_data)
     assert "sim_north_share_2030" in first.stdout  # the verdict table is printed
     folder = tmp_path / "a" / "sim_baseline"
     assert sorted(p.name for p in folder.iterdir()) == [
-        "manifest.json", "posterior", "quantiles.csv", "targets.csv"]
+        "first_year.csv", "manifest.json", "posterior", "quantiles.csv", "targets.csv"]
     assert (folder / "posterior" / "sim_share.nc").stat().st_size > 0
     table = pd.read_csv(folder / "targets.csv")
     assert list(table["target_id"]) == ["sim_north_share_2030", "sim_north_skills_2030",

@@ -1,4 +1,5 @@
-"""Command line: ``tnmodel data check``, ``tnmodel run``, ``tnmodel cache``.
+"""Command line: ``tnmodel data check``, ``run``, ``validate``, ``schema``, ``compare``,
+``cache``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -64,13 +65,13 @@ def run(
     from tnmodel.models import ConvergenceError
     from tnmodel.models.cache import FitCache
     from tnmodel.runner import run_scenario, write_result
-    from tnmodel.scenario import load_scenario
+    from tnmodel.scenario import load_scenarios
 
     loaded = []
     problems = []
     for path in scenarios:
         try:
-            loaded.append(load_scenario(path))
+            loaded.extend(load_scenarios(path))
         except InputError as exc:
             problems.extend(exc.problems)
     if problems:
@@ -129,21 +130,118 @@ def _fmt(value, spec: str) -> str:
     return "" if value is None or value != value else format(value, spec)
 
 
+def _pace(row) -> str:
+    """The required acceleration, short: 'x1.45 after 2025', 'none', or why not."""
+    factor = getattr(row, "required_factor", float("nan"))
+    text = getattr(row, "required_acceleration", "")
+    if factor == factor:
+        return "none" if factor == 1.0 else f"x{factor:.2f} after {row.required_from_year:.0f}"
+    return text if isinstance(text, str) else ""
+
+
 def _print_verdicts(table, title: str, fast: bool) -> None:
     view = Table(title=title + (" [fast preview]" if fast else ""), show_lines=False)
     for column in ("target", "year", "goal", "P(met)", "± MCSE", "median [90% interval]",
-                   "verdict", "official-style category"):
+                   "verdict", "pace for P ≥ 0.8", "official-style category"):
         view.add_column(column, overflow="fold")
     for row in table.itertuples():
         interval = (f"{row.q50:.1f} [{row.q05:.1f}, {row.q95:.1f}]"
                     if row.q50 == row.q50 else "")
         goal = f"{row.reading} {row.comparator} {row.threshold:g}"
         view.add_row(row.target_id, str(row.year), goal, _fmt(row.p_met, ".2f"),
-                     _fmt(row.p_met_mcse, ".3f"), interval, row.verdict, row.baseline_category)
+                     _fmt(row.p_met_mcse, ".3f"), interval, row.verdict, _pace(row),
+                     row.baseline_category)
     out.print(view)
     notes = table[table["note"].astype(str) != ""]
     for row in notes.itertuples():
         out.print(f"  {row.target_id}: {row.note}", highlight=False, markup=False)
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="scenario files or folders")] = None,
+) -> None:
+    """Check scenario files (sweeps expanded) against their data, as far as a run would before
+    fitting; print every problem and exit 1 if there is any."""
+    from tnmodel.data import check_data, load_dataset
+    from tnmodel.runner import preflight
+    from tnmodel.scenario import load_scenarios, scenario_files
+
+    files = scenario_files(paths or [Path("scenarios")])
+    if not files:
+        err.print("no scenario files found", style="red")
+        raise typer.Exit(1)
+    problems, datasets, count = [], {}, 0
+    for path in files:
+        try:
+            scenarios = load_scenarios(path)
+        except InputError as exc:
+            problems.extend(exc.problems)
+            continue
+        for scenario in scenarios:
+            count += 1
+            root = scenario.data_dir()
+            if root not in datasets:
+                data_problems = check_data(root)
+                problems.extend(data_problems)
+                datasets[root] = None if data_problems else load_dataset(root)
+            ds = datasets[root]
+            if ds is not None:
+                problems.extend(preflight(scenario, ds))
+    problems = sorted(set(problems))
+    for problem in problems:
+        err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+    if problems:
+        err.print(f"{len(problems)} problem(s) in {len(files)} file(s)", style="bold red")
+        raise typer.Exit(1)
+    out.print(f"{count} scenario(s) in {len(files)} file(s): OK", highlight=False)
+
+
+@app.command()
+def schema(
+    out_file: Annotated[Path, typer.Option("--out", help="where to write; '-' prints")] = Path(
+        "scenarios/schema.json"),
+) -> None:
+    """Write the JSON Schema of scenario files (for editor completion and checks)."""
+    from tnmodel.scenario import schema_json
+
+    text = schema_json()
+    if str(out_file) == "-":
+        print(text, end="")
+        return
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_file.with_name(f".{out_file.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(out_file)
+    out.print(f"wrote {relative(out_file)}", highlight=False)
+
+
+@app.command()
+def compare(
+    results: Annotated[list[Path], typer.Argument(help="results/<scenario> folders")],
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="also write the table: .csv, .md or .html")] = None,
+) -> None:
+    """One table: targets as rows, scenarios as columns (P ± MCSE), official-style category."""
+    from tnmodel.compare import compare_table, display_columns, read_results, write_table
+
+    try:
+        table = compare_table(read_results(results))
+        if out_file is not None:
+            write_table(table, out_file)
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    view = Table(title="P(target met in its year) ± MCSE, by scenario")
+    columns = display_columns(table)
+    for column in columns:
+        view.add_column(column, overflow="fold")
+    for row in table[columns].itertuples(index=False):
+        view.add_row(*map(str, row))
+    out.print(view)
+    if out_file is not None:
+        out.print(f"wrote {relative(out_file)}", highlight=False)
 
 
 def main() -> None:

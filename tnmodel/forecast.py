@@ -19,13 +19,21 @@ QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
 
 @dataclass(frozen=True)
 class Paths:
-    """Forecast values in percent, shape (sample, geo, year)."""
+    """Forecast values in percent, shape (sample, geo, year).
+
+    ``noise`` (optional, same shape) is the year-to-year observation noise contained in each
+    value, on the scale the model works on (logits for shares). Interventions transform the
+    trend (``values`` without ``noise``) and add the same noise back, so that halting or
+    accelerating a path does not freeze or amplify one year's noise draw. ``None`` means the
+    values are all trend (e.g. hand-built paths).
+    """
 
     indicator: str
     geos: tuple[str, ...]
     years: np.ndarray
     values: np.ndarray
     chains: int
+    noise: np.ndarray | None = None
 
     def at(self, geo: str, year: int) -> np.ndarray:
         """All draws of one geo in one year."""
@@ -45,9 +53,9 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     """
     years = np.asarray(years, dtype=int)
     rng = stream_seed(seed, f"forecast:{fit.indicator}")
-    values = FAMILIES[fit.spec.family].forecast(fit.draws, fit.series, years, rng)
+    values, noise = FAMILIES[fit.spec.family].forecast(fit.draws, fit.series, years, rng)
     chains = fit.posterior.posterior.sizes["chain"]
-    return Paths(fit.indicator, fit.geos, years, values, chains)
+    return Paths(fit.indicator, fit.geos, years, values, chains, noise)
 
 
 def quantile_table(paths: Paths) -> pd.DataFrame:

@@ -1,7 +1,10 @@
 """Run a scenario end to end and write ``results/<scenario>/``.
 
-``targets.csv``    one row per target (probability, MCSE, quantiles, official-style category)
-``quantiles.csv``  yearly forecast quantiles per indicator and series geo
+``targets.csv``    one row per target (probability in / by its year, MCSE, first year met,
+                   quantiles, the level reached with P = 0.8, the required acceleration, the
+                   official-style category)
+``first_year.csv`` per target and year: P(first met in that year), P(met by that year)
+``quantiles.csv``  yearly forecast quantiles per indicator and series geo (interventions applied)
 ``posterior/``     every fit's posterior, one netCDF DataTree per indicator
 ``manifest.json``  versions, data and scenario hashes, seed, settings, timings, diagnostics
 
@@ -32,11 +35,20 @@ import xarray as xr
 from tnmodel import __version__
 from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_table
+from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
 from tnmodel.models import Fit, SeriesData, select_series
 from tnmodel.models.cache import FitCache, fit_cached
-from tnmodel.problems import InputError
+from tnmodel.problems import InputError, Problem
 from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
-from tnmodel.targets import TargetPlan, attainment_row, plan_target
+from tnmodel.targets import (
+    DETAIL_COLUMNS,
+    ESTIMATED,
+    TargetPlan,
+    attainment_details,
+    attainment_row,
+    first_year_table,
+    plan_target,
+)
 
 PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", "pydantic",
             "statsmodels", "h5netcdf")
@@ -45,8 +57,9 @@ TARGET_COLUMNS = (
     "scenario", "target_id", "geo", "evaluated_geo", "indicator", "reading", "year", "comparator",
     "threshold", "among", "status", "p_met", "p_met_mcse", "p_met_upper", "p_met_lower",
     "verdict", "q05", "q50", "q95", "baseline_category", "baseline_ratio", "baseline_projection",
-    "n_obs", "last_obs_year", "last_obs_value", "note",
+    *DETAIL_COLUMNS, "n_obs", "last_obs_year", "last_obs_value", "note",
 )
+FIRST_YEAR_COLUMNS = ("scenario", "target_id", "evaluated_geo", "year", "p_first", "p_met_by")
 
 
 @dataclass(frozen=True)
@@ -58,6 +71,8 @@ class ScenarioResult:
     quantiles: pd.DataFrame
     fits: dict[str, Fit]
     manifest: dict = field(repr=False)
+    first_year: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        columns=list(FIRST_YEAR_COLUMNS)))
 
 
 Progress = Callable[[str], None]
@@ -74,6 +89,7 @@ def run_scenario(
     dataset: Dataset | None = None,
     progress: Progress = _quiet,
     cache: FitCache | None | bool = True,
+    fits: dict[str, Fit] | None = None,
 ) -> ScenarioResult:
     """Fit, forecast and evaluate every target of a scenario (writes nothing).
 
@@ -90,6 +106,11 @@ def run_scenario(
     cache : FitCache, True or None/False
         Where fits are cached (True: the default folder, see
         :func:`tnmodel.models.cache.default_cache_dir`; None or False: always refit).
+    fits : dict, optional
+        Fits to reuse (indicator -> Fit), e.g. from an earlier run of a scenario that differs
+        only in its interventions: those indicators are not refitted. Interventions never
+        trigger a fit; they transform the draws (fit -> business-as-usual paths ->
+        interventions -> targets).
 
     Raises
     ------
@@ -104,15 +125,95 @@ def run_scenario(
     if fast:
         scenario = scenario.with_fast_settings()
     dataset = dataset or load_dataset(scenario.data_dir())
+    planned = plan_scenario(scenario, dataset)
+    if planned.problems:
+        raise InputError(planned.problems, what=f"scenario {scenario.name}")
+    plans, series, series_for, to_fit = (planned.plans, planned.series, planned.series_for,
+                                         planned.to_fit)
+
+    if cache is True:
+        cache = FitCache()
+    reused = sorted(set(fits or {}) & set(to_fit))
+    fits = dict(fits or {})
+    fit_keys: dict[str, tuple[str, bool]] = {}
+    bau: dict[str, Paths] = {}
+    timings: dict[str, float] = {}
+    for indicator in to_fit:
+        t0 = time.perf_counter()
+        if indicator not in fits:
+            progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
+                     f"{len(series_for(indicator).geos)} series)")
+            fit, key, hit = fit_indicator(scenario, indicator, series_for(indicator),
+                                          cache or None)
+            fits[indicator], fit_keys[indicator] = fit, (key, hit)
+        first_year = int(series_for(indicator).year.min())
+        years = np.arange(min(first_year, scenario.horizon), scenario.horizon + 1)
+        bau[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
+        timings[indicator] = round(time.perf_counter() - t0, 2)
+    fits = {ind: fits[ind] for ind in to_fit}
+
+    contexts = {ind: indicator_context(dataset, ind) for ind in to_fit}
+    alias = {g: s for ind in to_fit for g, s in series_for(ind).renamed.items()}
+    try:
+        paths = apply_interventions(bau, scenario.interventions, scenario.seed, contexts, alias)
+    except InterventionError as exc:
+        keys = ("interventions", exc.index) if exc.index is not None else ("interventions",)
+        raise InputError([scenario.problem(keys, str(exc))],
+                         what=f"scenario {scenario.name}") from None
+
+    rows, first_rows = [], []
+    for plan in plans:
+        row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline)
+        reading = plan.target.reading
+        acting = "; ".join(describe(i) for i in scenario.interventions
+                           if i.indicator in plan.indicators
+                           and alias.get(i.geo, i.geo) == plan.evaluated_geo)
+        row |= attainment_details(plan, paths, series,
+                                  contexts.get(reading) or indicator_context(dataset, reading),
+                                  scenario.required_acceleration, acting)
+        rows.append(row)
+        if plan.status == ESTIMATED:
+            start = max(int(row["last_obs_year"]), int(paths[reading].years[0]))
+            first_rows += [{"scenario": scenario.name, **r} for r in
+                           first_year_table(paths[reading], plan.evaluated_geo, plan.target,
+                                            start)]
+    table = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
+    first_year = pd.DataFrame(first_rows, columns=list(FIRST_YEAR_COLUMNS))
+    quantiles = (pd.concat([quantile_table(p) for p in paths.values()], ignore_index=True)
+                 if paths else pd.DataFrame())
+    manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings, fit_keys,
+                         time.perf_counter() - started)
+    manifest["interventions"] = [describe(i) for i in scenario.interventions]
+    manifest["others"] = scenario.others
+    manifest["reused_fits"] = reused
+    return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year)
+
+
+@dataclass(frozen=True)
+class ScenarioPlan:
+    """What a run will do, decided before any fit (see :func:`plan_scenario`)."""
+
+    plans: list[TargetPlan]
+    series: dict[str, SeriesData]
+    series_for: Callable[[str], SeriesData]
+    to_fit: list[str]
+    problems: list[Problem]
+
+
+def plan_scenario(scenario: Scenario, dataset: Dataset) -> ScenarioPlan:
+    """Check a scenario against its data and plan its targets and fits (nothing is fitted).
+
+    ``problems`` lists everything that would stop the run: unknown ids, and interventions on
+    an indicator no target reads, a geo without a series, or a year outside the forecast.
+    """
     problems = check_scenario_against_data(scenario, dataset.targets, dataset.indicators,
                                            dataset.geos)
+    series: dict[str, SeriesData] = {}
     if problems:
-        raise InputError(problems, what=f"scenario {scenario.name}")
-
+        return ScenarioPlan([], series, lambda ind: series[ind], [], problems)
     targets = [dataset.targets[t] for t in scenario.targets]
     follow = scenario.lineage == "follow"
     lineage_geos = tuple(sorted({t.geo for t in targets})) if follow else ()
-    series: dict[str, SeriesData] = {}
 
     def series_for(indicator: str) -> SeriesData:
         if indicator not in series:
@@ -125,37 +226,67 @@ def run_scenario(
 
     plans = [plan_target(t, dataset, series_for, follow) for t in targets]
     to_fit = sorted({ind for plan in plans for ind in plan.indicators})
+    problems = _check_interventions(scenario, to_fit, series_for)
+    return ScenarioPlan(plans, series, series_for, to_fit, problems)
 
-    if cache is True:
-        cache = FitCache()
-    fits: dict[str, Fit] = {}
-    fit_keys: dict[str, tuple[str, bool]] = {}
-    paths: dict[str, Paths] = {}
-    timings: dict[str, float] = {}
-    for indicator in to_fit:
-        progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
-                 f"{len(series_for(indicator).geos)} series)")
-        t0 = time.perf_counter()
-        fit, key, hit = fit_cached(series_for(indicator), scenario.model_for(indicator),
-                                   scenario.sampler, _fit_seed(scenario.seed, indicator),
-                                   scenario.gates, cache or None)
-        fits[indicator] = fit
-        fit_keys[indicator] = (key, hit)
-        first_year = int(series_for(indicator).year.min())
-        years = np.arange(min(first_year, scenario.horizon), scenario.horizon + 1)
-        paths[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
-        timings[indicator] = round(time.perf_counter() - t0, 2)
 
-    table = pd.DataFrame(
-        [attainment_row(p, scenario.name, dataset, paths, series, scenario.baseline)
-         for p in plans],
-        columns=list(TARGET_COLUMNS),
-    )
-    quantiles = (pd.concat([quantile_table(p) for p in paths.values()], ignore_index=True)
-                 if paths else pd.DataFrame())
-    manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings, fit_keys,
-                         time.perf_counter() - started)
-    return ScenarioResult(scenario, table, quantiles, fits, manifest)
+def preflight(scenario: Scenario, dataset: Dataset) -> list[Problem]:
+    """Every problem that would stop :func:`run_scenario` before it fits anything."""
+    return plan_scenario(scenario, dataset).problems
+
+
+def fit_indicator(scenario: Scenario, indicator: str, series: SeriesData,
+                  cache: FitCache | None = None) -> tuple[Fit, str, bool]:
+    """Fit one indicator's series as the scenario says (the one place a run fits a model).
+
+    Only the data selection, model spec, sampler, gates and seed enter here: interventions,
+    targets and reporting settings do not, so a fit is reused (from ``cache``) across
+    scenarios that differ only in those. Returns the fit, its cache key and whether it came
+    from the cache.
+    """
+    return fit_cached(series, scenario.model_for(indicator), scenario.sampler,
+                      _fit_seed(scenario.seed, indicator), scenario.gates, cache)
+
+
+def indicator_context(dataset: Dataset, indicator: str) -> Context:
+    """Scale, direction, limits and populations for transforming one indicator's paths."""
+    ind = dataset.indicators[indicator]
+    return Context(logit=ind.kind == "share", higher_is_better=ind.direction == "higher_is_better",
+                   lower=ind.lower, upper=ind.upper,
+                   populations={g: geo.population for g, geo in dataset.geos.items()})
+
+
+def _check_interventions(scenario: Scenario, to_fit: list[str], series_for) -> list[Problem]:
+    """Before any fit: every intervention acts on a forecast indicator, a series geo and
+    forecast years."""
+    problems = []
+    for i, spec in enumerate(scenario.interventions):
+        where = ("interventions", i)
+        if spec.indicator not in to_fit:
+            problems.append(scenario.problem(
+                (*where, "indicator"),
+                f"no target of this scenario reads '{spec.indicator}', so it is not forecast "
+                f"(forecast here: {', '.join(to_fit) or 'none'})"))
+            continue
+        series = series_for(spec.indicator)
+        geos = [("geo", spec.geo)] if spec.type != "merge" else [
+            (("members", j), m) for j, m in enumerate(spec.members)]
+        for keys, geo in geos:
+            keys = keys if isinstance(keys, tuple) else (keys,)
+            resolved = series.renamed.get(geo, geo)
+            if resolved not in series.geos:
+                problems.append(scenario.problem(
+                    (*where, *keys),
+                    f"no observations of '{spec.indicator}' for '{geo}' in the data window, so "
+                    f"it has no forecast (series geos: {', '.join(series.geos)})"))
+        first = min(int(series.year.min()), scenario.horizon) if series.n_obs else None
+        for name in ("from_year", "year"):
+            year = getattr(spec, name, None)
+            if year is not None and first is not None and not first <= year <= scenario.horizon:
+                problems.append(scenario.problem(
+                    (*where, name), f"{year} is outside the forecast years {first}-"
+                                    f"{scenario.horizon} of '{spec.indicator}'"))
+    return problems
 
 
 def _fit_seed(seed: int, indicator: str) -> int:
@@ -208,8 +339,8 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
                 "years": [int(fit.series.year.min()), int(fit.series.year.max())],
                 "lineage": fit.series.renamed,
                 "diagnostics": fit.diagnostics.as_dict(),
-                "fit_key": fit_keys[ind][0],
-                "from_cache": fit_keys[ind][1],
+                "fit_key": fit_keys.get(ind, (None, None))[0],
+                "from_cache": fit_keys.get(ind, (None, "passed in"))[1],
                 "seconds": timings[ind],
             }
             for ind, fit in fits.items()
@@ -248,6 +379,8 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
                               float_format="%.6g")
         result.quantiles.to_csv(staging / "quantiles.csv", index=False, lineterminator="\n",
                                 float_format="%.6g")
+        result.first_year.to_csv(staging / "first_year.csv", index=False, lineterminator="\n",
+                                 float_format="%.6g")
         if result.fits:
             _write_posteriors(result.fits, staging / "posterior")
         (staging / "manifest.json").write_text(

@@ -21,6 +21,7 @@ import numpy as np
 from tnmodel.baselines import BaselineSettings, progress_verdict
 from tnmodel.data import Dataset, Target
 from tnmodel.forecast import Paths
+from tnmodel.interventions import from_scale, trend_and_noise
 from tnmodel.models import SeriesData, mcse_of_mean
 
 ESTIMATED = "estimated"
@@ -229,3 +230,173 @@ def _baseline_columns(series: SeriesData, plan: TargetPlan, dataset: Dataset,
             "baseline_ratio": np.nan if verdict.ratio is None else verdict.ratio,
             "baseline_projection": np.nan if verdict.projected_value is None
             else verdict.projected_value}
+
+
+# --------------------------------------------------------------------------------------------
+# Attainment over time, the inverse, and the required acceleration (issue 4)
+
+#: Columns added to ``targets.csv`` by :func:`attainment_details`.
+DETAIL_COLUMNS = (
+    "p_met_by", "p_met_by_mcse", "first_year_q10", "first_year_q50", "first_year_q90",
+    "p_never", "q10", "q25", "q75", "q90", "value_p80", "required_factor",
+    "required_from_year", "required_acceleration", "interventions",
+)
+
+
+@dataclass(frozen=True)
+class Acceleration:
+    """Result of :func:`required_acceleration`.
+
+    ``factor`` is the smallest pace factor found (``None`` when not reachable below the cap);
+    ``text`` says it in words.
+    """
+
+    factor: float | None
+    from_year: int
+    text: str
+
+
+def first_year_met(paths: Paths, geo: str, target: Target, start: int) -> tuple[np.ndarray,
+                                                                                np.ndarray]:
+    """First year in ``start .. last forecast year`` a draw meets the target.
+
+    Returns the window's years and, per draw, the first year met (``inf`` when never).
+    """
+    keep = paths.years >= start
+    years = paths.years[keep]
+    values = paths.values[:, paths.geos.index(geo), :][:, keep]
+    met = np.asarray(target.is_met(values), dtype=bool)
+    first = np.where(met.any(axis=1), years[np.argmax(met, axis=1)], np.inf)
+    return years, first
+
+
+def first_year_table(paths: Paths, geo: str, target: Target, start: int) -> list[dict]:
+    """Probability that the target is first met in each year (and met by then), tidy rows."""
+    years, first = first_year_met(paths, geo, target, start)
+    rows = []
+    for year in years:
+        rows.append({"target_id": target.id, "evaluated_geo": geo, "year": int(year),
+                     "p_first": float(np.mean(first == year)),
+                     "p_met_by": float(np.mean(first <= year))})
+    return rows
+
+
+def inverse_value(values: np.ndarray, comparator: str, probability: float = 0.8) -> float:
+    """The level reached with ``probability``: P(value >= v) = p for ``>=`` targets
+    (the (1 - p) quantile), P(value <= v) = p for ``<=`` targets (the p quantile)."""
+    q = 1.0 - probability if comparator in (">=", ">") else probability
+    return float(np.quantile(values, q))
+
+
+def _p_met_after_scaling(x_anchor: np.ndarray, x_target: np.ndarray, noise: np.ndarray,
+                         factor: float, target: Target, ctx) -> float:
+    trend = x_anchor + factor * (x_target - x_anchor)
+    return float(np.mean(target.is_met(from_scale(trend + noise, ctx))))
+
+
+def required_acceleration(
+    paths: Paths,
+    geo: str,
+    target: Target,
+    from_year: int,
+    ctx,
+    probability: float = 0.8,
+    cap: float = 5.0,
+    tolerance: float = 0.005,
+) -> Acceleration:
+    """Smallest factor on the yearly increments after ``from_year`` that makes P(met) >= p.
+
+    The same transformation as the ``accelerate`` intervention (the trend's increments, logit
+    scale for shares, each year's noise kept), on the same draws. Factors 1..``cap`` are
+    scanned on a geometric grid; between the last grid point below ``probability`` and the
+    first at or above it, bisection narrows the factor to ``tolerance``. P(met) can only be
+    computed to Monte-Carlo precision, so the factor is "the smallest on this grid", not a
+    continuous root.
+    """
+    if target.year <= from_year:
+        return Acceleration(None, from_year, f"target year {target.year} is not after "
+                                             f"{from_year}: nothing left to accelerate")
+    years = list(paths.years)
+    trend, noise = trend_and_noise(paths, geo, ctx)
+    k = years.index(target.year)
+    x_anchor, x_target = trend[:, years.index(from_year)], trend[:, k]
+
+    def p(factor: float) -> float:
+        return _p_met_after_scaling(x_anchor, x_target, noise[:, k], factor, target, ctx)
+
+    if p(1.0) >= probability:
+        return Acceleration(1.0, from_year, f"none needed (P >= {probability:g} at the "
+                                            "scenario's pace)")
+    if np.allclose(x_target, x_anchor):
+        return Acceleration(None, from_year, f"no progress after {from_year} in this scenario, "
+                                             "so no pace factor can help")
+    grid = np.geomspace(1.0, cap, 25)
+    for lo, hi in zip(grid[:-1], grid[1:], strict=True):
+        if p(hi) < probability:
+            continue
+        while hi - lo > tolerance:
+            mid = 0.5 * (lo + hi)
+            lo, hi = (lo, mid) if p(mid) >= probability else (mid, hi)
+        return Acceleration(float(hi), from_year,
+                            f"pace x{hi:.2f} after {from_year} for P >= {probability:g}")
+    return Acceleration(None, from_year, f"not reachable below x{cap:g} (pace factor after "
+                                         f"{from_year})")
+
+
+def attainment_details(
+    plan: TargetPlan,
+    paths: dict[str, Paths],
+    series: dict[str, SeriesData],
+    ctx,
+    settings,
+    interventions: str = "",
+) -> dict:
+    """The issue-4 columns of one row (empty for targets without an estimate).
+
+    Parameters
+    ----------
+    plan : TargetPlan
+    paths : dict
+        Indicator -> scenario paths (interventions applied).
+    series : dict
+        Indicator -> the series the fit used.
+    ctx : tnmodel.interventions.Context
+        Scale and limits of the reading indicator.
+    settings : tnmodel.scenario.RequiredAcceleration
+    interventions : str
+        The interventions acting on this target's series, in words.
+    """
+    row: dict = dict.fromkeys(DETAIL_COLUMNS, np.nan)
+    row |= {"required_acceleration": "", "interventions": interventions}
+    if plan.status != ESTIMATED:
+        return row
+    t = plan.target
+    scenario_paths = paths[t.reading]
+    chains = scenario_paths.chains
+    geo = plan.evaluated_geo
+    last_obs = int(series[t.reading].rows_of(geo)["year"].max())
+    start = max(last_obs, int(scenario_paths.years[0]))
+    _, first = first_year_met(scenario_paths, geo, t, start)
+    by = (first <= t.year).astype(float)
+    values = scenario_paths.at(geo, t.year)
+    finite_q = np.quantile(first, (0.1, 0.5, 0.9), method="inverted_cdf")
+    row |= {
+        "p_met_by": float(by.mean()),
+        "p_met_by_mcse": mcse_of_mean(by, chains),
+        "first_year_q10": finite_q[0], "first_year_q50": finite_q[1],
+        "first_year_q90": finite_q[2],
+        "p_never": float(np.mean(~np.isfinite(first))),
+        "value_p80": inverse_value(values, t.comparator, 0.8),
+    }
+    row |= {f"q{round(q * 100)}": float(np.quantile(values, q)) for q in (0.10, 0.25, 0.75, 0.90)}
+    for key in ("first_year_q10", "first_year_q50", "first_year_q90"):
+        row[key] = float(row[key]) if np.isfinite(row[key]) else np.nan
+    from_year = settings.from_year if settings.from_year is not None else last_obs
+    if from_year not in set(scenario_paths.years.tolist()):
+        row["required_acceleration"] = f"from_year {from_year} is outside the forecast years"
+        return row
+    found = required_acceleration(scenario_paths, geo, t, from_year, ctx,
+                                  settings.probability, settings.cap)
+    row |= {"required_factor": np.nan if found.factor is None else found.factor,
+            "required_from_year": from_year, "required_acceleration": found.text}
+    return row

@@ -54,9 +54,18 @@ class Family(ABC):
 
     @abstractmethod
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
-        """Posterior predictive of the annual value, shape (sample, geo, year), in the
-        indicator's unit (percent for shares)."""
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray | None]:
+        """Posterior predictive of the annual value.
+
+        Returns
+        -------
+        values : ndarray
+            Shape (sample, geo, year), in the indicator's unit (percent for shares).
+        noise : ndarray or None
+            The observation noise inside ``values``, same shape, on the scale interventions
+            work on (logit for shares, the unit for unbounded indices), so they can transform
+            the underlying path and add each year's noise back; None when there is none.
+        """
 
 
 def stack_draws(values: xr.DataArray) -> np.ndarray:

@@ -111,14 +111,14 @@ class LogitTrend(Family):
         }
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
-                 rng: np.random.Generator) -> np.ndarray:
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``invlogit(alpha + beta * (year - centre) + sigma_obs * e)``, ``e ~ N(0, 1)``
         independent across years: the value an annual report would print."""
         alpha, beta, sigma = draws["alpha"], draws["beta"], draws["sigma_obs"]
         since_centre = years[None, :] - draws["centre"][:, None]  # (geo, year)
         eta = alpha[:, :, None] + beta[:, :, None] * since_centre[None, :, :]
-        noise = rng.standard_normal(eta.shape)
-        return inv_logit_percent(eta + sigma[:, None, None] * noise)
+        noise = sigma[:, None, None] * rng.standard_normal(eta.shape)
+        return inv_logit_percent(eta + noise), noise
 
 
 LOGIT_TREND = LogitTrend()
