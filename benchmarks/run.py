@@ -164,16 +164,24 @@ def main() -> None:
 
 
 def bench_sweep(work: Path, variants: int, fast: bool) -> None:
-    from tnmodel.scenario import load_scenario
+    """Variants of the Resolution-01 push that differ in the size of the online-services
+    push: one fit group, so the sweep measures applying scenarios to cached fits."""
+    import itertools
+
+    from tnmodel.scenario import expand_sweep, load_scenario
     from tnmodel.sweep import Variant, run_sweep
 
-    base = load_scenario(REPO / "scenarios" / "baseline.yaml")
+    push = load_scenario(REPO / "scenarios" / "resolution01_push.yaml")
+    medians = [f"{1.0 + 0.65 * i / max(variants - 1, 1):.4f}" for i in range(variants)]
+    grid = {"interventions[0].factor.median": medians}
+    children = expand_sweep(push, grid)
+    combos = itertools.product(*grid.values())
+    variants_ = [Variant(c.name, c, dict(zip(grid, combo, strict=True)))
+                 for c, combo in zip(children, combos, strict=True)]
     cache = work / "fits"
-    grid = [Variant(f"v{i:03d}", base.model_copy(update={"name": f"v{i:03d}"}), {"i": i})
-            for i in range(variants)]
     for executor in ("serial", "dask"):
         started = time.perf_counter()
-        result = run_sweep(grid, executor=executor, fast=fast, cache_dir=cache)
+        result = run_sweep(variants_, executor=executor, fast=fast, cache_dir=cache)
         seconds = time.perf_counter() - started
         report(f"{variants}-variant sweep, {executor}", f"{seconds:.1f} s",
                f"goal <= 60 s; {result.manifest['fit_groups']} fit group(s)")

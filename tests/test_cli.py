@@ -125,3 +125,27 @@ def test_cache_info_and_clear(tmp_path):
     cleared = tnmodel("cache", "clear", "--cache-dir", str(tmp_path / "fits"))
     assert cleared.returncode == 0 and "removed 1 cached fit(s)" in cleared.stdout
     assert not (tmp_path / "fits").exists()
+
+
+def test_sweep_refuses_a_bad_grid_before_running(tmp_path, sim_data):
+    path = write_sim_scenario(tmp_path, sim_data)
+    bad = tnmodel("sweep", str(path), "--grid", "seed", "--out", str(tmp_path / "s"))
+    assert bad.returncode == 2 and "expected KEY=V1,V2" in bad.stderr
+    unknown = tnmodel("sweep", str(path), "--grid", "sead=1,2", "--out", str(tmp_path / "s"))
+    assert unknown.returncode == 1 and "sead" in unknown.stderr
+    assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_sweep_writes_one_tidy_table(tmp_path, sim_data):
+    path = write_sim_scenario(tmp_path, sim_data)
+    done = tnmodel("sweep", str(path), "--grid", "seed=7,8", "--grid", "horizon=2030,2031",
+                   "--out", str(tmp_path / "s"))
+    assert done.returncode == 0, done.stderr
+    table = pd.read_csv(tmp_path / "s" / "sweep.csv")
+    assert len(table) == 4 * 3  # 4 variants x 3 targets
+    assert set(zip(table["seed"], table["horizon"], strict=True)) == {
+        (7, 2030), (7, 2031), (8, 2030), (8, 2031)}
+    manifest = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert manifest["variants"] == 4 and manifest["fit_groups"] == 2

@@ -1,5 +1,5 @@
 """Command line: ``tnmodel data check``, ``run``, ``validate``, ``schema``, ``compare``,
-``cache``.
+``sweep``, ``cache``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -242,6 +242,93 @@ def compare(
     out.print(view)
     if out_file is not None:
         out.print(f"wrote {relative(out_file)}", highlight=False)
+
+
+@app.command()
+def sweep(
+    scenario_file: Annotated[Path, typer.Argument(help="the scenario to sweep")],
+    grid: Annotated[list[str] | None, typer.Option(
+        "--grid", help="KEY=V1,V2,... (dotted path into the scenario, e.g. seed=1,2 or "
+                       "interventions[0].factor.median=1.2,1.5); repeat for more keys; "
+                       "default: the file's own sweep block")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="serial, or dask (a LocalCluster unless --scheduler)")] = "serial",
+    scheduler: Annotated[str | None, typer.Option(
+        "--scheduler", help="address of a running Dask scheduler (implies --executor dask)")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", help="local Dask worker processes (default: one per core)")] = None,
+    out_dir: Annotated[Path | None, typer.Option(
+        "--out", help="folder for sweep.csv and sweep.json (default results/<name>-sweep)")
+    ] = None,
+    fast: Annotated[bool, typer.Option("--fast", help="short chains: previews and tests")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")] = False,
+    cache_dir: CacheDir = None,
+) -> None:
+    """Run every combination of a grid of scenario settings; one tidy table of all targets."""
+    import itertools
+
+    from tnmodel.models import ConvergenceError
+    from tnmodel.scenario import expand_sweep, load_scenario
+    from tnmodel.sweep import Variant, run_sweep, write_sweep
+
+    if executor not in ("serial", "dask"):
+        err.print(f"--executor must be serial or dask, not '{executor}'", style="red")
+        raise typer.Exit(2)
+    parsed: dict[str, list[str]] = {}
+    for item in grid or []:
+        key, sep, values = item.partition("=")
+        if not sep or not key.strip() or not values.strip():
+            err.print(f"--grid '{item}': expected KEY=V1,V2,... (e.g. seed=1,2,3)", style="red")
+            raise typer.Exit(2)
+        parsed[key.strip()] = [v.strip() for v in values.split(",")]
+    try:
+        base = load_scenario(scenario_file)
+        grid_values = parsed or dict(base.sweep or {})
+        if not grid_values:
+            err.print(f"{relative(scenario_file)} has no sweep block: give --grid KEY=V1,V2",
+                      style="red")
+            raise typer.Exit(2)
+        children = expand_sweep(base, grid_values)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from None
+    combos = list(itertools.product(*grid_values.values()))
+    variants = [Variant(child.name, child, dict(zip(grid_values, combo, strict=True)))
+                for child, combo in zip(children, combos, strict=True)]
+    progress = (lambda line: err.print(f"  {line}", style="dim", highlight=False)) \
+        if _progress_enabled(quiet) else None
+    try:
+        result = run_sweep(variants, executor=executor, scheduler=scheduler, workers=workers,
+                           fast=fast, cache_dir=cache_dir, progress=progress)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from None
+    except ConvergenceError as exc:
+        err.print(str(exc), style="red", highlight=False, markup=False)
+        raise typer.Exit(3) from None
+    folder = out_dir or Path("results") / f"{base.name}-sweep"
+    written = write_sweep(result, folder)
+    _print_sweep(result.table, list(grid_values))
+    out.print(f"{len(variants)} variants ({result.manifest['fit_groups']} fit group(s)) in "
+              f"{result.manifest['seconds']:.1f} s with {result.manifest['executor']}; "
+              f"wrote {relative(written)}", highlight=False)
+
+
+def _print_sweep(table, keys: list[str]) -> None:
+    estimated = table[table["p_met"].notna()]
+    if estimated.empty:
+        return
+    wide = estimated.pivot_table(index=["variant", *keys], columns="target_id",
+                                 values="p_met", sort=False)
+    view = Table(title="P(met) per variant", show_lines=False)
+    for column in [*keys, *wide.columns]:
+        view.add_column(str(column), overflow="fold")
+    for index, row in list(wide.iterrows())[:40]:
+        view.add_row(*[str(v) for v in index[1:]], *[_fmt(v, ".2f") for v in row])
+    out.print(view)
+    if len(wide) > 40:
+        out.print(f"  ... {len(wide) - 40} more variants in sweep.csv", highlight=False)
 
 
 def main() -> None:
