@@ -73,12 +73,13 @@ def run(
         err.print("two scenario files share a name; results/<name>/ would collide", style="red")
         raise typer.Exit(2)
 
-    progress = (lambda line: err.print(f"  {line}", style="dim", highlight=False)) \
-        if _progress_enabled(quiet) else (lambda line: None)
+    from tnmodel.progress import progress_bar
+
     for scenario in loaded:
-        progress(f"scenario {scenario.name}: {scenario.title}")
         try:
-            result = run_scenario(scenario, fast=fast, progress=progress)
+            with progress_bar(f"{scenario.name}: fits", quiet=quiet, console=err) as progress:
+                progress(f"scenario {scenario.name}: {scenario.title}")
+                result = run_scenario(scenario, fast=fast, progress=progress)
         except InputError as exc:
             _print_problems(exc.problems)
             raise typer.Exit(1) from None

@@ -34,6 +34,7 @@ from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_table
 from tnmodel.models import Fit, SeriesData, fit_series, select_series
 from tnmodel.problems import InputError
+from tnmodel.progress import steps
 from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
 from tnmodel.targets import TargetPlan, attainment_row, plan_target
 
@@ -124,7 +125,7 @@ def run_scenario(
     fits: dict[str, Fit] = {}
     paths: dict[str, Paths] = {}
     timings: dict[str, float] = {}
-    for indicator in to_fit:
+    for indicator in steps(to_fit, progress):
         progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
                  f"{len(series_for(indicator).geos)} series)")
         t0 = time.perf_counter()
