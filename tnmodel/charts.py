@@ -175,7 +175,7 @@ def fan_chart(
                 x=x,
                 y=alt.Y("lo:Q", title=y_title),
                 y2="hi:Q",
-                opacity=alt.Opacity("band:N", title=t("band", lang),
+                opacity=alt.Opacity("band:O", sort=order, title=t("band", lang),
                                     scale=alt.Scale(domain=order,
                                                     range=[BAND_OPACITY[b] for b in order])),
                 detail="band:N",

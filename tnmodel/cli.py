@@ -1,4 +1,4 @@
-"""Command line: ``tnmodel data check``, ``tnmodel run``.
+"""Command line: ``tnmodel data check``, ``tnmodel run``, ``tnmodel report``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -116,6 +116,29 @@ def _print_verdicts(table, title: str, fast: bool) -> None:
     notes = table[table["note"].astype(str) != ""]
     for row in notes.itertuples():
         out.print(f"  {row.target_id}: {row.note}", highlight=False, markup=False)
+
+
+@app.command()
+def report(
+    results: Annotated[list[Path] | None, typer.Argument(
+        help="result folders (a scenario folder, a back-test folder, or a folder of them)")
+    ] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path(
+        "reports/index.html"),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="data folder (default: the one named in the results' manifest)")] = None,
+) -> None:
+    """Write one offline HTML report (Vietnamese / English) from result folders."""
+    from tnmodel.report import write_report
+
+    try:
+        path = write_report(results or [Path("results")], out_file, data_dir=data)
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s); no report was written", style="bold red")
+        raise typer.Exit(1) from None
+    out.print(f"wrote {relative(path)}", highlight=False)
 
 
 def main() -> None:
