@@ -21,6 +21,7 @@ atomically.
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import os
@@ -566,10 +567,16 @@ def _js_script_safe(code: str) -> str:
     return code
 
 
-def build_report(results: Results, dataset=None) -> str:
-    """The report page as one HTML string (see the module docstring)."""
+@functools.cache
+def _javascript_bundle() -> str:
+    """Vega, Vega-Lite and vega-embed as one script (built once per process)."""
     import vl_convert as vlc
 
+    return _js_script_safe(vlc.javascript_bundle())
+
+
+def build_report(results: Results, dataset=None) -> str:
+    """The report page as one HTML string (see the module docstring)."""
     registry = _Charts()
     labels = {lang: {str(r.get("target_id")): target_label(dataset, r, lang)
                      for s in results.scenarios for r in s.targets.to_dict("records")}
@@ -606,7 +613,7 @@ def build_report(results: Results, dataset=None) -> str:
                      "</section>" for key, content in sections)
     specs = _json_script_safe(json.dumps(registry.specs, ensure_ascii=False, allow_nan=False,
                                     default=str))
-    bundle = _js_script_safe(vlc.javascript_bundle())
+    bundle = _javascript_bundle()
     from tnmodel import __version__
 
     return f"""<!DOCTYPE html>
