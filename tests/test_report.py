@@ -154,3 +154,15 @@ def test_cli_report(tmp_path):
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1
     assert "results folder not found" in bad.stderr and not (tmp_path / "x.html").exists()
+
+
+def test_every_verdict_and_category_word_has_a_vietnamese_translation():
+    from tnmodel import baselines, targets
+
+    words = [w for _, w in targets.LIKELIHOOD_WORDS] + [
+        getattr(baselines, n) for n in ("ON_TRACK", "ACCELERATION_NEEDED", "LIMITED",
+                                        "DETERIORATION", "ACHIEVED", "NOT_ACHIEVED",
+                                        "INSUFFICIENT")]
+    for word in words:
+        assert word in report.PHRASES, f"no Vietnamese for '{word}'"
+        assert report.translate(f"{word} (P = 0.50)") == f"{report.PHRASES[word]} (P = 0.50)"

@@ -71,13 +71,14 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 #: Colours of the official-style categories (matched on the start of the category text).
-CATEGORY_COLOURS = (
+CATEGORY_COLOURS = (  # the categories of tnmodel.baselines
     ("target achieved", "#1a9850"),
     ("on track", "#66bd63"),
-    ("moderate", "#fee08b"),
-    ("insufficient", "#fdae61"),
-    ("regress", "#d73027"),
-    ("deterior", "#d73027"),
+    ("progress made but acceleration needed", "#fee08b"),
+    ("limited progress", "#fdae61"),
+    ("deterioration", "#d73027"),
+    ("not achieved by the target year", "#a50026"),
+    ("insufficient data", "#bbbbbb"),
 )
 BAND_LEVELS = (  # label, lower column, upper column (first present pair wins per level)
     ("95%", ("q025", "q975")),

@@ -25,6 +25,7 @@ import functools
 import html
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,7 +61,7 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "mcse": ("± MCSE", "± MCSE"),
     "interval": ("Trung vị [khoảng 90%]", "Median [90% interval]"),
     "status": ("Trạng thái", "Status"),
-    "verdict": ("Kết luận (tiếng Anh)", "Verdict"),
+    "verdict": ("Kết luận", "Verdict"),
     "category": ("Phân loại kiểu chính thức", "Official-style category"),
     "note": ("Ghi chú (tiếng Anh)", "Note"),
     "indicator": ("Chỉ tiêu", "Indicator"),
@@ -105,6 +106,42 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "description": ("Mô tả", "Description"),
     "created": ("Thời điểm chạy", "Run at"),
 }
+
+
+#: Phrases of the verdict and category texts that tnmodel writes (English) -> Vietnamese.
+PHRASES: dict[str, str] = {
+    "virtually certain": "gần như chắc chắn đạt",
+    "exceptionally unlikely": "hầu như chắc chắn không đạt",
+    "very unlikely": "rất khó đạt",
+    "unlikely": "khó đạt",
+    "about as likely as not": "khả năng đạt và không đạt ngang nhau",
+    "very likely": "rất có khả năng đạt",
+    "likely": "có khả năng đạt",
+    "at most": "tối đa",
+    "and": "và",
+    "proxy bound, not an estimate": "cận qua chỉ số đại diện, không phải ước lượng",
+    "no estimate": "không có ước lượng",
+    "not supported": "chưa hỗ trợ",
+    "insufficient data": "không đủ dữ liệu",
+    "estimated": "đã ước lượng",
+    "upper bound via proxy": "cận trên qua chỉ số đại diện",
+    "target achieved": "đã đạt mục tiêu",
+    "on track": "đúng lộ trình",
+    "progress made but acceleration needed": "có tiến bộ nhưng cần tăng tốc",
+    "limited progress": "tiến bộ hạn chế",
+    "deterioration": "đi xuống",
+    "not achieved by the target year": "không đạt vào năm mục tiêu",
+    "no observed value": "không có giá trị quan sát",
+    "in": "năm",
+}
+_PHRASE = re.compile(r"\b(" + "|".join(re.escape(p) for p in sorted(PHRASES, key=len,
+                                                                       reverse=True)) + r")\b")
+
+
+def translate(text: str) -> str:
+    """The Vietnamese of a verdict or category text tnmodel wrote (known phrases replaced;
+    numbers and unknown words kept)."""
+    return _PHRASE.sub(lambda m: PHRASES[m.group(1)], str(text))
 
 
 def ui(key: str) -> str:
@@ -291,6 +328,11 @@ def _bilingual(vi: str, en: str) -> str:
     return f'<span lang="vi">{esc(vi)}</span><span lang="en">{esc(en)}</span>'
 
 
+def _translated(value) -> str:
+    text = esc(value)
+    return _bilingual(translate(str(value)), str(value)) if text else ""
+
+
 def _verdict_table(results: Results, dataset) -> str:
     head = "".join(f"<th>{ui(k)}</th>" for k in (
         "scenario", "target", "year", "goal", "p_met", "mcse", "interval", "status", "verdict",
@@ -315,7 +357,8 @@ def _verdict_table(results: Results, dataset) -> str:
                     esc(f"{row.get('reading')} {row.get('comparator')} "
                         f"{_fmt(row.get('threshold'), 'g')}"),
                     esc(p), esc(_fmt(row.get("p_met_mcse"), ".3f")), esc(interval), status_cell,
-                    esc(row.get("verdict")), esc(row.get("baseline_category")))) + "</tr>")
+                    _translated(row.get("verdict")),
+                    _translated(row.get("baseline_category")))) + "</tr>")
     return f'<table id="verdict-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}' \
            "</tbody></table>"
 
