@@ -14,7 +14,7 @@ Labels come in English and Vietnamese (``lang="en"`` or ``"vi"``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 import altair as alt
@@ -67,6 +67,7 @@ LABELS: dict[str, dict[str, str]] = {
     "first_year_title": {"en": "Distribution of the first year the target is met",
                          "vi": "Phân phối năm đầu tiên đạt mục tiêu"},
     "rank_title": {"en": "Rank distribution", "vi": "Phân phối thứ hạng"},
+    "no_category": {"en": "no category", "vi": "không có phân loại"},
     "not_met": {"en": "not met by the horizon", "vi": "chưa đạt trong tầm dự báo"},
 }
 
@@ -274,7 +275,8 @@ def category_colour(category: str) -> str:
 
 
 def scenario_comparison(targets: pd.DataFrame, *, lang: str = "en",
-                        labels: Mapping[str, str] | None = None) -> alt.LayerChart:
+                        labels: Mapping[str, str] | None = None,
+                        category_names: Callable[[str], str] | None = None) -> alt.LayerChart:
     """P(target met) per target and scenario with ±2 MCSE bars, coloured by category.
 
     Parameters
@@ -286,6 +288,8 @@ def scenario_comparison(targets: pd.DataFrame, *, lang: str = "en",
         full text in the tooltip).
     labels : mapping, optional
         Display names of target ids.
+    category_names : callable, optional
+        Display name of a category class in the legend (e.g. a translation).
     """
     _require(targets, ["scenario", "target_id"], "scenario_comparison targets")
     frame = targets.reset_index(drop=True)
@@ -311,6 +315,9 @@ def scenario_comparison(targets: pd.DataFrame, *, lang: str = "en",
                    "class", "fill", "kind"]].reset_index(drop=True)
     classes = [c for c, _ in CATEGORY_COLOURS if c in set(frame["class"])]
     classes += sorted(set(frame["class"]) - set(classes))
+    names = {c: t("no_category", lang) if c == "-" else (category_names or str)(c)
+             for c in classes}
+    frame["class"] = frame["class"].map(names)
     y = alt.Y("label:N", title=None, sort=None, axis=alt.Axis(labelLimit=360))
     offset = alt.YOffset("scenario:N", title=t("scenario", lang))
     x = alt.X("p:Q", title=t("probability", lang), scale=alt.Scale(domain=[0, 1]))
@@ -319,7 +326,7 @@ def scenario_comparison(targets: pd.DataFrame, *, lang: str = "en",
     points = base.mark_point(size=90, filled=False, strokeWidth=2, opacity=1).encode(
         y=y, yOffset=offset, x=x,
         color=alt.Color("class:N", title=t("category", lang),
-                        scale=alt.Scale(domain=classes,
+                        scale=alt.Scale(domain=[names[c] for c in classes],
                                         range=[category_colour(c) for c in classes])),
         fill=alt.Fill("fill:N", scale=None),
         shape=alt.Shape("scenario:N", title=t("scenario", lang)),

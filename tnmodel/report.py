@@ -565,6 +565,12 @@ body[data-lang="vi"] [lang="en"],body[data-lang="en"] [lang="vi"]{display:none}
 table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
 th,td{border:1px solid #ccc;padding:.25rem .5rem;vertical-align:top;text-align:left}
 thead th{background:#eef2f7}
+#verdict-table{width:100%}
+#verdict-table code,#provenance-table a{word-break:break-all}
+#verdict-table code{font-size:.75rem;color:#555}
+#verdict-table td:nth-child(n+9){min-width:9rem}
+#verdict-table td:nth-child(2){min-width:16rem}
+#verdict-table td:nth-child(4){word-break:break-all}
 pre{margin:0;white-space:pre-wrap;font-size:.8rem}
 .skip{color:#666;font-style:italic}
 .warning{color:#8a4b00;background:#fff4e0;padding:.4rem .6rem;border-left:4px solid #e69500}
@@ -632,7 +638,8 @@ def build_report(results: Results, dataset=None) -> str:
                     for c in ("p_met", "p_met_upper"))
         if has_p:
             comparison = registry.add("comparison", lambda lang: charts.scenario_comparison(
-                frame, lang=lang, labels=labels[lang]))
+                frame, lang=lang, labels=labels[lang],
+                category_names=translate if lang == "vi" else None))
     sections = [
         ("verdicts", _verdict_table(results, dataset)),
         ("comparison", comparison),
