@@ -103,6 +103,11 @@ def write_sim_results(root: Path, *, optional: bool = False, fast: bool = True,
     ``optional=True`` adds first_year.csv, ranks.csv and a back-test folder.
     """
     data = write_sim_data(root / "sim_data")
+    indicators = data / "indicators.yaml"
+    indicators.write_text(indicators.read_text(encoding="utf-8").replace(
+        "  definition: A simulated bounded share for tests.\n",
+        "  definition: A simulated bounded share for tests.\n"
+        "  breaks:\n  - year: 2022\n    what: simulated definition change\n"), encoding="utf-8")
     sources = data / "sources.csv"
     sources.write_text(sources.read_text(encoding="utf-8").replace(
         "Simulated source for tests", f'"{source_title}"'), encoding="utf-8")

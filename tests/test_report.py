@@ -84,6 +84,10 @@ def test_sections_present_with_optional_results(built):
     assert 'data-spec="first-year-en"' in page and 'data-spec="ranks-en"' in page
     assert 'data-spec="coverage-0-en"' in page and 'data-spec="pit-0-en"' in page
     assert "sim_accelerate" in page  # a setting this version does not know is still shown
+    caveats = re.search(r'<ul id="caveat-list">.*?</ul>', page, flags=re.DOTALL).group(0)
+    assert "<code>sim_share</code> 2022: simulated definition change" in caveats
+    assert '<span lang="en">merged into</span> sim_merged' in caveats
+    assert "<code>sim_north_skills_2030</code>" in caveats  # a proxy bound, said so
     assert 'id="fast-warning"' in page
 
 
