@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from tnmodel import progress
@@ -50,3 +51,18 @@ def test_steps_is_plain_iteration_for_other_callbacks():
     items = ["x", "y"]
     assert progress.steps(items, lines.append) is items
     assert progress.steps(items, None) is items
+
+
+@pytest.mark.integration
+def test_bar_shows_in_a_notebook_kernel():
+    """In Jupyter the bar is a live widget (rich + ipywidgets), not text dumped at the end."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    code = ("import os\nos.environ['TNMODEL_PROGRESS'] = '1'\n"
+            "from tnmodel.progress import track\nprint(sum(track(range(5), 'loop')))")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
+    nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    outputs = notebook.cells[0].outputs
+    kinds = [key for o in outputs for key in o.get("data", {})]
+    assert "application/vnd.jupyter.widget-view+json" in kinds
+    assert any(o.get("text") == "10\n" for o in outputs)
