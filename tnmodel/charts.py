@@ -14,6 +14,7 @@ Labels come in English and Vietnamese (``lang="en"`` or ``"vi"``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
@@ -405,17 +406,26 @@ def rank_chart(ranks: pd.DataFrame, *, lang: str = "en",
 # Back-test calibration
 
 
+def _binomial_ppf(q: float, n: int, p: float) -> int:
+    """The smallest k with P(Binomial(n, p) <= k) >= q (numpy only)."""
+    k = np.arange(n + 1)
+    log_choose = np.array([math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+                           for i in k])
+    cdf = np.cumsum(np.exp(log_choose + k * math.log(p) + (n - k) * math.log1p(-p)))
+    return int(min(np.searchsorted(cdf, q * (1 - 1e-10), side="left"), n))
+
+
 def binomial_band(n: np.ndarray | int, p: float, level: float = 0.95) -> tuple[np.ndarray,
                                                                               np.ndarray]:
-    """The central ``level`` range of the share of hits among ``n`` forecasts at rate ``p``."""
-    from scipy.stats import binom
-
-    n = np.asarray(n, dtype=float)
+    """The central ``level`` range of the share of hits among ``n`` forecasts at rate ``p``
+    (0 to 1 where ``n`` is 0)."""
+    counts = np.atleast_1d(np.asarray(n, dtype=int))
     alpha = (1 - level) / 2
-    safe = np.maximum(n, 1)
-    lo = binom.ppf(alpha, safe, p) / safe
-    hi = binom.ppf(1 - alpha, safe, p) / safe
-    return np.where(n > 0, lo, 0.0), np.where(n > 0, hi, 1.0)
+    lo = np.array([_binomial_ppf(alpha, c, p) / c if c > 0 else 0.0 for c in counts])
+    hi = np.array([_binomial_ppf(1 - alpha, c, p) / c if c > 0 else 1.0 for c in counts])
+    if np.ndim(n) == 0:
+        return lo[0], hi[0]
+    return lo, hi
 
 
 def coverage_chart(metrics: pd.DataFrame, *, lang: str = "en") -> alt.FacetChart:
