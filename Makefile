@@ -12,6 +12,7 @@ export MPLCONFIGDIR ?= $(CURDIR)/.cache/matplotlib
 export TNMODEL_CACHE_DIR ?= $(CURDIR)/.cache/fits
 
 RESULTS   ?= results
+REPORT    ?= reports/index.html
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
@@ -33,11 +34,17 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)  ## create .venv with a Python >= 3.12 and install tnmodel with its extras
 
-run: $(STAMP)  ## run every shipped scenario on the shipped data, write results/, print the verdicts
+run: $(STAMP)  ## run every shipped scenario, write results/ and reports/index.html, print the verdicts
 	$(PY) -m tnmodel run $(SCENARIOS) --out $(RESULTS)
+	$(PY) -m tnmodel report $(RESULTS) --out $(REPORT)
+
+.PHONY: report
+report: $(STAMP)  ## write reports/index.html from results/ (offline, Vietnamese/English)
+	$(PY) -m tnmodel report $(RESULTS) --out $(REPORT)
 
 test: $(STAMP)  ## the whole test suite, notebooks included
 	$(PY) -m ruff check tnmodel tests scripts notebooks/*.py
+	@sh scripts/ensure_chromium.sh
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)  ## the suite without slow tests (no real MCMC, no notebooks)

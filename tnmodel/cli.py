@@ -1,5 +1,5 @@
 """Command line: ``tnmodel data check``, ``run``, ``validate``, ``schema``, ``compare``,
-``sweep``, ``cache``.
+``report``, ``sweep``, ``cache``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -82,13 +82,14 @@ def run(
         err.print("two scenario files share a name; results/<name>/ would collide", style="red")
         raise typer.Exit(2)
 
-    progress = (lambda line: err.print(f"  {line}", style="dim", highlight=False)) \
-        if _progress_enabled(quiet) else (lambda line: None)
+    from tnmodel.progress import progress_bar
+
     cache = None if no_cache else FitCache(cache_dir) if cache_dir else FitCache()
     for scenario in loaded:
-        progress(f"scenario {scenario.name}: {scenario.title}")
         try:
-            result = run_scenario(scenario, fast=fast, progress=progress, cache=cache)
+            with progress_bar(f"{scenario.name}: fits", quiet=quiet, console=err) as progress:
+                progress(f"scenario {scenario.name}: {scenario.title}")
+                result = run_scenario(scenario, fast=fast, progress=progress, cache=cache)
         except InputError as exc:
             _print_problems(exc.problems)
             raise typer.Exit(1) from None
@@ -329,6 +330,29 @@ def _print_sweep(table, keys: list[str]) -> None:
     out.print(view)
     if len(wide) > 40:
         out.print(f"  ... {len(wide) - 40} more variants in sweep.csv", highlight=False)
+
+
+@app.command()
+def report(
+    results: Annotated[list[Path] | None, typer.Argument(
+        help="result folders (a scenario folder, a back-test folder, or a folder of them)")
+    ] = None,
+    out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path(
+        "reports/index.html"),
+    data: Annotated[Path | None, typer.Option(
+        "--data", help="data folder (default: the one named in the results' manifest)")] = None,
+) -> None:
+    """Write one offline HTML report (Vietnamese / English) from result folders."""
+    from tnmodel.report import write_report
+
+    try:
+        path = write_report(results or [Path("results")], out_file, data_dir=data)
+    except InputError as exc:
+        for problem in exc.problems:
+            err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
+        err.print(f"{len(exc.problems)} problem(s); no report was written", style="bold red")
+        raise typer.Exit(1) from None
+    out.print(f"wrote {relative(path)}", highlight=False)
 
 
 def main() -> None:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from tnmodel.models import FAMILIES, Fit
 
-QUANTILES = (0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95)
+QUANTILES = (0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975)
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,12 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     return Paths(fit.indicator, fit.geos, years, values, chains, noise)
 
 
+def quantile_column(p: float) -> str:
+    """Column name of a quantile: 0.05 -> ``q05``, 0.025 -> ``q025``, 0.975 -> ``q975``."""
+    percent = round(p * 1000) / 10
+    return f"q{int(percent):02d}" if percent == int(percent) else f"q{round(p * 1000):03d}"
+
+
 def quantile_table(paths: Paths) -> pd.DataFrame:
     """Yearly forecast quantiles (and mean) per geo, tidy."""
     q = np.quantile(paths.values, QUANTILES, axis=0)  # (quantile, geo, year)
@@ -66,6 +72,6 @@ def quantile_table(paths: Paths) -> pd.DataFrame:
         for yi, year in enumerate(paths.years):
             row = {"indicator": paths.indicator, "geo": geo, "year": int(year),
                    "mean": float(paths.values[:, gi, yi].mean())}
-            row |= {f"q{round(p * 100):02d}": float(q[k, gi, yi]) for k, p in enumerate(QUANTILES)}
+            row |= {quantile_column(p): float(q[k, gi, yi]) for k, p in enumerate(QUANTILES)}
             rows.append(row)
     return pd.DataFrame(rows)

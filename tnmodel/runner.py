@@ -39,6 +39,7 @@ from tnmodel.interventions import Context, InterventionError, apply_intervention
 from tnmodel.models import Fit, SeriesData, select_series
 from tnmodel.models.cache import FitCache, fit_cached
 from tnmodel.problems import InputError, Problem
+from tnmodel.progress import steps
 from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
 from tnmodel.targets import (
     DETAIL_COLUMNS,
@@ -138,7 +139,7 @@ def run_scenario(
     fit_keys: dict[str, tuple[str, bool]] = {}
     bau: dict[str, Paths] = {}
     timings: dict[str, float] = {}
-    for indicator in to_fit:
+    for indicator in steps(to_fit, progress):
         t0 = time.perf_counter()
         if indicator not in fits:
             progress(f"fitting {indicator} ({series_for(indicator).n_obs} observations, "
@@ -228,6 +229,7 @@ def plan_scenario(scenario: Scenario, dataset: Dataset) -> ScenarioPlan:
     to_fit = sorted({ind for plan in plans for ind in plan.indicators})
     problems = _check_interventions(scenario, to_fit, series_for)
     return ScenarioPlan(plans, series, series_for, to_fit, problems)
+
 
 
 def preflight(scenario: Scenario, dataset: Dataset) -> list[Problem]:
