@@ -31,6 +31,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from tnmodel import charts
@@ -219,7 +220,7 @@ def _read_scenario(folder: Path) -> ScenarioResults:
         raise InputError([Problem(relative(manifest_path), exc.lineno, "(file)",
                                   f"not valid JSON: {exc.msg}")], what="results") from None
     name = str(manifest.get("scenario") or folder.name)
-    first_year = _read_csv(folder / "first_year.csv")
+    first_year = _first_year_distribution(_read_csv(folder / "first_year.csv"))
     ranks = _read_csv(folder / "ranks.csv")
     for frame in (first_year, ranks):
         if frame is not None and "scenario" not in frame.columns:
@@ -229,6 +230,19 @@ def _read_scenario(folder: Path) -> ScenarioResults:
     return ScenarioResults(name, folder, targets if targets is not None else pd.DataFrame(),
                            quantiles if quantiles is not None else pd.DataFrame(), manifest,
                            first_year, ranks)
+
+
+def _first_year_distribution(table: pd.DataFrame | None) -> pd.DataFrame | None:
+    """``first_year.csv`` as the run writes it (``p_first`` per year) -> the chart's frame
+    (``probability`` per year, plus a row without a year for "not met by the horizon")."""
+    if table is None or "p_first" not in table.columns or "probability" in table.columns:
+        return table
+    keys = [c for c in ("scenario", "target_id") if c in table.columns]
+    frame = table.rename(columns={"p_first": "probability"})[[*keys, "year", "probability"]]
+    never = (frame.groupby(keys, sort=False)["probability"].sum().rsub(1.0).clip(lower=0.0)
+             .rename("probability").reset_index())
+    never["year"] = np.nan
+    return pd.concat([frame, never[[*keys, "year", "probability"]]], ignore_index=True)
 
 
 def load_results(folders: Sequence[Path | str]) -> Results:
