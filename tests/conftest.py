@@ -126,6 +126,19 @@ sim_north,sim_rank,2022,8,src_sim,,,63,,,
 """
 
 
+SIM_PUSH = """\
+name: sim_push
+title: Simulated push
+extends: sim_baseline
+interventions:
+  - type: accelerate
+    indicator: sim_share
+    geo: sim_north
+    from_year: 2025
+    factor: {distribution: lognormal, median: 2.0, p90: 2.5}
+"""
+
+
 def write_sim_data(folder: Path) -> Path:
     """Write a small valid SIMULATED data folder and return it."""
     folder.mkdir(parents=True, exist_ok=True)

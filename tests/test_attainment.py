@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
-from conftest import write_sim_scenario  # noqa: I001
+from conftest import SIM_PUSH, write_sim_scenario  # noqa: I001
 
 import tnmodel.runner as runner
 from tnmodel.data import Target, load_dataset
@@ -154,17 +154,7 @@ def counted_fits(monkeypatch):
     return calls
 
 
-PUSH = """\
-name: sim_push
-title: Simulated push
-extends: sim_baseline
-interventions:
-  - type: accelerate
-    indicator: sim_share
-    geo: sim_north
-    from_year: 2025
-    factor: {distribution: lognormal, median: 2.0, p90: 2.5}
-"""
+
 
 
 def test_interventions_reuse_fits_and_move_the_probability(tmp_path, sim_data, counted_fits):
@@ -172,7 +162,7 @@ def test_interventions_reuse_fits_and_move_the_probability(tmp_path, sim_data, c
     dataset = load_dataset(sim_data)
     first = runner.run_scenario(base, dataset=dataset)
     assert sorted(counted_fits) == ["sim_proxy", "sim_share"]
-    (tmp_path / "push.yaml").write_text(PUSH, encoding="utf-8")
+    (tmp_path / "push.yaml").write_text(SIM_PUSH, encoding="utf-8")
     push = load_scenario(tmp_path / "push.yaml")
     second = runner.run_scenario(push, dataset=dataset, fits=first.fits)
     assert sorted(counted_fits) == ["sim_proxy", "sim_share"]  # no refit
@@ -189,7 +179,7 @@ def test_interventions_reuse_fits_and_move_the_probability(tmp_path, sim_data, c
         assert row["required_from_year"] == 2025  # the merged geo's last observed year
     # the required acceleration of the baseline, applied as an intervention, gives P >= 0.8
     assert a["p_met"] < 0.8 and 1 < a["required_factor"] < 5  # so the next check means it
-    text = PUSH.replace("{distribution: lognormal, median: 2.0, p90: 2.5}",
+    text = SIM_PUSH.replace("{distribution: lognormal, median: 2.0, p90: 2.5}",
                         f"{a['required_factor']}")
     (tmp_path / "push.yaml").write_text(text, encoding="utf-8")
     third = runner.run_scenario(load_scenario(tmp_path / "push.yaml"), dataset=dataset,
@@ -212,14 +202,14 @@ def test_interventions_reuse_fits_and_move_the_probability(tmp_path, sim_data, c
 def test_intervention_without_a_forecast_is_an_input_error_with_its_line(tmp_path, sim_data,
                                                                          counted_fits):
     write_sim_scenario(tmp_path, sim_data)
-    text = PUSH.replace("indicator: sim_share", "indicator: sim_skills")
+    text = SIM_PUSH.replace("indicator: sim_share", "indicator: sim_skills")
     (tmp_path / "push.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(InputError) as caught:
         runner.run_scenario(tmp_path / "push.yaml")
     assert ("push.yaml:6: interventions[0].indicator: no target of this scenario reads "
             "'sim_skills'") in str(caught.value)
     assert counted_fits == []  # refused before any fit
-    text = PUSH.replace("from_year: 2025", "from_year: 2035")
+    text = SIM_PUSH.replace("from_year: 2025", "from_year: 2035")
     (tmp_path / "push.yaml").write_text(text, encoding="utf-8")
     with pytest.raises(InputError, match=r"push.yaml:8: interventions\[0\].from_year: 2035 is "
                                          r"outside the forecast years"):

@@ -144,29 +144,18 @@ def test_a_real_fit_round_trips_through_the_cache(tmp_path, series):
     assert loaded.posterior.posterior.sizes == fresh.posterior.posterior.sizes
 
 
-PUSH = """\
-name: sim_push
-title: Simulated push
-extends: sim_baseline
-interventions:
-  - type: accelerate
-    indicator: sim_share
-    geo: sim_north
-    from_year: 2025
-    factor: {distribution: lognormal, median: 2.0, p90: 2.5}
-"""
 
 
 def test_a_scenario_that_changes_only_interventions_reuses_the_cached_fits(
         tmp_path, sim_data, counted_fits):
-    from conftest import write_sim_scenario
+    from conftest import SIM_PUSH, write_sim_scenario
 
     from tnmodel.runner import run_scenario
 
     cache = FitCache(tmp_path / "fits")
     base = run_scenario(write_sim_scenario(tmp_path, sim_data), cache=cache)
     assert len(counted_fits) == 2  # sim_share and its proxy
-    (tmp_path / "push.yaml").write_text(PUSH, encoding="utf-8")
+    (tmp_path / "push.yaml").write_text(SIM_PUSH, encoding="utf-8")
     push = run_scenario(tmp_path / "push.yaml", cache=cache)
     assert len(counted_fits) == 2, "changing interventions must not refit"
     for indicator in ("sim_share", "sim_proxy"):

@@ -363,18 +363,26 @@ def first_year_chart(first_year: pd.DataFrame, *, lang: str = "en",
     order = sorted(set(frame["year_label"]) - {t("not_met", lang)})
     if (frame["year_label"] == t("not_met", lang)).any():
         order.append(t("not_met", lang))
-    return alt.Chart(frame).mark_bar().encode(
-        x=alt.X("year_label:O", title=t("first_year", lang), sort=order,
-                axis=alt.Axis(labelAngle=0)),
+    return _bars_per_target(alt.Chart(frame).mark_bar(), "year_label", t("first_year", lang),
+                            t("year", lang), t("first_year_title", lang), lang, sort=order)
+
+
+def _bars_per_target(base: alt.Chart, x_field: str, x_title: str, x_tooltip: str, title: str,
+                     lang: str, sort: list | None = None) -> alt.FacetChart:
+    """Probability bars over an ordinal ``x_field``, scenarios side by side, one row per
+    target (``label``)."""
+    return base.encode(
+        x=alt.X(f"{x_field}:O", title=x_title, axis=alt.Axis(labelAngle=0),
+                **({"sort": sort} if sort is not None else {})),
         xOffset="scenario:N",
         y=alt.Y("probability:Q", title=t("probability_short", lang)),
         color=alt.Color("scenario:N", title=t("scenario", lang)),
         tooltip=[alt.Tooltip("scenario:N", title=t("scenario", lang)),
-                 alt.Tooltip("year_label:O", title=t("year", lang)),
+                 alt.Tooltip(f"{x_field}:O", title=x_tooltip),
                  alt.Tooltip("probability:Q", title=t("probability_short", lang), format=".3f")],
     ).properties(width=WIDTH, height=160).facet(
         row=alt.Row("label:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        title=t("first_year_title", lang),
+        title=title,
     )
 
 
@@ -388,18 +396,8 @@ def rank_chart(ranks: pd.DataFrame, *, lang: str = "en",
     frame = ranks[["target_id", "scenario", "rank", "probability"]].copy()
     frame["label"] = frame["target_id"].map(lambda x: (labels or {}).get(x, x))
     frame = frame.drop(columns="target_id")
-    return alt.Chart(frame).mark_bar(opacity=0.8).encode(
-        x=alt.X("rank:O", title=t("rank", lang), axis=alt.Axis(labelAngle=0)),
-        xOffset="scenario:N",
-        y=alt.Y("probability:Q", title=t("probability_short", lang)),
-        color=alt.Color("scenario:N", title=t("scenario", lang)),
-        tooltip=[alt.Tooltip("scenario:N", title=t("scenario", lang)),
-                 alt.Tooltip("rank:O", title=t("rank", lang)),
-                 alt.Tooltip("probability:Q", title=t("probability_short", lang), format=".3f")],
-    ).properties(width=WIDTH, height=160).facet(
-        row=alt.Row("label:N", title=None, header=alt.Header(labelAngle=0, labelAlign="left")),
-        title=t("rank_title", lang),
-    )
+    return _bars_per_target(alt.Chart(frame).mark_bar(opacity=0.8), "rank", t("rank", lang),
+                            t("rank", lang), t("rank_title", lang), lang)
 
 
 # --------------------------------------------------------------------------------------------

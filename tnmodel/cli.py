@@ -44,12 +44,17 @@ def data_check(
     from tnmodel.data import check_data
 
     problems = check_data(directory)
+    _exit_on_problems(problems, f"in {relative(directory)}")
+    out.print(f"{relative(directory)}: OK", highlight=False)
+
+
+def _exit_on_problems(problems, where: str) -> None:
+    """Print every problem as file:line: field: message and exit 1 if there is any."""
     for problem in problems:
         err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
     if problems:
-        err.print(f"{len(problems)} problem(s) in {relative(directory)}", style="bold red")
+        err.print(f"{len(problems)} problem(s) {where}", style="bold red")
         raise typer.Exit(1)
-    out.print(f"{relative(directory)}: OK", highlight=False)
 
 
 @app.command()
@@ -189,12 +194,7 @@ def validate(
             ds = datasets[root]
             if ds is not None:
                 problems.extend(preflight(scenario, ds))
-    problems = sorted(set(problems))
-    for problem in problems:
-        err.print(str(problem), markup=False, highlight=False, soft_wrap=True)
-    if problems:
-        err.print(f"{len(problems)} problem(s) in {len(files)} file(s)", style="bold red")
-        raise typer.Exit(1)
+    _exit_on_problems(sorted(set(problems)), f"in {len(files)} file(s)")
     out.print(f"{count} scenario(s) in {len(files)} file(s): OK", highlight=False)
 
 
