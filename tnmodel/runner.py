@@ -1,6 +1,7 @@
 """Run a scenario end to end and write ``results/<scenario>/``.
 
 ``targets.csv``    one row per target (probability, MCSE, quantiles, official-style category)
+``ranks.csv``      rank targets only: P(rank = r) of the target's unit, per target
 ``quantiles.csv``  yearly forecast quantiles per indicator and series geo
 ``posterior.nc``   every fit's posterior (one group per indicator)
 ``manifest.json``  versions, data and scenario hashes, seed, settings, timings, diagnostics
@@ -33,9 +34,24 @@ from tnmodel import __version__
 from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_table
 from tnmodel.models import Fit, SeriesData, fit_series, select_series
+from tnmodel.models.rank import DEFAULT_PANEL, RankFit, fit_ranks, rank_basis, rank_panel
 from tnmodel.problems import InputError
-from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
-from tnmodel.targets import TargetPlan, attainment_row, plan_target
+from tnmodel.ranks import RankForecast, forecast_ranks, rank_distribution_frame
+from tnmodel.scenario import (
+    Scenario,
+    check_rank_basis,
+    check_scenario_against_data,
+    load_scenario,
+    with_rank_basis,
+)
+from tnmodel.targets import (
+    INSUFFICIENT,
+    RANK_ESTIMATED,
+    TargetPlan,
+    attainment_row,
+    plan_target,
+    rank_attainment_row,
+)
 
 PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", "pydantic",
             "statsmodels", "h5netcdf")
@@ -57,6 +73,8 @@ class ScenarioResult:
     quantiles: pd.DataFrame
     fits: dict[str, Fit]
     manifest: dict = field(repr=False)
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    rank_fit: RankFit | None = field(default=None, repr=False)
 
 
 Progress = Callable[[str], None]
@@ -101,10 +119,11 @@ def run_scenario(
     dataset = dataset or load_dataset(scenario.data_dir())
     problems = check_scenario_against_data(scenario, dataset.targets, dataset.indicators,
                                            dataset.geos)
+    problems += check_rank_basis(scenario, dataset.targets, dataset.indicators)
     if problems:
         raise InputError(problems, what=f"scenario {scenario.name}")
 
-    targets = [dataset.targets[t] for t in scenario.targets]
+    targets = [with_rank_basis(dataset.targets[t], scenario) for t in scenario.targets]
     follow = scenario.lineage == "follow"
     lineage_geos = tuple(sorted({t.geo for t in targets})) if follow else ()
     series: dict[str, SeriesData] = {}
@@ -119,7 +138,10 @@ def run_scenario(
         return series[indicator]
 
     plans = [plan_target(t, dataset, series_for, follow) for t in targets]
-    to_fit = sorted({ind for plan in plans for ind in plan.indicators})
+    plans, rank_fit, rank_forecasts, rank_seconds = _rank_stage(plans, dataset, scenario,
+                                                                progress)
+    to_fit = sorted({ind for plan in plans if plan.status != RANK_ESTIMATED
+                     for ind in plan.indicators})
 
     fits: dict[str, Fit] = {}
     paths: dict[str, Paths] = {}
@@ -137,7 +159,9 @@ def run_scenario(
         timings[indicator] = round(time.perf_counter() - t0, 2)
 
     table = pd.DataFrame(
-        [attainment_row(p, scenario.name, dataset, paths, series, scenario.baseline)
+        [rank_attainment_row(p, scenario.name, dataset, rank_forecasts[p.target.id], rank_fit,
+                             scenario.baseline) if p.target.id in rank_forecasts
+         else attainment_row(p, scenario.name, dataset, paths, series, scenario.baseline)
          for p in plans],
         columns=list(TARGET_COLUMNS),
     )
@@ -145,7 +169,9 @@ def run_scenario(
                  if paths else pd.DataFrame())
     manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings,
                          time.perf_counter() - started)
-    return ScenarioResult(scenario, table, quantiles, fits, manifest)
+    manifest |= _rank_manifest(rank_fit, rank_forecasts, plans, rank_seconds)
+    ranks = _rank_table(rank_forecasts, plans)
+    return ScenarioResult(scenario, table, quantiles, fits, manifest, ranks, rank_fit)
 
 
 def _fit_seed(seed: int, indicator: str) -> int:
@@ -207,9 +233,10 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
     }
 
 
-def _posterior_tree(fits: dict[str, Fit]) -> xr.DataTree:
-    """One DataTree with a group per indicator (text-valued sampler stats dropped)."""
+def _posterior_tree(fits: dict[str, Fit], rank_fit: RankFit | None = None) -> xr.DataTree:
+    """One DataTree with a group per indicator (and ``rank_model``); text stats dropped."""
     groups: dict[str, xr.Dataset] = {}
+    fits = dict(fits) | ({"rank_model": rank_fit} if rank_fit is not None else {})
     for indicator, fit in fits.items():
         for name in ("posterior", "sample_stats", "observed_data"):
             if name not in fit.posterior.children:
@@ -231,8 +258,12 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
                               float_format="%.6g")
         result.quantiles.to_csv(staging / "quantiles.csv", index=False, lineterminator="\n",
                                 float_format="%.6g")
-        if result.fits:
-            _posterior_tree(result.fits).to_netcdf(staging / "posterior.nc", engine="h5netcdf")
+        if result.fits or result.rank_fit is not None:
+            _posterior_tree(result.fits, result.rank_fit).to_netcdf(staging / "posterior.nc",
+                                                                    engine="h5netcdf")
+        if not result.ranks.empty:
+            result.ranks.to_csv(staging / "ranks.csv", index=False, lineterminator="\n",
+                                float_format="%.6g")
         (staging / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
@@ -243,3 +274,65 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+# --------------------------------------------------------------------------------------------
+# Rank targets: one latent-standing fit per run, shared by every rank target
+
+
+def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
+                progress: Progress) -> tuple[list[TargetPlan], RankFit | None,
+                                             dict[str, RankForecast], float]:
+    """Fit the rank model once (if any target needs it) and forecast every rank target."""
+    wanted = [p for p in plans if p.status == RANK_ESTIMATED]
+    if not wanted:
+        return plans, None, {}, 0.0
+    started = time.perf_counter()
+    series = tuple(dict.fromkeys([*(p.target.reading for p in wanted), *DEFAULT_PANEL]))
+    panel = rank_panel(dataset, tuple(s for s in series if s in dataset.indicators))
+    plans = [p if p.status != RANK_ESTIMATED or p.target.reading in panel.series
+             else TargetPlan(p.target, INSUFFICIENT, p.evaluated_geo, (),
+                             f"no usable rank of '{p.target.reading}' on the province panel")
+             for p in plans]
+    wanted = [p for p in plans if p.status == RANK_ESTIMATED]
+    if not wanted:
+        return plans, None, {}, 0.0
+    progress(f"fitting the rank model ({panel.n_obs} ranks of {', '.join(panel.series)}, "
+             f"{len(panel.geos)} provinces)")
+    fit = fit_ranks(panel, scenario.sampler, _fit_seed(scenario.seed, "rank_model"),
+                    scenario.gates)
+    forecasts = {p.target.id: forecast_ranks(fit, p.target.reading, p.target.year,
+                                             rank_basis(dataset.geos, p.target.among),
+                                             scenario.seed)
+                 for p in wanted}
+    return plans, fit, forecasts, round(time.perf_counter() - started, 2)
+
+
+def _rank_table(forecasts: dict[str, RankForecast], plans: list[TargetPlan]) -> pd.DataFrame:
+    units = {p.target.id: p.evaluated_geo for p in plans}
+    if not forecasts:
+        return pd.DataFrame()
+    return pd.concat([rank_distribution_frame(f, tid, units[tid]) for tid, f in forecasts.items()],
+                     ignore_index=True)
+
+
+def _rank_manifest(fit: RankFit | None, forecasts: dict[str, RankForecast],
+                   plans: list[TargetPlan], seconds: float) -> dict:
+    if fit is None:
+        return {}
+    thresholds = {p.target.id: int(p.target.threshold) for p in plans}
+    panel = fit.panel
+    return {"rank_model": {
+        "series": list(panel.series),
+        "n_obs": panel.n_obs,
+        "provinces": len(panel.geos),
+        "years": [int(panel.years[0]), int(panel.years[-1])],
+        "skipped_observations": list(panel.skipped),
+        "diagnostics": fit.diagnostics.as_dict(),
+        "seconds": seconds,
+        "targets": {tid: {"among": f.basis.among, "year": f.year,
+                          "top_k": thresholds[tid],
+                          "top_k_set": list(f.top_k(thresholds[tid])),
+                          "merged_units": f.basis.merged_units}
+                    for tid, f in forecasts.items()},
+    }}

@@ -54,6 +54,10 @@ class Scenario(BaseModel):
     gates: GateThresholds = GateThresholds()
     baseline: BaselineSettings = BaselineSettings()
     seed: int = Field(20301, ge=0)
+    rank_basis: dict[str, int] = Field(
+        default_factory=dict,
+        description="target id -> the rank basis (`among`) to read a rank target on, instead "
+                    "of the one in targets.yaml (e.g. 34 post-merger provinces)")
     source_file: Path | None = Field(None, exclude=True)
 
     @field_validator("targets")
@@ -127,3 +131,32 @@ def check_scenario_against_data(scenario: Scenario, targets: dict, indicators: d
         name = relative(scenario.source_file) if scenario.source_file else "scenario"
         return [Problem(name, 1, ".".join(map(str, keys)), message) for keys, message in found]
     return [doc.problem(keys, message) for keys, message in found]
+
+
+def check_rank_basis(scenario: Scenario, targets: dict, indicators: dict) -> list[Problem]:
+    """``rank_basis`` may only name rank targets the scenario lists, with a basis of 2 or more."""
+    found: list[tuple[tuple, str]] = []
+    for target_id, among in scenario.rank_basis.items():
+        keys = ("rank_basis", target_id)
+        if target_id not in scenario.targets:
+            found.append((keys, f"'{target_id}' is not one of this scenario's targets"
+                          f"{did_you_mean(target_id, scenario.targets)}"))
+        elif target_id in targets and indicators[targets[target_id].reading].kind != "rank":
+            found.append((keys, f"'{target_id}' is not a rank target (its reading "
+                          f"'{targets[target_id].reading}' is a "
+                          f"{indicators[targets[target_id].reading].kind})"))
+        if among < 2:
+            found.append((keys, f"a rank basis must be 2 or more units, got {among}"))
+    if not found:
+        return []
+    doc = load_yaml_with_lines(scenario.source_file)[0] if scenario.source_file else None
+    if doc is None:
+        name = relative(scenario.source_file) if scenario.source_file else "scenario"
+        return [Problem(name, 1, ".".join(map(str, keys)), message) for keys, message in found]
+    return [doc.problem(keys, message) for keys, message in found]
+
+
+def with_rank_basis(target, scenario: Scenario):
+    """``target`` read on the scenario's ``rank_basis`` for it (unchanged if none is given)."""
+    among = scenario.rank_basis.get(target.id)
+    return target if among is None else target.model_copy(update={"among": among})
