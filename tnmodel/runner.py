@@ -290,10 +290,20 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
     started = time.perf_counter()
     series = tuple(dict.fromkeys([*(p.target.reading for p in wanted), *DEFAULT_PANEL]))
     panel = rank_panel(dataset, tuple(s for s in series if s in dataset.indicators))
-    plans = [p if p.status != RANK_ESTIMATED or p.target.reading in panel.series
-             else TargetPlan(p.target, INSUFFICIENT, p.evaluated_geo, (),
-                             f"no usable rank of '{p.target.reading}' on the province panel")
-             for p in plans]
+    first = int(panel.years[0])
+
+    def usable(p: TargetPlan) -> TargetPlan:
+        if p.status != RANK_ESTIMATED:
+            return p
+        if p.target.reading not in panel.series:
+            reason = f"no usable rank of '{p.target.reading}' on the province panel"
+        elif p.target.year < first:
+            reason = f"the target year {p.target.year} is before the rank data ({first})"
+        else:
+            return p
+        return TargetPlan(p.target, INSUFFICIENT, p.evaluated_geo, (), reason)
+
+    plans = [usable(p) for p in plans]
     wanted = [p for p in plans if p.status == RANK_ESTIMATED]
     if not wanted:
         return plans, None, {}, 0.0

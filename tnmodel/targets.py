@@ -357,6 +357,14 @@ def _rank_notes(plan: TargetPlan, dataset: Dataset, forecast: RankForecast, fit:
                      "its other series through the shared province mean")
     if len(years) == 1:
         notes.append(f"only one observed year of '{t.reading}' for {unit} ({years[0]})")
+    successor = dataset.successor(unit)
+    if basis.is_base and successor != unit:
+        later = panel.rows_of(t.reading, successor)
+        if len(later):
+            listed = ", ".join(f"{int(r.value)}/{int(r.among)} ({r.year})"
+                               for r in later.sort_values("year").itertuples())
+            notes.append(f"ranks of {successor} ({listed}) enter the fit as the "
+                         f"{later['weighting'].iloc[0]} of its parts' standings")
     notes.append(f"standings fitted jointly on {', '.join(panel.series)} ({panel.n_obs} ranks, "
                  f"{panel.years[0]}-{panel.years[-1]}); persistence phi median "
                  f"{np.median(phi):.2f} (90%: {np.quantile(phi, 0.05):.2f}-"
