@@ -158,7 +158,10 @@ result.targets[columns]
 # - **upper bound via proxy**: no measured series; `p_met_upper` is the smallest of the
 #   proxies' probabilities, an upper bound, **not an estimate**. The truth may be much lower.
 # - **insufficient data**: the data cannot support a number yet; `note` says why.
-# - **not supported**: the indicator's kind has no model yet (here: the DTI ranks).
+# - **estimated (rank model)**: a rank target ("top 20"): `p_met` is P(rank ≤ k) from the
+#   latent-standing rank model, `q05`/`q50`/`q95` are ranks; `note` gives the basis (63
+#   pre-merger or 34 post-merger provinces), the 80% rank interval and the caveats.
+# - **not supported**: the indicator's kind has no model yet.
 #
 # `p_met_mcse` is the Monte-Carlo standard error of `p_met`: the noise from running a finite,
 # autocorrelated MCMC sample, not the uncertainty about the future. Differences smaller than
@@ -225,9 +228,10 @@ assert manifest["data_hash"] == ds.content_hash, "the run read other data than s
 # %% [markdown]
 # ## What this does not say yet
 #
-# - **Ranks are not modelled yet.** The DTI targets (*nhóm 20* in digital government, *nhóm 10*
-#   in digital transformation) are `not supported`: no probability until a latent-standing
-#   rank model exists. The ranking itself changed in 2025, from 63 provinces to 34.
+# - **Ranks on the 34 basis.** The DTI targets (*nhóm 20* in digital government, *nhóm 10*
+#   in digital transformation) are read among the 63 pre-merger provinces. The ranking itself
+#   changed in 2025, from 63 provinces to 34; `data/geos.yaml` records the merger of only some
+#   provinces, so the 34-basis reading (`scenarios/post_merger_ranks.yaml`) prints no number yet.
 # - **Skills are only bounded.** Basic digital skills (*kỹ năng số cơ bản*) have no measured
 #   series; the proxy probability is an upper bound, and the true chance may be much lower.
 # - **The 2022 definitional break.** Decree 42/2022 replaced online-service levels 3 and 4 by

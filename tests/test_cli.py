@@ -71,7 +71,7 @@ def test_run_writes_results_and_same_seed_gives_same_numbers(tmp_path, sim_data)
     table = pd.read_csv(folder / "targets.csv")
     assert list(table["target_id"]) == ["sim_north_share_2030", "sim_north_skills_2030",
                                         "sim_north_rank_2030"]
-    assert list(table["status"]) == ["estimated", "upper bound via proxy", "not supported"]
+    assert list(table["status"]) == ["estimated", "upper bound via proxy", "insufficient data"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["seed"] == 7 and manifest["versions"]["pymc"]
     assert manifest["data_files_sha256"]["observations.csv"]
@@ -111,7 +111,7 @@ def test_fast_run_of_the_shipped_baseline(tmp_path):
     assert skills["status"] == "upper bound via proxy" and pd.isna(skills["p_met"])
     assert "Internet users" in skills["note"]
     rank = table.loc["thai_nguyen_digital_government_rank_2030"]
-    assert rank["status"] == "not supported" and pd.isna(rank["p_met"])
+    assert rank["status"] == "estimated (rank model)" and 0 <= rank["p_met"] <= 1
     manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
     assert manifest["fast"] is True and "not for decisions" in manifest["fast_warning"]
 

@@ -12,7 +12,6 @@ from tnmodel.models import select_series
 from tnmodel.targets import (
     ESTIMATED,
     INSUFFICIENT,
-    NOT_SUPPORTED,
     PROXY_BOUND,
     attainment_row,
     likelihood_words,
@@ -40,8 +39,8 @@ def test_statuses(planned):
         ESTIMATED, "sim_merged", ("sim_share",))
     skills = plans["sim_north_skills_2030"]
     assert skills.status == PROXY_BOUND and skills.indicators == ("sim_proxy",)
-    rank = plans["sim_north_rank_2030"]
-    assert rank.status == NOT_SUPPORTED and "rank" in rank.reason
+    rank = plans["sim_north_rank_2030"]  # 2 simulated provinces cannot be ranked among 63
+    assert rank.status == INSUFFICIENT and "no basis of 63" in rank.reason
 
 
 def test_one_year_of_data_is_insufficient(sim_data):
@@ -95,7 +94,7 @@ def test_unsupported_row_prints_no_number(planned):
     ds, plans, _ = planned
     row = attainment_row(plans["sim_north_rank_2030"], "s", ds, {}, {}, BaselineSettings())
     assert np.isnan(row["p_met"]) and np.isnan(row["p_met_upper"])
-    assert row["verdict"] == "no estimate (not supported)"
+    assert row["verdict"] == "no estimate (insufficient data)"
 
 
 @pytest.mark.parametrize(("p", "words"), [(0.995, "virtually certain"), (0.95, "very likely"),

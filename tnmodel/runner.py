@@ -4,6 +4,7 @@
                    quantiles, the level reached with P = 0.8, the required acceleration, the
                    official-style category)
 ``first_year.csv`` per target and year: P(first met in that year), P(met by that year)
+``ranks.csv``      rank targets only: P(rank = r) of the target's unit, per target
 ``quantiles.csv``  yearly forecast quantiles per indicator and series geo (interventions applied)
 ``posterior/``     every fit's posterior, one netCDF DataTree per indicator
 ``manifest.json``  versions, data and scenario hashes, seed, settings, timings, diagnostics
@@ -37,18 +38,29 @@ from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_table
 from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
 from tnmodel.models import Fit, SeriesData, select_series
-from tnmodel.models.cache import FitCache, fit_cached
+from tnmodel.models.cache import FitCache, fit_cached, fit_ranks_cached
+from tnmodel.models.rank import DEFAULT_PANEL, RankFit, rank_basis, rank_panel
 from tnmodel.problems import InputError, Problem
 from tnmodel.progress import steps
-from tnmodel.scenario import Scenario, check_scenario_against_data, load_scenario
+from tnmodel.ranks import RankForecast, forecast_ranks, rank_distribution_frame
+from tnmodel.scenario import (
+    Scenario,
+    check_rank_basis,
+    check_scenario_against_data,
+    load_scenario,
+    with_rank_basis,
+)
 from tnmodel.targets import (
     DETAIL_COLUMNS,
     ESTIMATED,
+    INSUFFICIENT,
+    RANK_ESTIMATED,
     TargetPlan,
     attainment_details,
     attainment_row,
     first_year_table,
     plan_target,
+    rank_attainment_row,
 )
 
 PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", "pydantic",
@@ -74,6 +86,8 @@ class ScenarioResult:
     manifest: dict = field(repr=False)
     first_year: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         columns=list(FIRST_YEAR_COLUMNS)))
+    ranks: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    rank_fit: RankFit | None = field(default=None, repr=False)
 
 
 Progress = Callable[[str], None]
@@ -134,6 +148,8 @@ def run_scenario(
 
     if cache is True:
         cache = FitCache()
+    plans, rank_fit, rank_forecasts, rank_seconds = _rank_stage(plans, dataset, scenario,
+                                                                progress, cache or None)
     reused = sorted(set(fits or {}) & set(to_fit))
     fits = dict(fits or {})
     fit_keys: dict[str, tuple[str, bool]] = {}
@@ -164,6 +180,11 @@ def run_scenario(
 
     rows, first_rows = [], []
     for plan in plans:
+        if plan.target.id in rank_forecasts:
+            rows.append(rank_attainment_row(plan, scenario.name, dataset,
+                                            rank_forecasts[plan.target.id], rank_fit,
+                                            scenario.baseline))
+            continue
         row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline)
         reading = plan.target.reading
         acting = "; ".join(describe(i) for i in scenario.interventions
@@ -187,7 +208,10 @@ def run_scenario(
     manifest["interventions"] = [describe(i) for i in scenario.interventions]
     manifest["others"] = scenario.others
     manifest["reused_fits"] = reused
-    return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year)
+    manifest |= _rank_manifest(rank_fit, rank_forecasts, plans, rank_seconds)
+    ranks = _rank_table(rank_forecasts, plans)
+    return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year, ranks,
+                          rank_fit)
 
 
 @dataclass(frozen=True)
@@ -209,10 +233,11 @@ def plan_scenario(scenario: Scenario, dataset: Dataset) -> ScenarioPlan:
     """
     problems = check_scenario_against_data(scenario, dataset.targets, dataset.indicators,
                                            dataset.geos)
+    problems += check_rank_basis(scenario, dataset.targets, dataset.indicators)
     series: dict[str, SeriesData] = {}
     if problems:
         return ScenarioPlan([], series, lambda ind: series[ind], [], problems)
-    targets = [dataset.targets[t] for t in scenario.targets]
+    targets = [with_rank_basis(dataset.targets[t], scenario) for t in scenario.targets]
     follow = scenario.lineage == "follow"
     lineage_geos = tuple(sorted({t.geo for t in targets})) if follow else ()
 
@@ -226,7 +251,8 @@ def plan_scenario(scenario: Scenario, dataset: Dataset) -> ScenarioPlan:
         return series[indicator]
 
     plans = [plan_target(t, dataset, series_for, follow) for t in targets]
-    to_fit = sorted({ind for plan in plans for ind in plan.indicators})
+    to_fit = sorted({ind for plan in plans if plan.status != RANK_ESTIMATED
+                     for ind in plan.indicators})
     problems = _check_interventions(scenario, to_fit, series_for)
     return ScenarioPlan(plans, series, series_for, to_fit, problems)
 
@@ -353,12 +379,14 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
 
 
 def _write_posteriors(fits: dict[str, Fit], folder: Path) -> None:
-    """``posterior/<indicator>.nc``: copied from the fit cache when the fit is stored there."""
+    """``posterior/<indicator>.nc`` (and ``rank_model.nc``): copied from the fit cache when
+    the fit is stored there."""
     folder.mkdir()
     for indicator, fit in fits.items():
         target = folder / f"{indicator}.nc"
-        if fit.stored_at is not None and fit.stored_at.exists():
-            shutil.copyfile(fit.stored_at, target)
+        stored_at = getattr(fit, "stored_at", None)
+        if stored_at is not None and stored_at.exists():
+            shutil.copyfile(stored_at, target)
             continue
         groups: dict[str, xr.Dataset] = {}
         for name in ("posterior", "sample_stats", "observed_data", "constant_data"):
@@ -383,8 +411,13 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
                                 float_format="%.6g")
         result.first_year.to_csv(staging / "first_year.csv", index=False, lineterminator="\n",
                                  float_format="%.6g")
-        if result.fits:
-            _write_posteriors(result.fits, staging / "posterior")
+        posteriors = dict(result.fits) | (
+            {"rank_model": result.rank_fit} if result.rank_fit is not None else {})
+        if posteriors:
+            _write_posteriors(posteriors, staging / "posterior")
+        if not result.ranks.empty:
+            result.ranks.to_csv(staging / "ranks.csv", index=False, lineterminator="\n",
+                                float_format="%.6g")
         (staging / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
@@ -395,3 +428,75 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+# --------------------------------------------------------------------------------------------
+# Rank targets: one latent-standing fit per run, shared by every rank target
+
+
+def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
+                progress: Progress, cache: FitCache | None = None,
+                ) -> tuple[list[TargetPlan], RankFit | None, dict[str, RankForecast], float]:
+    """Fit the rank model once (if any target needs it) and forecast every rank target."""
+    wanted = [p for p in plans if p.status == RANK_ESTIMATED]
+    if not wanted:
+        return plans, None, {}, 0.0
+    started = time.perf_counter()
+    series = tuple(dict.fromkeys([*(p.target.reading for p in wanted), *DEFAULT_PANEL]))
+    panel = rank_panel(dataset, tuple(s for s in series if s in dataset.indicators))
+    first = int(panel.years[0])
+
+    def usable(p: TargetPlan) -> TargetPlan:
+        if p.status != RANK_ESTIMATED:
+            return p
+        if p.target.reading not in panel.series:
+            reason = f"no usable rank of '{p.target.reading}' on the province panel"
+        elif p.target.year < first:
+            reason = f"the target year {p.target.year} is before the rank data ({first})"
+        else:
+            return p
+        return TargetPlan(p.target, INSUFFICIENT, p.evaluated_geo, (), reason)
+
+    plans = [usable(p) for p in plans]
+    wanted = [p for p in plans if p.status == RANK_ESTIMATED]
+    if not wanted:
+        return plans, None, {}, 0.0
+    progress(f"fitting the rank model ({panel.n_obs} ranks of {', '.join(panel.series)}, "
+             f"{len(panel.geos)} provinces)")
+    fit, _, _ = fit_ranks_cached(panel, scenario.sampler, _fit_seed(scenario.seed, "rank_model"),
+                                 scenario.gates, cache)
+    forecasts = {p.target.id: forecast_ranks(fit, p.target.reading, p.target.year,
+                                             rank_basis(dataset.geos, p.target.among),
+                                             scenario.seed)
+                 for p in wanted}
+    return plans, fit, forecasts, round(time.perf_counter() - started, 2)
+
+
+def _rank_table(forecasts: dict[str, RankForecast], plans: list[TargetPlan]) -> pd.DataFrame:
+    units = {p.target.id: p.evaluated_geo for p in plans}
+    if not forecasts:
+        return pd.DataFrame()
+    return pd.concat([rank_distribution_frame(f, tid, units[tid]) for tid, f in forecasts.items()],
+                     ignore_index=True)
+
+
+def _rank_manifest(fit: RankFit | None, forecasts: dict[str, RankForecast],
+                   plans: list[TargetPlan], seconds: float) -> dict:
+    if fit is None:
+        return {}
+    thresholds = {p.target.id: int(p.target.threshold) for p in plans}
+    panel = fit.panel
+    return {"rank_model": {
+        "series": list(panel.series),
+        "n_obs": panel.n_obs,
+        "provinces": len(panel.geos),
+        "years": [int(panel.years[0]), int(panel.years[-1])],
+        "skipped_observations": list(panel.skipped),
+        "diagnostics": fit.diagnostics.as_dict(),
+        "seconds": seconds,
+        "targets": {tid: {"among": f.basis.among, "year": f.year,
+                          "top_k": thresholds[tid],
+                          "top_k_set": list(f.top_k(thresholds[tid])),
+                          "merged_units": f.basis.merged_units}
+                    for tid, f in forecasts.items()},
+    }}

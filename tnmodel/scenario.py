@@ -102,6 +102,10 @@ class Scenario(BaseModel):
     seed: int = Field(20301, ge=0)
     sweep: dict[str, list[Any]] | None = Field(
         None, description="dotted path -> values; one child scenario per combination")
+    rank_basis: dict[str, int] = Field(
+        default_factory=dict,
+        description="target id -> the rank basis (`among`) to read a rank target on, instead "
+                    "of the one in targets.yaml (e.g. 34 post-merger provinces)")
     source_file: SkipJsonSchema[Path | None] = Field(None, exclude=True)
     _origins: Any = PrivateAttr(None)
 
@@ -600,3 +604,26 @@ def scenario_files(paths: list[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+def check_rank_basis(scenario: Scenario, targets: dict, indicators: dict) -> list[Problem]:
+    """``rank_basis`` may only name rank targets the scenario lists, with a basis of 2 or more."""
+    found: list[tuple[tuple, str]] = []
+    for target_id, among in scenario.rank_basis.items():
+        keys = ("rank_basis", target_id)
+        if target_id not in scenario.targets:
+            found.append((keys, f"'{target_id}' is not one of this scenario's targets"
+                          f"{did_you_mean(target_id, scenario.targets)}"))
+        elif target_id in targets and indicators[targets[target_id].reading].kind != "rank":
+            found.append((keys, f"'{target_id}' is not a rank target (its reading "
+                          f"'{targets[target_id].reading}' is a "
+                          f"{indicators[targets[target_id].reading].kind})"))
+        if among < 2:
+            found.append((keys, f"a rank basis must be 2 or more units, got {among}"))
+    return [scenario.problem(keys, message) for keys, message in found]
+
+
+def with_rank_basis(target, scenario: Scenario):
+    """``target`` read on the scenario's ``rank_basis`` for it (unchanged if none is given)."""
+    among = scenario.rank_basis.get(target.id)
+    return target if among is None else target.model_copy(update={"among": among})

@@ -6,7 +6,9 @@ For every target the scenario names, :func:`plan_target` decides *how* it can be
 ``upper bound via proxy`` no measured series, but proxies bound it (e.g. internet users bound
                          basic digital skills from above): only a bound on P(met) is printed
 ``insufficient data``    the data cannot support a number yet (the reason says why)
-``not supported``        the indicator's kind has no model yet (e.g. ranks)
+``not supported``        the indicator's kind has no model yet
+``estimated (rank model)`` a rank target: P(rank <= k) from the latent-standing rank model
+                         (:func:`plan_rank_target`, :func:`rank_attainment_row`)
 
 :func:`attainment_row` then turns forecast paths into one row of ``targets.csv``.
 """
@@ -14,7 +16,7 @@ For every target the scenario names, :func:`plan_target` decides *how* it can be
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -23,6 +25,8 @@ from tnmodel.data import Dataset, Target
 from tnmodel.forecast import Paths
 from tnmodel.interventions import from_scale, trend_and_noise
 from tnmodel.models import SeriesData, mcse_of_mean
+from tnmodel.models.rank import RankBasisError, RankFit, rank_basis
+from tnmodel.ranks import RankForecast
 
 ESTIMATED = "estimated"
 PROXY_BOUND = "upper bound via proxy"
@@ -71,6 +75,8 @@ def plan_target(
     """Decide how ``target`` can be evaluated on ``dataset`` (see module docstring)."""
     geo = evaluated_geo(target, dataset, follow_lineage)
     reading = dataset.indicators[target.reading]
+    if reading.kind == "rank":
+        return plan_rank_target(target, dataset)
     if reading.kind != "share":
         model = "the latent-standing rank model" if reading.kind == "rank" else "a model"
         return TargetPlan(target, NOT_SUPPORTED, geo, (),
@@ -400,3 +406,144 @@ def attainment_details(
     row |= {"required_factor": np.nan if found.factor is None else found.factor,
             "required_from_year": from_year, "required_acceleration": found.text}
     return row
+
+
+# --------------------------------------------------------------------------------------------
+# Rank targets ("in the top 20"): the latent-standing model (tnmodel.models.rank, tnmodel.ranks)
+
+RANK_ESTIMATED = "estimated (rank model)"
+
+
+def plan_rank_target(target: Target, dataset: Dataset) -> TargetPlan:
+    """How a rank target can be evaluated: on which basis, for which unit.
+
+    The target's ``among`` names the basis: the pre-merger provinces (the target geo itself) or
+    the post-merger units (the target geo's successor). The status is :data:`RANK_ESTIMATED`
+    when the basis can be formed from the geos' lineage and the reading has observations;
+    otherwise ``insufficient data`` with the reason.
+    """
+    reading = dataset.indicators[target.reading]
+    if target.among is None:
+        return TargetPlan(target, INSUFFICIENT, target.geo, (),
+                          f"the target names no rank basis (`among`) for '{reading.id}'")
+    try:
+        basis = rank_basis(dataset.geos, target.among)
+    except RankBasisError as exc:
+        return TargetPlan(target, INSUFFICIENT, target.geo, (), str(exc))
+    unit = target.geo if basis.is_base else dataset.successor(target.geo)
+    if unit not in basis.units:
+        where = ("a post-merger unit, not one of the pre-merger provinces" if basis.is_base
+                 else "not a unit of the post-merger basis")
+        return TargetPlan(target, INSUFFICIENT, unit, (),
+                          f"'{unit}' is {where} ranked among {target.among}")
+    if dataset.series(reading.id).empty:
+        return TargetPlan(target, INSUFFICIENT, unit, (),
+                          f"no observations of '{reading.id}' at all")
+    return TargetPlan(target, RANK_ESTIMATED, unit, (reading.id,))
+
+
+def rank_attainment_row(
+    plan: TargetPlan,
+    scenario: str,
+    dataset: Dataset,
+    forecast: RankForecast,
+    fit: RankFit,
+    baseline: BaselineSettings,
+) -> dict:
+    """One row of ``targets.csv`` for a rank target (same columns as :func:`attainment_row`).
+
+    ``p_met`` is P(rank <= threshold) (the target's comparator), with its MCSE; ``q05 / q50 /
+    q95`` are rank quantiles; the note gives the basis, the 80% rank interval, whether the unit
+    is in the top-k set, the persistence estimate and the caveats.
+    """
+    t = plan.target
+    row = attainment_row(replace(plan, status=NOT_SUPPORTED), scenario, dataset, {}, {},
+                         baseline)
+    unit = plan.evaluated_geo
+    ranks = forecast.of(unit)
+    met = t.is_met(ranks).astype(float)
+    p = float(met.mean())
+    q05, q50, q95 = np.quantile(ranks, [0.05, 0.5, 0.95], method="inverted_cdf")
+    row |= {
+        "status": plan.status,
+        "p_met": p,
+        "p_met_mcse": mcse_of_mean(met, forecast.chains),
+        "verdict": f"{likelihood_words(p)} (P = {p:.2f})",
+        "q05": float(q05), "q50": float(q50), "q95": float(q95),
+    }
+    observed = fit.panel.rows_of(t.reading, unit)
+    same_basis = observed[observed["among"] == forecast.basis.among]
+    if len(same_basis):
+        latest = same_basis[same_basis["year"] == same_basis["year"].max()]
+        row |= {"n_obs": len(same_basis), "last_obs_year": int(latest["year"].iloc[0]),
+                "last_obs_value": float(latest["value"].mean())}
+        verdict = progress_verdict(
+            same_basis["year"].to_numpy(), same_basis["value"].to_numpy(), target_year=t.year,
+            threshold=t.threshold, is_met=t.is_met, lower=1, upper=forecast.basis.among,
+            settings=baseline)
+        row |= {"baseline_category": verdict.category
+                + (f" ({verdict.reason})" if verdict.reason else ""),
+                "baseline_ratio": np.nan if verdict.ratio is None else verdict.ratio,
+                "baseline_projection": np.nan if verdict.projected_value is None
+                else verdict.projected_value}
+    row["note"] = "; ".join(_rank_notes(plan, dataset, forecast, fit, observed))
+    return row
+
+
+def _rank_notes(plan: TargetPlan, dataset: Dataset, forecast: RankForecast, fit: RankFit,
+                observed) -> list[str]:
+    t, unit, basis = plan.target, plan.evaluated_geo, forecast.basis
+    panel = fit.panel
+    k = int(t.threshold)
+    lo, hi = forecast.interval(unit, 0.8)
+    phi = fit.draws["phi"]
+    notes = []
+    if basis.is_base:
+        notes.append(f"rank among the {basis.among} pre-merger provinces")
+        if t.year >= 2025 and any(g.merged_into for g in dataset.geos.values()):
+            notes.append("after the 1 July 2025 merger this is a hypothetical ranking of the "
+                         "pre-merger provinces (their standings continue; the DTI ranks the "
+                         "post-merger provinces from 2024)")
+    else:
+        parts = basis.parts(unit)
+        notes.append(f"rank among the {basis.among} post-merger provinces")
+        if len(parts) > 1:
+            notes.append(f"{unit}'s standing is the {basis.how[unit]} of its parts' standings "
+                         f"({', '.join(parts)})")
+        merged = sorted(set(basis.how.values()) - {"itself"})
+        if merged:
+            notes.append("merged units are formed as " + " / ".join(merged)
+                         + " of their parts")
+    notes.append(f"80% rank interval {lo}-{hi}")
+    in_set = unit in forecast.top_k(k)
+    notes.append(f"{'in' if in_set else 'not in'} the top-{k} set (the {k} units most likely "
+                 f"to rank <= {k})")
+    years = sorted(set(observed["year"]))
+    if len(observed):
+        listed = ", ".join(f"{int(r.value)}/{int(r.among)} ({r.year})"
+                           for r in observed.sort_values("year").itertuples())
+        notes.append(f"observed ranks of {unit} on '{t.reading}': {listed}")
+    else:
+        notes.append(f"no rank of '{t.reading}' observed for {unit}: its standing comes from "
+                     "its other series through the shared province mean")
+    if len(years) == 1:
+        notes.append(f"only one observed year of '{t.reading}' for {unit} ({years[0]})")
+    successor = dataset.successor(unit)
+    if basis.is_base and successor != unit:
+        later = panel.rows_of(t.reading, successor)
+        if len(later):
+            listed = ", ".join(f"{int(r.value)}/{int(r.among)} ({r.year})"
+                               for r in later.sort_values("year").itertuples())
+            notes.append(f"ranks of {successor} ({listed}) enter the fit as the "
+                         f"{later['weighting'].iloc[0]} of its parts' standings")
+    notes.append(f"standings fitted jointly on {', '.join(panel.series)} ({panel.n_obs} ranks, "
+                 f"{panel.years[0]}-{panel.years[-1]}); persistence phi median "
+                 f"{np.median(phi):.2f} (90%: {np.quantile(phi, 0.05):.2f}-"
+                 f"{np.quantile(phi, 0.95):.2f}) per year")
+    notes.append("published partial lists count as observed ranks; provinces missing from a "
+                 "list are unobserved that year, not 'below the list'")
+    breaks = sorted({b.year for b in dataset.indicators[t.reading].breaks})
+    if breaks:
+        notes.append("method changes (" + ", ".join(map(str, breaks)) + ") are treated as "
+                     "measurement noise, not breaks in the standing")
+    return notes

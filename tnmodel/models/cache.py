@@ -101,6 +101,17 @@ class FitCache:
 
     def load(self, key: str, series: SeriesData, spec: ModelSpec) -> Fit | None:
         """The cached fit for ``key``, or None (absent, stale or corrupt: the reason is kept)."""
+
+        def build(posterior: xr.DataTree, meta: dict, posterior_file: Path) -> Fit:
+            draws = FAMILIES[spec.family].extract_draws(posterior, series)
+            return Fit(series, spec, posterior, draws, Diagnostics(**meta["diagnostics"]),
+                       stored_at=posterior_file)
+
+        fit = self._load_entry(key, build)
+        return None if fit is None else replace(fit, series=series)
+
+    def _load_entry(self, key: str, build):
+        """Read, check and ``build(posterior, meta, file)`` one entry (remembered in-process)."""
         folder = self.entry(key)
         if not folder.exists():
             _IN_MEMORY.pop(folder, None)
@@ -108,7 +119,7 @@ class FitCache:
         remembered = _IN_MEMORY.get(folder)
         if remembered is not None and remembered[0] == _stamp(folder):
             _IN_MEMORY.move_to_end(folder)
-            return replace(remembered[1], series=series)
+            return remembered[1]
         try:
             meta = json.loads((folder / "fit.json").read_text(encoding="utf-8"))
             if meta.get("key") != key or meta.get("format") != CACHE_FORMAT:
@@ -118,20 +129,18 @@ class FitCache:
                 raise ValueError("corrupt entry: posterior.nc does not match its recorded hash")
             with xr.open_datatree(posterior_file, engine="h5netcdf") as tree:
                 posterior = tree.load()
-            draws = FAMILIES[spec.family].extract_draws(posterior, series)
-            diagnostics = Diagnostics(**meta["diagnostics"])
+            built = build(posterior, meta, posterior_file)
         except Exception as problem:  # noqa: BLE001 - any unreadable entry is refitted
             reason = f"{folder}: {problem}"
             log.warning("fit cache: not using %s; refitting", reason)
             self.rejected.append(reason)
             shutil.rmtree(folder, ignore_errors=True)
             return None
-        fit = Fit(series, spec, posterior, draws, diagnostics, stored_at=posterior_file)
-        self._remember(folder, fit)
-        return fit
+        self._remember(folder, built)
+        return built
 
     @staticmethod
-    def _remember(folder: Path, fit: Fit) -> None:
+    def _remember(folder: Path, fit) -> None:
         _IN_MEMORY[folder] = (_stamp(folder), fit)
         _IN_MEMORY.move_to_end(folder)
         while len(_IN_MEMORY) > IN_MEMORY_FITS:
@@ -140,24 +149,33 @@ class FitCache:
     def store(self, key: str, fit: Fit, seed: int, sampler: SamplerSettings) -> Fit:
         """Write an entry atomically (a temporary folder renamed into place); return the fit
         with its stored posterior (what a later load gives)."""
+        meta = {"indicator": fit.indicator, "series": list(fit.geos), "family": fit.spec.family,
+                "spec": fit.spec.model_dump(mode="json")}
+        stored, posterior_file = self._store_entry(key, fit.posterior, fit.diagnostics, seed,
+                                                   sampler, meta)
+        fit = replace(fit, posterior=stored, stored_at=posterior_file)
+        self._remember(posterior_file.parent, fit)
+        return fit
+
+    def _store_entry(self, key: str, posterior: xr.DataTree, diagnostics: Diagnostics,
+                     seed: int, sampler: SamplerSettings,
+                     meta: dict) -> tuple[xr.DataTree, Path]:
         folder = self.entry(key)
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=folder.parent))
+        stored = _storable(posterior)
         try:
-            _storable(fit.posterior).to_netcdf(staging / "posterior.nc", engine="h5netcdf")
+            stored.to_netcdf(staging / "posterior.nc", engine="h5netcdf")
             meta = {
                 "format": CACHE_FORMAT,
                 "key": key,
-                "indicator": fit.indicator,
-                "series": list(fit.geos),
-                "family": fit.spec.family,
-                "spec": fit.spec.model_dump(mode="json"),
+                **meta,
                 "sampler": sampler.model_dump(mode="json"),
                 "seed": int(seed),
                 "tnmodel": __version__,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "posterior_sha256": _sha256(staging / "posterior.nc"),
-                "diagnostics": fit.diagnostics.__dict__,
+                "diagnostics": diagnostics.__dict__,
             }
             (staging / "fit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
             if folder.exists():
@@ -172,10 +190,7 @@ class FitCache:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        stored = replace(fit, posterior=_storable(fit.posterior),
-                         stored_at=folder / "posterior.nc")
-        self._remember(folder, stored)
-        return stored
+        return stored, folder / "posterior.nc"
 
     def clear(self) -> int:
         """Delete every entry; return how many there were."""
@@ -244,3 +259,56 @@ def _stamp(folder: Path) -> tuple:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def rank_fit_key(panel, priors, sampler: SamplerSettings, gates: GateThresholds,
+                 seed: int) -> str:
+    """The content hash of a rank-model fit: the panel's arrays and rows, priors, settings."""
+    digest = hashlib.sha256()
+    for label, payload in (
+        ("format", str(CACHE_FORMAT)),
+        ("kind", "rank_model"),
+        ("versions", " ".join(version(p) for p in ("pymc", "nutpie", "pytensor"))),
+        ("tnmodel", __version__),
+        ("series", "\x1f".join(panel.series)),
+        ("geos", "\x1f".join(panel.geos)),
+        ("priors", priors.model_dump_json()),
+        ("sampler", sampler.model_dump_json()),
+        ("gates", gates.model_dump_json()),
+        ("seed", str(int(seed))),
+    ):
+        digest.update(label.encode() + b"\0" + payload.encode() + b"\0")
+    for name in ("years", "obs_series", "obs_year", "obs_weights", "rank", "among", "z"):
+        array = np.ascontiguousarray(getattr(panel, name))
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode() + array.tobytes())
+    return digest.hexdigest()
+
+
+def fit_ranks_cached(panel, sampler: SamplerSettings, seed: int, gates: GateThresholds,
+                     cache: FitCache | None, priors=None) -> tuple:
+    """:func:`tnmodel.models.rank.fit_ranks` through ``cache``; returns (fit, key, hit)."""
+    from tnmodel.models.family import stack_draws
+    from tnmodel.models.rank import HYPER, RankFit, RankPriors, fit_ranks
+
+    priors = priors or RankPriors()
+    key = rank_fit_key(panel, priors, sampler, gates, seed)
+    if cache is not None:
+        def build(posterior: xr.DataTree, meta: dict, posterior_file: Path) -> RankFit:
+            post = posterior.posterior
+            draws = {name: stack_draws(post[name]) for name in HYPER}
+            return RankFit(panel, priors, posterior, draws, Diagnostics(**meta["diagnostics"]),
+                           int(post.sizes["chain"]))
+
+        fit = cache._load_entry(key, build)
+        if fit is not None:
+            cache.hits += 1
+            return replace(fit, panel=panel), key, True
+        cache.misses += 1
+    fit = fit_ranks(panel, sampler, seed, gates, priors)
+    if cache is not None:
+        stored, posterior_file = cache._store_entry(
+            key, fit.posterior, fit.diagnostics, seed, sampler,
+            {"indicator": "rank_model", "series": list(panel.series), "family": "rank_model"})
+        fit = replace(fit, posterior=stored)
+        cache._remember(posterior_file.parent, fit)
+    return fit, key, False
