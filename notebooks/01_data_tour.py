@@ -95,15 +95,17 @@ coverage.to_csv(out / "coverage.csv", index=False)
 coverage
 
 # %% [markdown]
-# The key provincial indicators, geo by year since 2010 (number of observations in a cell).
-# Thái Nguyên before the merger (`thai_nguyen`), after it (`thai_nguyen_merged`), its
-# neighbour Bắc Kạn and the national series. Empty cells are years without any figure.
+# The indicators the 2030 targets are read as (and their proxies), geo by year since 2010
+# (number of observations in a cell). Thái Nguyên before the merger (`thai_nguyen`), after it
+# (`thai_nguyen_merged`), its neighbour Bắc Kạn and the national series. Empty cells are
+# years without any figure.
 
 # %%
-key = ["online_dossier_share", "eligible_procedures_online_share", "internet_users_share",
-       "adult_smartphone_share", "digital_economy_share_grdp", "digital_government_rank",
-       "digital_transformation_rank"]
-key = [k for k in key if k in ds.indicators]
+goals = [t for t in ds.targets.values()
+         if t.geo in ("thai_nguyen", "thai_nguyen_merged") and t.year == 2030]
+key = sorted({t.reading for t in goals}
+             | {p.indicator for t in goals for p in ds.indicators[t.reading].proxies})
+key = [k for k in key if len(ds.series(k))]  # readings with no measured series have no rows
 places = ["thai_nguyen", "thai_nguyen_merged", "bac_kan", "vietnam"]
 places = [g for g in places if g in ds.geos]
 cells = (obs[obs["indicator"].isin(key) & obs["geo"].isin(places) & (obs["year"] >= 2010)]
@@ -158,19 +160,25 @@ breaks[breaks["indicator"].isin(key)]
 
 # %% [markdown]
 # The online dossier share of Thái Nguyên with its sources (hover a point for value, period,
-# source and URL), the break marks and the merger. No forecast here: only observations.
+# source and URL), the 2022 break (dotted) and the merger (dash-dot). No forecast here: only
+# observations. Two points, a part-year snapshot each, three years apart, on both sides of
+# a break and a merger: this is the whole provincial record of the usage target.
 
 # %%
 geos = charts.lineage_geos(ds, "thai_nguyen_merged")
 points = charts.observation_frame(ds, "online_dossier_share", geos)
 layer = alt.Chart(points).mark_point(filled=True, size=60).encode(
-    x=alt.X("year:Q", axis=alt.Axis(format="d")),
+    x=alt.X("year:Q", axis=alt.Axis(format="d"), scale=alt.Scale(domain=[2019, 2031])),
     y=alt.Y("value:Q", title="dossiers handled online (%)", scale=alt.Scale(domain=[0, 100])),
     color="geo:N", shape="period:N",
     tooltip=["geo", "year", "value", "period", "source", "url"])
 marks = charts.break_frame(ds, "online_dossier_share", geos)
 rules = alt.Chart(marks).mark_rule(strokeDash=[2, 2], color="#8e44ad").encode(
     x="year:Q", tooltip=["year", "what"])
+merger = pd.DataFrame({"year": [charts.year_fraction(charts.merger_date(ds, geos))],
+                       "what": ["merger of 1 July 2025"]})
+rules += alt.Chart(merger).mark_rule(strokeDash=[8, 3], color="#d35400").encode(
+    x="year:Q", tooltip=["what"])
 (layer + rules).properties(width=520, title="Online dossier share, Thái Nguyên (all lineage)")
 
 # %% [markdown]

@@ -179,12 +179,14 @@ local = ppc[ppc["series_geo"].isin(lineage)]
 if len(local):
     base = alt.Chart(local)
     view = (base.mark_rule(color="#3b6ea8", strokeWidth=3, opacity=0.5).encode(
-                x=alt.X("year:Q", axis=alt.Axis(format="d")), y=alt.Y("q10:Q", title="%"),
+                x=alt.X("year:Q", axis=alt.Axis(format="d"), scale=alt.Scale(zero=False)),
+                y=alt.Y("q10:Q", title="%"),
                 y2="q90:Q")
             + base.mark_point(filled=True, size=60, color="#c0392b").encode(
                 x="year:Q", y="value:Q", shape="period:N",
                 tooltip=["indicator", "year", "value", "period", "q10", "q50", "q90", "pit"]))
-    display(view.properties(width=220, height=160).facet(facet="indicator:N", columns=3))
+    display(view.properties(width=220, height=160).facet(facet="indicator:N", columns=3)
+            .resolve_scale(x="independent"))
 else:
     print("no observations of the Thái Nguyên lineage in these fits")
 

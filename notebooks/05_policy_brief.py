@@ -81,10 +81,11 @@ pd.DataFrame({"scenario": list(titles), "title": list(titles.values())})
 # %% [markdown]
 # ## 1. The verdicts
 #
-# One sentence per target and scenario. *Estimated* targets get a probability with its
-# Monte-Carlo error and the forecast's median and 90% interval. Targets without a measured
-# series get a **bound** through their proxies: "at most" means the true chance may be much
-# lower. Rank targets have no probability yet.
+# One sentence per target and scenario. *Estimated* targets get a probability (± two
+# Monte-Carlo standard errors: the noise of the simulation, not the uncertainty about the
+# future, which the probability itself expresses) and the forecast's median and 90%
+# interval. Targets without a measured series get a **bound** through their proxies:
+# "at most" means the true chance may be much lower. Rank targets have no probability yet.
 
 # %%
 def sentence(row) -> str:
@@ -97,8 +98,8 @@ def sentence(row) -> str:
                 f"{row['threshold']:g})")
     if pd.notna(row.get("p_met_upper")):
         p = row["p_met_upper"]
-        return (f"at most {likelihood_words(p)} (P ≤ {p:.2f}): an upper bound from proxies, "
-                "not an estimate")
+        return (f"P ≤ {p:.2f} (at most '{likelihood_words(p)}'): an upper bound from proxies, "
+                "not an estimate; the true chance may be much lower")
     return f"no probability ({row['status']}): {row['note']}"
 
 
@@ -106,7 +107,8 @@ targets["label"] = [target_label(ds, row, "en") for row in targets.to_dict("reco
 targets["in words"] = [sentence(row) for row in targets.to_dict("records")]
 verdicts = targets.pivot_table(index="label", columns="scenario", values="in words",
                                aggfunc="first", sort=False)
-verdicts = verdicts[[s for s in titles if s in verdicts.columns]]
+verdicts = verdicts[[s for s in titles if s in verdicts.columns]].fillna(
+    "— (not in this scenario)")
 verdicts.to_csv(out / "verdicts.csv")
 verdicts
 
