@@ -201,30 +201,44 @@ charts.pit_histogram(annual[["model", "pit"]]) if len(annual) else "no annual po
 # %% [markdown]
 # ## 4. Model comparison
 #
-# Every family in `FAMILIES` that applies to the indicator's kind is fitted to the same
-# series (through the same cache) and scored on the same in-sample checks: coverage of the
-# 80% interval and the mean CRPS of the annual points (lower is better). Families added
-# later appear here without changes to this notebook. A family that does not converge is
-# listed with the reason, not dropped silently.
+# Every family in `FAMILIES` that applies to the indicator's kind (bounded families for
+# shares) is fitted to the same series (through the same cache, with the family's default
+# priors) and scored on the same in-sample checks: coverage of the 80% interval and the mean
+# CRPS of the annual points (percentage points; lower is better). Families added later
+# appear here without changes to this notebook. A family that does not converge is listed
+# with the reason, not dropped silently. A fast run compares the families on the indicator
+# with the most observations only.
 #
 # In-sample scores favour flexible models; the comparison that decides between families is
 # the out-of-sample back-test (notebook 04).
 
 # %%
 print("families available:", ", ".join(FAMILIES))
+try:  # the families for bounded shares, as the back-tests use them (issue 3)
+    from tnmodel.backtest import BOUNDED_FAMILIES
+except ImportError:
+    BOUNDED_FAMILIES = ("logit_trend",)
 
 
-def applies(family, kind: str) -> bool:
-    """A family declares the indicator kinds it models (``kinds``); the logit trend: shares."""
-    return kind in tuple(getattr(family, "kinds", ("share",)))
+def applies(name: str, family, kind: str) -> bool:
+    """Whether a family models an indicator of this kind: its own ``kinds`` if it declares
+    them, else bounded families for shares and the others for unbounded indices."""
+    if hasattr(family, "kinds"):
+        return kind in family.kinds
+    return (name in BOUNDED_FAMILIES) == (kind == "share")
 
 
+# A fast run compares the families on the indicator with the most data only.
+compared = list(fits)
+if fast:
+    compared = [max(fits, key=lambda ind: fits[ind].series.n_obs)]
 comparison = []
-for indicator, fit in fits.items():
+for indicator in compared:
+    fit = fits[indicator]
     kind = ds.indicators[indicator].kind
     series = fit.series
     for name, family in FAMILIES.items():
-        if not applies(family, kind):
+        if not applies(name, family, kind):
             continue
         row = {"indicator": indicator, "kind": kind, "family": name}
         try:
@@ -254,39 +268,48 @@ comparison
 # ## 5. The pace: prior against posterior
 #
 # The logit-trend family's pace prior, `mu_beta ~ Normal(0.2, 0.3)` logits a year, spans slow
-# decline to the fastest adoption curves seen in the internet panel. Where the posterior is
+# decline to the fastest adoption curves seen in the internet panel (families that can draw
+# one geo's pace from their prior, `prior_pace`, show that instead). Where the posterior is
 # much narrower than the prior, the data speak; where it is about as wide, the forecast
 # rests on the prior and should be read as such (`width90_vs_prior` near 1: an indicator
 # with a handful of part-year points says little about its own pace). Shown: the population
-# pace `mu_beta` and the pace of the Thái Nguyên series (`beta`).
+# pace `mu_beta` and the pace of the Thái Nguyên series (`beta`, or the family's `pace_var`).
 
 # %%
 rng = np.random.default_rng(2030)
 edges = np.linspace(-1.0, 1.5, 51)
 rows, densities = [], []
 for indicator, fit in fits.items():
+    family = FAMILIES[fit.spec.family]
     post = fit.posterior.posterior
     priors = fit.spec.priors
-    if "mu_beta" not in post or not hasattr(priors, "pace_mean"):
-        continue
-    prior = rng.normal(priors.pace_mean, priors.pace_sd, 4000)
-    samples = {"prior mu_beta": prior, "posterior mu_beta": post["mu_beta"].values.ravel()}
+    pace_var = getattr(family, "pace_var", "beta")
+    try:  # one geo's pace from the prior, marginal over the pool (families of issue 3)
+        prior = family.prior_pace(priors, 4000, rng)
+    except (AttributeError, NotImplementedError):
+        if not hasattr(priors, "pace_mean"):
+            continue
+        prior = rng.normal(priors.pace_mean, priors.pace_sd, 4000)  # the population pace
+    samples = {"prior pace": prior}
+    if "mu_beta" in post:
+        samples["posterior mu_beta"] = post["mu_beta"].values.ravel()
     for g in [g for g in fit.geos if g in ("thai_nguyen", "thai_nguyen_merged")]:
-        samples[f"posterior beta[{g}]"] = post["beta"].sel(geo=g).values.ravel()
+        if pace_var in post:
+            samples[f"posterior {pace_var}[{g}]"] = post[pace_var].sel(geo=g).values.ravel()
     prior_width = np.subtract(*np.quantile(prior, [0.95, 0.05]))
     for label, values in samples.items():
         q05, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95])
-        rows.append({"indicator": indicator, "what": label, "q05": q05, "q50": q50, "q95": q95,
-                     "width90_vs_prior": (q95 - q05) / prior_width})
+        rows.append({"indicator": indicator, "family": family.name, "what": label, "q05": q05,
+                     "q50": q50, "q95": q95, "width90_vs_prior": (q95 - q05) / prior_width})
         density, _ = np.histogram(values, bins=edges, density=True)
         densities.append(pd.DataFrame({"indicator": indicator, "what": label,
                                        "pace": (edges[:-1] + edges[1:]) / 2,
                                        "density": density}))
 pace = pd.DataFrame(rows).round(3)
 pace.to_csv(out / "pace_prior_posterior.csv", index=False)
-uninformed = pace[(pace["what"] == "posterior mu_beta") & (pace["width90_vs_prior"] > 0.8)]
+uninformed = pace[pace["what"].str.startswith("posterior") & (pace["width90_vs_prior"] > 0.8)]
 print("the data barely narrow the pace (posterior at least 80% as wide as the prior): "
-      + (", ".join(uninformed["indicator"]) or "none"))
+      + (", ".join(sorted(set(uninformed["indicator"]))) or "none"))
 pace
 
 # %%
@@ -295,7 +318,7 @@ if densities:
         interpolate="step-after").encode(
         x=alt.X("pace:Q", title="pace (logits per year)"), y="density:Q",
         color=alt.Color("what:N", title=None),
-        strokeDash=alt.condition(alt.datum.what == "prior mu_beta", alt.value([4, 3]),
+        strokeDash=alt.condition(alt.datum.what == "prior pace", alt.value([4, 3]),
                                  alt.value([1, 0])),
     ).properties(width=220, height=150).facet(facet="indicator:N", columns=3))
 
