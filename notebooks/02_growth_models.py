@@ -136,7 +136,9 @@ def predictive_check(fit, family_name: str, seed: int = 1) -> pd.DataFrame:
     family = FAMILIES[family_name]
     series = fit.series
     years = np.arange(series.year.min(), series.year.max() + 1)
-    values, _ = family.forecast(fit.draws, series, years, stream_seed(seed, "ppc"))
+    values = family.forecast(fit.draws, series, years, stream_seed(seed, "ppc"))
+    if isinstance(values, tuple):  # (values, observation noise)
+        values = values[0]
     rows = []
     for i, row in enumerate(series.rows.itertuples()):
         draws = values[:, series.geo_index[i], int(series.year[i] - years[0])]
