@@ -180,6 +180,10 @@ needs
 # - **Proxy bounds are bounds.** Basic digital skills (85% target) have no measured series.
 #   Internet use and smartphone ownership bound skills from above; "at most P" may hide a
 #   much lower true chance.
+# - **Thin data.** The provincial series rest on one to three points, mostly part-year
+#   snapshots (the usage reading: early 2022 and 2025; adult smartphone ownership: one
+#   value). Their paces come largely from the pool and the prior (notebook 02 shows how
+#   little the data narrow them), which is why some fans widen so much towards 2030.
 # - **Ranks are not modelled yet.** The DTI targets (top 20 in digital government, top 10 in
 #   digital transformation) get no probability; the ranking changed from 63 to 34 provinces
 #   in 2025.
