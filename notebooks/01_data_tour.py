@@ -225,7 +225,8 @@ pd.DataFrame(proxy_rows)
 # A target in `targets.yaml` is one *reading* of a public target: the indicator actually
 # measured (`reading`) may differ from the target's wording (`indicator`). The online-services
 # target is read twice: as usage (dossiers handled online) and as supply (procedures offered
-# online). Rank targets (DTI) have no model yet.
+# online). Rank targets (DTI) need the latent-standing rank model; without it they get no
+# probability.
 
 # %%
 columns = ["geo", "indicator", "reading", "year", "comparator", "threshold", "among"]

@@ -220,5 +220,6 @@ manifest = json.loads((folders[0] / "manifest.json").read_text(encoding="utf-8")
 #   not estimates: no data in `data/` measures the effect of a programme.
 # - Proxy targets (basic digital skills) stay upper bounds under every scenario: an
 #   intervention on a proxy can only move the bound.
-# - Rank targets are `not supported` until a rank model exists.
+# - Rank targets are `not supported` where the rank model is not available; where it is,
+#   read a rank probability with its basis (63 or 34 provinces, in `note`).
 # - With `fast = True` the MCSE is larger and the gates are relaxed: not for decisions.

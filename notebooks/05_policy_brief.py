@@ -85,7 +85,8 @@ pd.DataFrame({"scenario": list(titles), "title": list(titles.values())})
 # Monte-Carlo standard errors: the noise of the simulation, not the uncertainty about the
 # future, which the probability itself expresses) and the forecast's median and 90%
 # interval. Targets without a measured series get a **bound** through their proxies:
-# "at most" means the true chance may be much lower. Rank targets have no probability yet.
+# "at most" means the true chance may be much lower. Rank targets get a probability only
+# where the rank model is available.
 
 # %%
 def sentence(row) -> str:
@@ -184,9 +185,10 @@ needs
 #   snapshots (the usage reading: early 2022 and 2025; adult smartphone ownership: one
 #   value). Their paces come largely from the pool and the prior (notebook 02 shows how
 #   little the data narrow them), which is why some fans widen so much towards 2030.
-# - **Ranks are not modelled yet.** The DTI targets (top 20 in digital government, top 10 in
-#   digital transformation) get no probability; the ranking changed from 63 to 34 provinces
-#   in 2025.
+# - **Ranks.** The DTI targets (top 20 in digital government, top 10 in digital
+#   transformation) need the latent-standing rank model; without it they get no probability.
+#   The ranking changed from 63 to 34 provinces in 2025: a rank probability holds only for
+#   the basis named in its `note`.
 # - **Definitional breaks.** Decree 42/2022 redefined online public services (levels 3/4 to
 #   partial/full-process); the trend model has no break term.
 # - **The merger.** The merged province's series continues the old Thái Nguyên's
