@@ -64,6 +64,11 @@ def quantile_column(p: float) -> str:
     return f"q{int(percent):02d}" if percent == int(percent) else f"q{round(p * 1000):03d}"
 
 
+def quantile_columns() -> list[str]:
+    """The columns of :func:`quantile_table` (and ``quantiles.csv``), also when it is empty."""
+    return ["indicator", "geo", "year", "mean", *(quantile_column(p) for p in QUANTILES)]
+
+
 def quantile_table(paths: Paths) -> pd.DataFrame:
     """Yearly forecast quantiles (and mean) per geo, tidy."""
     q = np.quantile(paths.values, QUANTILES, axis=0)  # (quantile, geo, year)

@@ -203,7 +203,9 @@ def _read_csv(path: Path) -> pd.DataFrame | None:
         return None
     try:
         return pd.read_csv(path, keep_default_na=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()  # e.g. quantiles of a scenario with rank targets only
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise InputError([Problem(relative(path), 1, "(file)", f"cannot read as CSV: {exc}")],
                          what="results") from None
 

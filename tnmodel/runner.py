@@ -35,7 +35,7 @@ import xarray as xr
 
 from tnmodel import __version__
 from tnmodel.data import Dataset, load_dataset
-from tnmodel.forecast import Paths, forecast_paths, quantile_table
+from tnmodel.forecast import Paths, forecast_paths, quantile_columns, quantile_table
 from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
 from tnmodel.models import Fit, SeriesData, select_series
 from tnmodel.models.cache import FitCache, fit_cached, fit_ranks_cached
@@ -202,7 +202,7 @@ def run_scenario(
     table = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
     first_year = pd.DataFrame(first_rows, columns=list(FIRST_YEAR_COLUMNS))
     quantiles = (pd.concat([quantile_table(p) for p in paths.values()], ignore_index=True)
-                 if paths else pd.DataFrame())
+                 if paths else pd.DataFrame(columns=quantile_columns()))
     manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings, fit_keys,
                          time.perf_counter() - started)
     manifest["interventions"] = [describe(i) for i in scenario.interventions]
