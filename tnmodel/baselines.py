@@ -161,8 +161,9 @@ def baseline_draws(
 
     ``cagr``: the compound (log) growth rate of the last :data:`CAGR_WINDOW` years continued,
     as a random walk with that drift in logs (the drift method: spread from the sd of the
-    observed yearly log growth, plus the uncertainty of the drift, Student-t); ``ols``: a straight line fitted by least squares to all points, with its
-    Student-t prediction interval; ``ets_damped``: exponential smoothing with an additive
+    observed yearly log growth, plus the uncertainty of the drift, Student-t); ``ols``: a
+    straight line fitted by least squares to all points, with its Student-t prediction
+    interval; ``ets_damped``: exponential smoothing with an additive
     damped trend (statsmodels ``ETSModel``), simulated forward, on the latest run of
     consecutive years (needs 5; shorter runs fall back to ``ols``). Several values in one
     year are averaged. Draws are clipped to ``[lower, upper]``.
