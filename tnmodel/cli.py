@@ -218,6 +218,9 @@ def priors_learn(
     draws: Annotated[int, typer.Option("--draws", min=50)] = 1000,
     tune: Annotated[int, typer.Option("--tune", min=50)] = 1000,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 2030,
+    min_ess: Annotated[float, typer.Option(
+        "--min-ess", help="bulk-ESS gate (means and sds of hyper-parameters need fewer "
+        "draws than tail probabilities)")] = 400,
 ) -> None:
     """Fit FAMILY to a reference panel once; write its pooled hyper-parameters as priors.
 
@@ -225,7 +228,7 @@ def priors_learn(
     tnmodel/models/reference/, or a path).
     """
     from tnmodel.data import load_dataset
-    from tnmodel.models import FAMILIES, ConvergenceError, SamplerSettings
+    from tnmodel.models import FAMILIES, ConvergenceError, GateThresholds, SamplerSettings
     from tnmodel.models.reference import learn_reference, write_reference
     from tnmodel.problems import did_you_mean
 
@@ -247,7 +250,7 @@ def priors_learn(
         doc = learn_reference(dataset, indicator, family=family, since=since, until=until,
                               exclude_geos=tuple(exclude_geo or ()),
                               sampler=SamplerSettings(chains=chains, draws=draws, tune=tune),
-                              seed=seed)
+                              gates=GateThresholds(min_ess_bulk=min_ess), seed=seed)
     except ConvergenceError as exc:
         err.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None

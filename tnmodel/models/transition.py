@@ -147,8 +147,8 @@ def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
         "src": series.source_types().astype(np.int64),
     }
     breaks = series.break_matrix()
-    if breaks.shape[1]:
-        columns["brk"] = breaks
+    for b in range(breaks.shape[1]):  # one 1-D array per break
+        columns[f"brk{b}"] = breaks[:, b]
     arrays = split_by_kind(columns, series)
     if "y_exact" in arrays:
         prev, gap, first = chain_of(arrays["geo_exact"], series.year[series.kind == "exact"])
@@ -229,8 +229,8 @@ class Transition(Family):
             def mean_and_error(kind: str):
                 g, t = data[f"geo_{kind}"], data[f"k_{kind}"]
                 mean = mu[g, t]
-                if delta is not None:
-                    mean = mean + pt.dot(data[f"brk_{kind}"], delta)
+                for b in range(n_breaks):
+                    mean = mean + data[f"brk{b}_{kind}"] * delta[b]
                 error = sigma_src[data[f"src_{kind}"]] ** 2 + data[f"part_{kind}"] * sigma_part**2
                 return mean, error
 
