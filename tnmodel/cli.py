@@ -221,6 +221,7 @@ def priors_learn(
     min_ess: Annotated[float, typer.Option(
         "--min-ess", help="bulk-ESS gate (means and sds of hyper-parameters need fewer "
         "draws than tail probabilities)")] = 400,
+    max_rhat: Annotated[float, typer.Option("--max-rhat", help="R-hat gate")] = 1.01,
 ) -> None:
     """Fit FAMILY to a reference panel once; write its pooled hyper-parameters as priors.
 
@@ -250,7 +251,8 @@ def priors_learn(
         doc = learn_reference(dataset, indicator, family=family, since=since, until=until,
                               exclude_geos=tuple(exclude_geo or ()),
                               sampler=SamplerSettings(chains=chains, draws=draws, tune=tune),
-                              gates=GateThresholds(min_ess_bulk=min_ess), seed=seed)
+                              gates=GateThresholds(min_ess_bulk=min_ess, max_rhat=max_rhat),
+                              seed=seed)
     except ConvergenceError as exc:
         err.print(str(exc), style="red", markup=False, highlight=False)
         raise typer.Exit(3) from None
