@@ -242,6 +242,9 @@ def test_transition_fit_on_simulated_panel_flags_sparse_geo_and_reports_prior_in
     # The dense geos' paces are learned from their data; the one-point geo's is the pool's.
     assert (table.loc[["sim_dense1", "sim_dense2", "sim_dense3"], "sd_ratio"] < 0.7).all()
     assert table.loc["sim_one", "sd_ratio"] > table.loc["sim_dense1", "sd_ratio"]
+    # ... and the pool comparison says so: the one-point geo is carried by the pool.
+    assert table.loc["sim_one", "carried_by_pool"]
+    assert table.loc["sim_one", "pool_sd_ratio"] > table.loc["sim_dense1", "pool_sd_ratio"]
     assert set(fit.diagnostics.as_dict()["prior_pace"]) == set(geos)
     values = TRANSITION.forecast(fit.draws, series, np.arange(2020, 2026),
                                  np.random.default_rng(0))

@@ -25,8 +25,12 @@ def prior_influence(fit, n: int = 4000, seed: int = 0) -> pd.DataFrame:
 
     ``sd_ratio`` near 1 (and ``overlap`` near 1) means the data said little about the pace:
     the result is carried by the prior (``carried_by_prior`` when ``sd_ratio`` >
-    :data:`CARRIED_BY_PRIOR`). Columns: geo, parameter, n_obs, n_years, prior_mean,
-    prior_sd, post_mean, post_sd, sd_ratio, overlap, carried_by_prior.
+    :data:`CARRIED_BY_PRIOR`). In a pooled fit a geo with little data of its own gets its
+    pace from the other geos, which the prior ratio does not show: ``pool_sd_ratio`` is the
+    posterior sd of the geo's pace over the sd of the fitted pool (the distribution of a new
+    geo's pace, ``mu + tau * z``); near 1, the geo's pace is the pool's (``carried_by_pool``).
+    Columns: geo, parameter, n_obs, n_years, prior_mean, prior_sd, post_mean, post_sd,
+    sd_ratio, overlap, carried_by_prior, pool_sd_ratio, carried_by_pool.
     """
     from tnmodel.models import FAMILIES
 
@@ -34,6 +38,12 @@ def prior_influence(fit, n: int = 4000, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     prior = family.prior_pace(fit.spec.priors, n, rng)
     posterior = fit.draws[family.pace_var]
+    post = fit.posterior.posterior
+    hyper = f"mu_{family.pace_var}", f"tau_{family.pace_var}"
+    pool_sd = float("nan")
+    if all(h in post for h in hyper):
+        mu, tau = (np.asarray(post[h].values).ravel() for h in hyper)
+        pool_sd = float((mu + tau * rng.standard_normal(mu.size)).std())
     rows = []
     for i, geo in enumerate(fit.series.geos):
         post = posterior[:, i]
@@ -46,6 +56,8 @@ def prior_influence(fit, n: int = 4000, seed: int = 0) -> pd.DataFrame:
             "post_mean": float(post.mean()), "post_sd": float(post.std()),
             "sd_ratio": ratio, "overlap": overlap(prior, post),
             "carried_by_prior": ratio > CARRIED_BY_PRIOR,
+            "pool_sd_ratio": float(post.std() / pool_sd),
+            "carried_by_pool": bool(post.std() / pool_sd > CARRIED_BY_PRIOR),
         })
     return pd.DataFrame(rows)
 
@@ -55,5 +67,7 @@ def prior_influence_summary(fit) -> dict[str, dict]:
     table = prior_influence(fit)
     return {row.geo: {"parameter": row.parameter, "sd_ratio": round(row.sd_ratio, 3),
                       "overlap": round(row.overlap, 3),
-                      "carried_by_prior": bool(row.carried_by_prior)}
+                      "carried_by_prior": bool(row.carried_by_prior),
+                      "pool_sd_ratio": round(row.pool_sd_ratio, 3),
+                      "carried_by_pool": bool(row.carried_by_pool)}
             for row in table.itertuples()}
