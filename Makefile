@@ -16,7 +16,7 @@ REPORT    ?= reports/index.html
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -67,3 +67,18 @@ bench: $(STAMP)  ## speed benchmarks on the shipped data (prints figures; severa
 
 clean:  ## remove results and caches (keeps .venv)
 	rm -rf $(RESULTS) reports .cache .pytest_cache test-artifacts
+
+BACKTESTS ?= docs/backtests
+BACKTEST_ARGS ?= --data data/observations.csv --indicator internet_users_share --since 2000 \
+	--upper 100 --draws 1000 --tune 1000 --quiet
+
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam) into docs/backtests/
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --cutoff 2008 --cutoff 2011 --cutoff 2014 \
+	  --cutoff 2017 --out $(BACKTESTS)/internet_panel
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --geo vietnam --cutoff 2006 --cutoff 2008 \
+	  --cutoff 2010 --cutoff 2012 --cutoff 2014 --cutoff 2016 --cutoff 2018 \
+	  --out $(BACKTESTS)/vietnam
+	$(PY) scripts/backtest_table.py $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam
+
+sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
+	$(PY) benchmarks/sbc.py --reps 500

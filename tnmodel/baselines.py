@@ -135,3 +135,118 @@ def progress_verdict(
             category = name
             break
     return BaselineVerdict(category, ratio, observed, required, projected, t_base, t_last)
+
+
+# --------------------------------------------------------------------------------------------
+# Baseline forecasters: predictive draws for back-tests (same interface as the model families)
+
+#: Baseline forecasters by the name ``tnmodel backtest --model`` uses.
+BASELINE_MODELS = ("cagr", "ols", "ets_damped")
+#: Years of the most recent data a growth rate is measured over (CAGR / AROC baseline).
+CAGR_WINDOW = 5
+
+
+def baseline_draws(
+    name: str,
+    years: np.ndarray,
+    values: np.ndarray,
+    target_years: np.ndarray,
+    *,
+    n_draws: int,
+    rng: np.random.Generator,
+    lower: float | None = 0.0,
+    upper: float | None = None,
+) -> np.ndarray:
+    """Predictive draws of a baseline forecaster, shape (n_draws, len(target_years)).
+
+    ``cagr``: the compound (log) growth rate of the last :data:`CAGR_WINDOW` years continued,
+    as a random walk with that drift in logs (the drift method: spread from the sd of the
+    observed yearly log growth, plus the uncertainty of the drift, Student-t); ``ols``: a
+    straight line fitted by least squares to all points, with its Student-t prediction
+    interval; ``ets_damped``: exponential smoothing with an additive
+    damped trend (statsmodels ``ETSModel``), simulated forward, on the latest run of
+    consecutive years (needs 5; shorter runs fall back to ``ols``). Several values in one
+    year are averaged. Draws are clipped to ``[lower, upper]``.
+    """
+    years = np.asarray(years, dtype=int)
+    values = np.asarray(values, dtype=float)
+    distinct = np.unique(years)
+    per_year = np.array([values[years == y].mean() for y in distinct])
+    target_years = np.asarray(target_years, dtype=int)
+    if distinct.size == 0:
+        raise ValueError("a baseline needs at least one observed value")
+    if name == "cagr":
+        draws = _cagr_draws(distinct, per_year, target_years, n_draws, rng, lower, upper)
+    elif name == "ols":
+        draws = _ols_draws(distinct, per_year, target_years, n_draws, rng)
+    elif name == "ets_damped":
+        draws = _ets_draws(distinct, per_year, target_years, n_draws, rng)
+    else:
+        raise ValueError(f"unknown baseline '{name}'; known: {', '.join(BASELINE_MODELS)}")
+    return np.clip(draws, -np.inf if lower is None else lower, np.inf if upper is None else upper)
+
+
+def _cagr_draws(years, values, target, n, rng, lower, upper) -> np.ndarray:
+    floor = 1e-3 * (upper if upper else max(abs(values).max(), 1.0))
+    logs = np.log(np.maximum(values, floor))
+    keep = years >= years[-1] - CAGR_WINDOW
+    y, v = years[keep], logs[keep]
+    if y.size < 2:
+        return np.tile(values[-1], (n, target.size)).astype(float)
+    drift = (v[-1] - v[0]) / (y[-1] - y[0])
+    steps = np.diff(v) / np.sqrt(np.diff(y))  # per-year log growth, scaled to one year
+    spread = float(np.std(steps - drift, ddof=1)) if steps.size >= 2 else abs(drift) / 2
+    spread = max(spread, 1e-3)
+    h = np.maximum((target - years[-1]).astype(float), 0.0)
+    # The drift method's predictive sd (Hyndman & Athanasopoulos, 5.5): the walk's own
+    # spread plus the uncertainty of a drift measured over the window; Student-t tails
+    # because the spread is itself estimated from few steps.
+    sd = spread * np.sqrt(h + h**2 / (y[-1] - y[0]))
+    df = max(steps.size - 1, 2)
+    path = logs[-1] + drift * h[None, :] + sd[None, :] * rng.standard_t(df, (n, target.size))
+    return np.exp(path)
+
+
+def _ols_draws(years, values, target, n, rng) -> np.ndarray:
+    if years.size < 3:
+        drift = (values[-1] - values[0]) / max(years[-1] - years[0], 1)
+        base = values[-1] + drift * (target - years[-1])
+        spread = max(abs(drift), 1e-6 * max(abs(values).max(), 1.0))
+        return base[None, :] + spread * rng.standard_normal((n, target.size))
+    import statsmodels.api as sm
+
+    X = sm.add_constant(years.astype(float))
+    fitted = sm.OLS(values, X).fit()
+    prediction = fitted.get_prediction(sm.add_constant(target.astype(float), has_constant="add"))
+    mean = prediction.predicted_mean
+    se = np.sqrt(prediction.se_mean**2 + fitted.scale)
+    return mean[None, :] + se[None, :] * rng.standard_t(fitted.df_resid, (n, target.size))
+
+
+def _ets_draws(years, values, target, n, rng) -> np.ndarray:
+    run = _latest_consecutive_run(years)
+    if run.size < 5:
+        return _ols_draws(years, values, target, n, rng)
+    import warnings
+
+    from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+    y = values[np.isin(years, run)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ETSModel(y, error="add", trend="add", damped_trend=True).fit(disp=False)
+        horizon = int(target.max() - run[-1])
+        if horizon < 1:
+            return np.tile(y[-1], (n, target.size)).astype(float)
+        sims = fitted.simulate(horizon, repetitions=n, anchor="end",
+                               rng=np.random.default_rng(int(rng.integers(2**31 - 1))))
+    sims = np.asarray(sims).reshape(horizon, n).T  # (draw, step)
+    steps = np.clip(target - run[-1], 1, horizon) - 1
+    return sims[:, steps]
+
+
+def _latest_consecutive_run(years: np.ndarray) -> np.ndarray:
+    start = years.size - 1
+    while start > 0 and years[start] - years[start - 1] == 1:
+        start -= 1
+    return years[start:]

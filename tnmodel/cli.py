@@ -8,6 +8,7 @@ Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -357,3 +358,143 @@ def report(
 
 def main() -> None:
     app()
+
+
+@app.command()
+def backtest(
+    data: Annotated[Path, typer.Option("--data",
+                                       help="long CSV: geo, year, value [, indicator]")],
+    cutoff: Annotated[list[int], typer.Option("--cutoff", help="last year fitted (repeat)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the result files")],
+    upper: Annotated[float | None, typer.Option(
+        "--upper", help="values are shares of this (100: percent); needed by share models")]
+    = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="model family or baseline (repeat); default: all that apply")] = None,
+    indicator: Annotated[str | None, typer.Option(
+        "--indicator", help="rows of this indicator (when the CSV has several)")] = None,
+    geo: Annotated[list[str] | None, typer.Option("--geo", help="only these geos (repeat)")]
+    = None,
+    since: Annotated[int | None, typer.Option("--since", help="first year used")] = None,
+    horizon: Annotated[int, typer.Option("--horizon", min=1, max=30)] = 5,
+    threshold: Annotated[list[float] | None, typer.Option(
+        "--threshold", help="Brier events value >= threshold (repeat)")] = None,
+    chains: Annotated[int, typer.Option("--chains", min=1, max=16)] = 2,
+    draws: Annotated[int, typer.Option("--draws", min=50)] = 500,
+    tune: Annotated[int, typer.Option("--tune", min=50)] = 500,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 2030,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")] = False,
+) -> None:
+    """Fit on years <= each cut-off, forecast the next years, score against what happened.
+
+    Writes OUT/metrics.csv (coverage, CRPS, MAE with binomial bands per model and horizon),
+    pit.csv, brier.csv, scores.csv, fits.csv and manifest.json.
+    """
+    from tnmodel.backtest import (
+        check_models,
+        file_hash,
+        read_backtest_csv,
+        run_backtest,
+        write_backtest,
+    )
+    from tnmodel.models import SamplerSettings
+
+    problems = check_models(model or [], upper)
+    if problems:
+        for line in problems:
+            err.print(f"--model: {line}", markup=False, highlight=False)
+        raise typer.Exit(2)
+    try:
+        frame = read_backtest_csv(data, indicator=indicator, geos=geo or (), since=since,
+                                  upper=upper)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from None
+    progress = (lambda line: err.print(f"  {line}", style="dim", highlight=False)) \
+        if _progress_enabled(quiet) else (lambda line: None)
+    result = run_backtest(
+        frame, cutoff, models=model or None, upper=upper, horizon=horizon,
+        thresholds=threshold or (), seed=seed, indicator=indicator or "series",
+        sampler=SamplerSettings(chains=chains, draws=draws, tune=tune), progress=progress)
+    folder = write_backtest(result, out_dir, {
+        "command": " ".join(["tnmodel", *sys.argv[1:]]), "data_file": str(data),
+        "data_sha256": file_hash(data),
+        "indicator": indicator, "since": since})
+    view = Table(title=f"Back-test of {relative(data)} at cut-offs "
+                 f"{', '.join(map(str, sorted(set(cutoff))))}")
+    for column in ("model", "h", "n", "cov80 [band]", "cov95 [band]", "below/above80",
+                   "CRPS", "MAE"):
+        view.add_column(column)
+    for row in result.metrics.itertuples():
+        view.add_row(row.model, str(row.horizon), str(row.n),
+                     f"{row.coverage80:.2f} [{row.band_lo:.2f}, {row.band_hi:.2f}]",
+                     f"{row.coverage95:.2f} [{row.band95_lo:.2f}, {row.band95_hi:.2f}]",
+                     f"{row.below80:.2f}/{row.above80:.2f}", f"{row.crps:.3g}",
+                     f"{row.mae:.3g}")
+    out.print(view)
+    failed = result.fits[result.fits["status"] != "ok"] if not result.fits.empty else []
+    for row in getattr(failed, "itertuples", lambda: [])():
+        err.print(f"  {row.model} at {row.cutoff}: {row.status}", markup=False, highlight=False)
+    out.print(f"wrote {relative(folder)}/", highlight=False)
+
+
+priors_app = typer.Typer(no_args_is_help=True, help="Reference priors learned from a panel.")
+app.add_typer(priors_app, name="priors")
+
+
+@priors_app.command("learn")
+def priors_learn(
+    out_file: Annotated[Path, typer.Option("--out", help="YAML file to write")],
+    data: Annotated[Path, typer.Option("--data", help="data folder")] = Path("data"),
+    indicator: Annotated[str, typer.Option("--indicator")] = "internet_users_share",
+    family: Annotated[str, typer.Option("--family")] = "transition",
+    since: Annotated[int | None, typer.Option("--since", help="first year used")] = None,
+    until: Annotated[int | None, typer.Option("--until", help="last year used")] = None,
+    exclude_geo: Annotated[list[str] | None, typer.Option(
+        "--exclude-geo", help="leave a geo out of the panel (repeat)")] = None,
+    chains: Annotated[int, typer.Option("--chains", min=1, max=16)] = 4,
+    draws: Annotated[int, typer.Option("--draws", min=50)] = 1000,
+    tune: Annotated[int, typer.Option("--tune", min=50)] = 1000,
+    seed: Annotated[int, typer.Option("--seed", min=0)] = 2030,
+    min_ess: Annotated[float, typer.Option(
+        "--min-ess", help="bulk-ESS gate (means and sds of hyper-parameters need fewer "
+        "draws than tail probabilities)")] = 400,
+    max_rhat: Annotated[float, typer.Option("--max-rhat", help="R-hat gate")] = 1.01,
+) -> None:
+    """Fit FAMILY to a reference panel once; write its pooled hyper-parameters as priors.
+
+    A scenario reuses them with `priors: {from: NAME}` (NAME = the file's stem, looked up in
+    tnmodel/models/reference/, or a path).
+    """
+    from tnmodel.data import load_dataset
+    from tnmodel.models import FAMILIES, ConvergenceError, GateThresholds, SamplerSettings
+    from tnmodel.models.reference import learn_reference, write_reference
+    from tnmodel.problems import did_you_mean
+
+    if family not in FAMILIES:
+        err.print(f"--family: unknown family '{family}'{did_you_mean(family, FAMILIES)}",
+                  markup=False, highlight=False)
+        raise typer.Exit(2)
+    try:
+        dataset = load_dataset(data)
+    except InputError as exc:
+        _print_problems(exc.problems)
+        raise typer.Exit(1) from None
+    if indicator not in dataset.indicators:
+        err.print(f"--indicator: unknown indicator '{indicator}'"
+                  f"{did_you_mean(indicator, dataset.indicators)}", markup=False,
+                  highlight=False)
+        raise typer.Exit(1)
+    try:
+        doc = learn_reference(dataset, indicator, family=family, since=since, until=until,
+                              exclude_geos=tuple(exclude_geo or ()),
+                              sampler=SamplerSettings(chains=chains, draws=draws, tune=tune),
+                              gates=GateThresholds(min_ess_bulk=min_ess, max_rhat=max_rhat),
+                              seed=seed)
+    except ConvergenceError as exc:
+        err.print(str(exc), style="red", markup=False, highlight=False)
+        raise typer.Exit(3) from None
+    path = write_reference(doc, out_file)
+    for name, value in doc["priors"].items():
+        out.print(f"  {name}: {value}", highlight=False)
+    out.print(f"wrote {relative(path)}", highlight=False)

@@ -11,14 +11,16 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import arviz as az
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from tnmodel.models.family import Family
+from tnmodel.models.linear import LINEAR, LinearPriors
+from tnmodel.models.logistic import LOGISTIC, LogisticPriors
 from tnmodel.models.logit_trend import LOGIT_TREND, LogitTrendPriors
 from tnmodel.models.mcse import mcse_mean
 from tnmodel.models.sampling import compile_stats, sample_family
@@ -28,6 +30,7 @@ from tnmodel.models.series import (
     select_series,
     series_from_arrays,
 )
+from tnmodel.models.transition import TRANSITION, TransitionPriors
 
 __all__ = [
     "FAMILIES",
@@ -36,8 +39,11 @@ __all__ = [
     "Family",
     "Fit",
     "GateThresholds",
+    "LinearPriors",
+    "LogisticPriors",
     "LogitTrendPriors",
     "ModelSpec",
+    "TransitionPriors",
     "SamplerSettings",
     "SeriesData",
     "check_gates",
@@ -51,7 +57,11 @@ __all__ = [
 
 
 #: Model families by the name scenario files use.
-FAMILIES: dict[str, Family] = {LOGIT_TREND.name: LOGIT_TREND}
+FAMILIES: dict[str, Family] = {
+    family.name: family for family in (LOGIT_TREND, TRANSITION, LOGISTIC, LINEAR)
+}
+FamilyName = Literal["logit_trend", "transition", "logistic", "linear"]
+AnyPriors = LogitTrendPriors | TransitionPriors | LogisticPriors | LinearPriors
 
 
 class SamplerSettings(BaseModel):
@@ -79,15 +89,81 @@ class GateThresholds(BaseModel):
 
 
 class ModelSpec(BaseModel):
-    """How one indicator is modelled."""
+    """How one indicator is modelled.
+
+    ``priors`` is validated against the priors of ``family`` (default ``logit_trend``):
+    unknown prior names are errors with a "did you mean". ``priors: {from: NAME, ...}``
+    starts from a reference prior file (:mod:`tnmodel.models.reference`, e.g.
+    ``reference_internet``) and overrides the names given next to ``from``.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    family: Literal["logit_trend"] = "logit_trend"
+    family: FamilyName = Field("logit_trend", description="model family")
     since: int | None = Field(None, description="first year of data used")
     until: int | None = Field(None, description="last year of data used")
     exclude_geos: tuple[str, ...] = ()
-    priors: LogitTrendPriors = LogitTrendPriors()
+    priors: AnyPriors = Field(None, validate_default=True,  # type: ignore[assignment]
+                              description="the family's priors, or {from: reference, ...}")
+    priors_from: str | None = Field(None, description="reference the priors started from")
+
+    @field_validator("priors", mode="before")
+    @classmethod
+    def _priors_of_family(cls, value: Any, info: ValidationInfo) -> Any:
+        family = info.data.get("family")
+        if family is None:  # the family itself is wrong: that is the error to report
+            return LogitTrendPriors()
+        return priors_for(family, value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _remember_reference(cls, data: Any) -> Any:
+        priors = data.get("priors") if isinstance(data, dict) else None
+        if isinstance(priors, dict) and "from" in priors and data.get("priors_from") is None:
+            data = {**data, "priors_from": str(priors["from"])}
+        return data
+
+
+def priors_for(family: str, value: Any = None) -> BaseModel:
+    """The priors of ``family`` from a mapping (``None``: the defaults).
+
+    Raises ``ValueError`` naming unknown priors (with a "did you mean") or bad values.
+    """
+    from pydantic import ValidationError
+
+    from tnmodel.problems import did_you_mean
+
+    priors_class = FAMILIES[family].priors_class
+    if value is None:
+        return priors_class()
+    if isinstance(value, BaseModel):
+        if type(value) is not priors_class:
+            raise ValueError(f"{type(value).__name__} are not priors of family '{family}' "
+                             f"(expected {priors_class.__name__})")
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"expected a mapping of prior settings of family '{family}'")
+    value = dict(value)
+    if "from" in value:
+        from tnmodel.models.reference import load_reference
+
+        reference = load_reference(str(value.pop("from")))
+        if reference.family != family:
+            raise ValueError(f"reference priors '{reference.name}' are for family "
+                             f"'{reference.family}', not '{family}'")
+        value = {**reference.priors, **value}
+    allowed = list(priors_class.model_fields)
+    unknown = [k for k in value if k not in allowed]
+    if unknown:
+        raise ValueError("; ".join(
+            f"unknown prior '{k}' for family '{family}'{did_you_mean(str(k), allowed)}"
+            for k in unknown) + f"; allowed: {', '.join(allowed)}")
+    try:
+        return priors_class.model_validate(value)
+    except ValidationError as exc:
+        raise ValueError("; ".join(
+            f"prior '{'.'.join(map(str, e['loc']))}': {e['msg']} (got {e.get('input')!r})"
+            for e in exc.errors())) from None
 
 
 class ConvergenceError(RuntimeError):
@@ -106,6 +182,10 @@ class Diagnostics:
     sampling_seconds: float
     retried_with_tune: int | None = None
     retried_with_target_accept: float | None = None
+    #: Messages about what the data cannot identify (e.g. a geo whose pace is the pool's).
+    notes: tuple[str, ...] = ()
+    #: Prior vs posterior of each geo's pace (:func:`tnmodel.models.influence.prior_influence`).
+    prior_pace: dict | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -117,6 +197,8 @@ class Diagnostics:
             "sampling_seconds": round(self.sampling_seconds, 2),
             "retried_with_tune": self.retried_with_tune,
             "retried_with_target_accept": self.retried_with_target_accept,
+            "notes": list(self.notes),
+            "prior_pace": self.prior_pace,
         }
 
 
@@ -259,7 +341,39 @@ def fit_series(
             diagnostics, retried_with_tune=sampler.tune,
             retried_with_target_accept=sampler.target_accept)
         check_gates(label, diagnostics, gates, sampler)
-    return Fit(series, spec, posterior, family.extract_draws(posterior, series), diagnostics)
+    fit = Fit(series, spec, posterior, family.extract_draws(posterior, series), diagnostics)
+    from tnmodel.models.influence import prior_influence_summary
+
+    diagnostics = dataclasses.replace(diagnostics, notes=tuple(identifiability_notes(series)),
+                                      prior_pace=prior_influence_summary(fit))
+    return dataclasses.replace(fit, diagnostics=diagnostics)
+
+
+def identifiability_notes(series: SeriesData) -> list[str]:
+    """What the data cannot tell, in words: geos whose pace is the pool's (pooled fallback).
+
+    A geo observed in one year only has no trend of its own: its pace is drawn from the pool
+    of the other geos (or, alone, from the prior). Said here so that the output never
+    presents such a pace as measured. A geo whose values never change is flagged too.
+    """
+    from tnmodel.models.common import flat_geos, geos_with_few_years
+
+    notes = []
+    few, flat = geos_with_few_years(series), flat_geos(series)
+    alone = len(series.geos) == 1
+    source = "the prior (no other geo to pool with; consider priors: {from: ...})" if alone \
+        else "the pool of the other geos"
+    for geo in few:
+        notes.append(f"{series.indicator}/{geo}: observed in one year only; its pace is not "
+                     f"identified by its own data and comes from {source}")
+    for geo in flat:
+        notes.append(f"{series.indicator}/{geo}: its values do not change across years; "
+                     "its pace is estimated near 0 from them (check they are not one figure "
+                     "republished)")
+    if len(few) == len(series.geos) and not alone:
+        notes.append(f"{series.indicator}: no geo has two observed years; every pace is the "
+                     "prior's")
+    return notes
 
 
 def _sample(family: Family, series: SeriesData, spec: ModelSpec, sampler: SamplerSettings,

@@ -31,6 +31,20 @@ class Family(ABC):
     name: str
     #: Variables whose R-hat and ESS are gated (those present in a posterior are checked).
     gate_vars: tuple[str, ...] = ()
+    #: The pydantic model of this family's priors (``models.<indicator>.priors``).
+    priors_class: type[BaseModel]
+    #: The per-geo pace variable (prior-vs-posterior comparisons, pooled fallbacks).
+    pace_var: str = "beta"
+
+    def prior_pace(self, priors: BaseModel, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` draws of one geo's pace from the prior (marginal over the pool)."""
+        raise NotImplementedError(f"{self.name}: no prior_pace")
+
+    def simulate(self, series: SeriesData, priors: BaseModel,
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """One prior draw of the parameters and simulated observations at ``series``'
+        geos and years (on the scale of ``series.y``); for calibration studies."""
+        raise NotImplementedError(f"{self.name}: no simulate")
 
     @abstractmethod
     def build_model(self, series: SeriesData, priors: BaseModel) -> pm.Model:

@@ -84,6 +84,8 @@ class LogitTrend(Family):
     """The logit-linear trend family (see module docstring)."""
 
     name = "logit_trend"
+    priors_class = LogitTrendPriors
+    pace_var = "beta"
     gate_vars = ("mu_alpha", "tau_alpha", "mu_beta", "tau_beta", "z_beta", "sigma_obs",
                  "sigma_part", "alpha", "beta")
 
@@ -119,6 +121,29 @@ class LogitTrend(Family):
         eta = alpha[:, :, None] + beta[:, :, None] * since_centre[None, :, :]
         noise = sigma[:, None, None] * rng.standard_normal(eta.shape)
         return inv_logit_percent(eta + noise), noise
+
+
+    def prior_pace(self, priors: LogitTrendPriors, n: int,
+                   rng: np.random.Generator) -> np.ndarray:
+        """Prior draws of one geo's pace ``beta``."""
+        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
+        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
+
+    def simulate(self, series: SeriesData, priors: LogitTrendPriors,
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Prior draw and logit observations at ``series``' geos and years (simulation)."""
+        G = len(series.geos)
+        alpha = rng.normal(rng.normal(priors.level_mean, priors.level_sd),
+                           rng.gamma(2.0, priors.level_spread_mean / 2.0), G)
+        mu_beta = rng.normal(priors.pace_mean, priors.pace_sd)
+        beta = rng.normal(mu_beta, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
+        sigma = float(np.exp(rng.normal(np.log(priors.obs_sd_median), priors.obs_sd_log_sd)))
+        t = series.year - series.centre_years()[series.geo_index]
+        y = (alpha[series.geo_index] + beta[series.geo_index] * t
+             + sigma * rng.standard_normal(series.n_obs))
+        truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
+                 "sigma_obs": np.array(sigma)}
+        return truth, y
 
 
 LOGIT_TREND = LogitTrend()

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
 
+import numpy as np
 import nutpie
 import pymc as pm
 import xarray as xr
@@ -114,5 +115,6 @@ def sample_family(
         if group in posterior.children:
             del posterior[group]
     posterior["constant_data"] = xr.DataTree(
-        xr.Dataset({name: (f"{name}_dim", values) for name, values in data.items()}))
+        xr.Dataset({name: (tuple(f"{name}_dim_{i}" for i in range(np.ndim(values))), values)
+                    for name, values in data.items()}))
     return posterior, seconds

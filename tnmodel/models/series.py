@@ -19,6 +19,10 @@ from tnmodel.data import Dataset
 LOGIT_CLIP = 0.005
 #: Values of one geo, year and period that agree to this many decimals count once.
 DUPLICATE_DECIMALS = 2
+#: Source types with their own observation error (``sources.csv`` column ``kind``):
+#: statistical datasets (ITU / World Bank, GSO tables), repository files (curated research
+#: tables) and web pages (news and government articles quoting a figure).
+SOURCE_TYPES = ("dataset", "repo_file", "page")
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,11 @@ class SeriesData:
         The observations used, with their provenance (``series_geo`` column added).
     renamed : dict
         Geo -> series id for observations that were moved by merger lineage.
+    source_type : ndarray of int, optional
+        For each observation, its position in :data:`SOURCE_TYPES` (``None``: all datasets).
+    breaks : tuple of (year, geo or None)
+        Definitional breaks of the indicator (``indicators.yaml``): observations before
+        ``year`` (of ``geo``, or of every geo) were measured on an older definition.
     """
 
     indicator: str
@@ -54,6 +63,37 @@ class SeriesData:
     part_year: np.ndarray
     rows: pd.DataFrame
     renamed: dict[str, str]
+    source_type: np.ndarray | None = None
+    breaks: tuple[tuple[int, str | None], ...] = ()
+
+    def source_types(self) -> np.ndarray:
+        """Position of each observation's source type in :data:`SOURCE_TYPES`."""
+        if self.source_type is None:
+            return np.zeros(self.n_obs, dtype=int)
+        return np.asarray(self.source_type, dtype=int)
+
+    def break_matrix(self) -> np.ndarray:
+        """(observation, break) 1.0 where an observation predates a break that applies to it.
+
+        Only breaks with observations on both sides (in the geos they apply to) are kept:
+        an offset with data on one side only is not estimable and changes nothing.
+        """
+        columns = []
+        original = self.rows["geo"].to_numpy() if "geo" in self.rows else None
+        for year, geo in self.breaks:
+            if geo is None:
+                applies = np.ones(self.n_obs, bool)
+            else:
+                series_geo = np.array([self.geos[i] for i in self.geo_index])
+                applies = series_geo == geo
+                if original is not None:
+                    applies |= original == geo
+            before, after = applies & (self.year < year), applies & (self.year >= year)
+            if before.any() and after.any():
+                columns.append(before.astype(float))
+        if not columns:
+            return np.zeros((self.n_obs, 0))
+        return np.column_stack(columns)
 
     @property
     def n_obs(self) -> int:
@@ -127,6 +167,11 @@ def select_series(
     geos = tuple(sorted(rows["series_geo"].unique()))
     position = {g: i for i, g in enumerate(geos)}
     kind = np.where(rows["bound"] == "", "exact", rows["bound"].to_numpy())
+    kinds = dataset.sources["kind"] if "kind" in dataset.sources else pd.Series(dtype=str)
+    source_kind = rows["source_id"].map(kinds).fillna("page")
+    type_index = {t: i for i, t in enumerate(SOURCE_TYPES)}
+    found = dataset.indicators.get(indicator)
+    breaks = tuple((b.year, b.geo) for b in found.breaks) if found is not None else ()
     return SeriesData(
         indicator=indicator,
         geos=geos,
@@ -137,6 +182,9 @@ def select_series(
         part_year=(rows["period"] != "").to_numpy(),
         rows=rows,
         renamed=renamed,
+        source_type=source_kind.map(lambda k: type_index.get(k, len(SOURCE_TYPES) - 1))
+        .to_numpy(dtype=int),
+        breaks=breaks,
     )
 
 

@@ -1,0 +1,67 @@
+"""Print the back-test results of one or more ``tnmodel backtest`` folders as Markdown.
+
+    python scripts/backtest_table.py docs/backtests/internet_panel docs/backtests/vietnam
+
+For each folder: coverage of the 80% / 95% intervals with their binomial bands, misses
+below / above, CRPS and MAE per model and horizon, and the CRPS of the transition model
+relative to the CAGR and ETS-damped baselines (the bar of issue 3: at least 20% lower).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def table(folder: Path) -> str:
+    metrics = pd.read_csv(folder / "metrics.csv")
+    lines = [f"### {folder.name}", "",
+             "| model | h | n | cov80 [band] | cov95 [band] | below80 / above80 | CRPS | MAE |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for row in metrics.sort_values(["model", "horizon"]).itertuples():
+        ok80 = "" if row.in_band80 else " ✗"
+        ok95 = "" if row.in_band95 else " ✗"
+        lines.append(
+            f"| {row.model} | {row.horizon} | {row.n} | {row.coverage80:.2f} "
+            f"[{row.band_lo:.2f}, {row.band_hi:.2f}]{ok80} | {row.coverage95:.2f} "
+            f"[{row.band95_lo:.2f}, {row.band95_hi:.2f}]{ok95} | {row.below80:.2f} / "
+            f"{row.above80:.2f} | {row.crps:.2f} | {row.mae:.2f} |")
+    scores = pd.read_csv(folder / "scores.csv")
+    if "transition" in set(scores["model"]):
+        lines += ["", "CRPS of the transition model relative to the baselines, on the forecasts "
+                  "both made (1 - ratio; the bar is >= 0.20):", "",
+                  "| h | n | vs cagr | vs ets_damped |", "| --- | --- | --- | --- |"]
+        key = ["cutoff", "geo", "year"]
+        ours = scores[scores["model"] == "transition"].set_index(key)
+        gains: dict = {}
+        for baseline in ("cagr", "ets_damped"):
+            theirs = scores[scores["model"] == baseline].set_index(key)
+            common = ours.join(theirs["crps"].rename("crps_b"), how="inner")
+            gains[baseline] = common
+        for h in sorted(set(ours["horizon"])):
+            cells, n = [], 0
+            for baseline in ("cagr", "ets_damped"):
+                part = gains[baseline][gains[baseline]["horizon"] == h]
+                n = len(part)
+                cells.append(f"{1 - part['crps'].mean() / part['crps_b'].mean():.2f}"
+                             if n else "-")
+            lines.append(f"| {h} | {n} | {' | '.join(cells)} |")
+        cells = [f"{1 - g['crps'].mean() / g['crps_b'].mean():.2f}" for g in gains.values()]
+        lines.append(f"| all | {len(gains['cagr'])} | {' | '.join(cells)} |")
+    fits = pd.read_csv(folder / "fits.csv")
+    failed = fits[fits["status"] != "ok"]
+    if len(failed):
+        lines += ["", f"{len(failed)} fit(s) failed their gates and are left out: "
+                  + ", ".join(f"{r.model} at {r.cutoff}" for r in failed.itertuples())]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    for folder in sys.argv[1:]:
+        print(table(Path(folder)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Simulation-based calibration, short mode: every family, sparse and dense designs.
+
+SIMULATED data only. Few replications with few draws: this catches a clearly miscalibrated
+family (a simulator and model that disagree, a broken parametrisation), not subtle bias;
+the long run is ``python benchmarks/sbc.py --reps 500``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tnmodel.models import FAMILIES
+from tnmodel.models.sbc import DESIGNS, sbc_ranks, uniformity
+
+REPS = 12
+#: Fail only on clearly non-uniform ranks (per parameter; about 40 tests in all).
+MIN_P = 1e-4
+
+
+def test_uniformity_test_detects_non_uniform_ranks():
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    good = pd.DataFrame({"family": "sim", "design": "sim", "parameter": "x",
+                         "rank": rng.integers(0, 101, 200), "n_draws": 100})
+    biased = good.assign(rank=rng.integers(80, 101, 200), parameter="y")
+    table = uniformity(pd.concat([good, biased])).set_index("parameter")
+    assert table.loc["x", "p_value"] > 0.01
+    assert table.loc["y", "p_value"] < 1e-6 and table.loc["y", "mean_rank"] > 0.75
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", sorted(DESIGNS))
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_ranks_of_the_truth_are_uniform(family, design):
+    ranks = sbc_ranks(family, design, reps=REPS, draws=200, tune=300, thin=2, seed=11)
+    table = uniformity(ranks, bins=3)
+    assert len(table) == len(set(ranks["parameter"]))
+    worst = table.sort_values("p_value").iloc[0]
+    assert worst["p_value"] > MIN_P, table.to_string()

@@ -1,0 +1,424 @@
+"""Back-tests: fit on the years up to a cut-off, forecast the held-out years, score.
+
+Input is any long CSV with columns ``geo, year, value`` (optional ``indicator``; with
+``period`` / ``bound`` columns, as in ``data/observations.csv``, only annual exact values
+are used). For every cut-off year and model, every geo with data up to the cut-off is
+forecast for the next ``horizon`` years, and every held-out observation in those years is
+scored against the predictive draws:
+
+``scores.csv``   one row per model, cut-off, geo and year: observed value, horizon, median,
+                 80% / 95% intervals, PIT, CRPS, absolute error of the median
+``metrics.csv``  per model and horizon: n, coverage80, coverage95, below80, above80 (misses
+                 below / above the 80% interval), crps, mae, and the binomial 95% band of the
+                 coverage a calibrated forecast would show with this n (band_lo / band_hi
+                 for 80%, band95_lo / band95_hi for 95%)
+``pit.csv``      PIT values (model, cutoff, geo, year, horizon, pit)
+``brier.csv``    Brier scores of the events "value >= threshold at horizon h"
+``fits.csv``     one row per Bayesian fit: status, convergence diagnostics, seconds
+``manifest.json`` the command's settings, data hash, package versions, timings
+
+Bayesian families are fitted to all geos at once (pooled) with the compile-once sampler;
+baselines (:data:`tnmodel.baselines.BASELINE_MODELS`) are fitted geo by geo.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tnmodel.baselines import BASELINE_MODELS, baseline_draws
+from tnmodel.problems import InputError, Problem, did_you_mean, relative
+
+#: Families that need bounded values (``--upper``): they model shares on the logit scale.
+BOUNDED_FAMILIES = ("transition", "logit_trend", "logistic")
+DEFAULT_BOUNDED = ("transition", "logit_trend", "cagr", "ols", "ets_damped")
+DEFAULT_UNBOUNDED = ("linear", "cagr", "ols", "ets_damped")
+REQUIRED_COLUMNS = ("geo", "year", "value")
+BASELINE_DRAWS = 2000
+
+
+def known_models() -> tuple[str, ...]:
+    from tnmodel.models import FAMILIES
+
+    return (*FAMILIES, *BASELINE_MODELS)
+
+
+# --------------------------------------------------------------------------------------------
+# Input
+
+
+def read_backtest_csv(
+    path: Path | str,
+    *,
+    indicator: str | None = None,
+    geos: Sequence[str] = (),
+    since: int | None = None,
+    upper: float | None = None,
+) -> pd.DataFrame:
+    """Read and check a long CSV (``geo, year, value``, optional ``indicator``).
+
+    Returns a frame with ``geo, year, value``; a value repeated for the same geo and year
+    (republished by another source) counts once; different values of one geo and year are
+    kept (and averaged when scored). Rows with a non-empty ``period`` or ``bound`` (if those
+    columns exist) are left out: a back-test scores annual values.
+
+    Raises
+    ------
+    InputError
+        Every problem as ``file:line: column: message`` (line 1 is the header).
+    """
+    path = Path(path)
+    name = relative(path)
+    if not path.is_file():
+        raise InputError([Problem(name, 1, "(file)", "file not found")], what=f"file {name}")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError([Problem(name, 1, "(file)", f"not UTF-8 text: {exc.reason}")],
+                         what=f"file {name}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError([Problem(name, 1, "(file)", f"not a readable CSV: {exc}")],
+                         what=f"file {name}") from None
+    columns = list(raw.columns)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        problems = [Problem(name, 1, "(header)", f"missing column '{c}'"
+                            f"{did_you_mean(c, columns)}; the header is: {', '.join(columns)}")
+                    for c in missing]
+        raise InputError(problems, what=f"file {name}")
+    raw["line"] = np.arange(2, len(raw) + 2)
+    problems: list[Problem] = []
+    if indicator is not None:
+        if "indicator" not in columns:
+            problems.append(Problem(name, 1, "(header)",
+                                    f"--indicator {indicator} given but there is no "
+                                    "'indicator' column"))
+        else:
+            present = sorted(set(raw["indicator"]))
+            if indicator not in present:
+                problems.append(Problem(name, 1, "indicator", f"no rows of indicator "
+                                        f"'{indicator}'{did_you_mean(indicator, present)}"))
+            raw = raw[raw["indicator"] == indicator]
+    elif "indicator" in columns and raw["indicator"].nunique() > 1:
+        some = ", ".join(sorted(set(raw["indicator"]))[:5])
+        problems.append(Problem(name, 1, "indicator", "several indicators in the file "
+                                f"(e.g. {some}); choose one with --indicator"))
+    if problems:
+        raise InputError(problems, what=f"file {name}")
+    for column in ("period", "bound"):
+        if column in raw.columns:
+            raw = raw[raw[column].str.strip() == ""]
+    for row in raw.itertuples():
+        if not str(row.geo).strip():
+            problems.append(Problem(name, row.line, "geo", "empty geo"))
+        year = _as_number(row.year)
+        if year is None or year != int(year):
+            problems.append(Problem(name, row.line, "year", f"expected a whole year, got "
+                                    f"{row.year!r}"))
+        value = _as_number(row.value)
+        if value is None:
+            problems.append(Problem(name, row.line, "value", f"expected a number, got "
+                                    f"{row.value!r}"))
+        elif upper is not None and not 0 <= value <= upper:
+            problems.append(Problem(name, row.line, "value", f"{value:g} is outside 0-{upper:g} "
+                                    "(--upper)"))
+    if problems:
+        raise InputError(problems, what=f"file {name}")
+    frame = pd.DataFrame({"geo": raw["geo"].str.strip(), "year": raw["year"].astype(float)
+                          .astype(int), "value": raw["value"].astype(float)})
+    if geos:
+        present = sorted(set(frame["geo"]))
+        unknown = [g for g in geos if g not in present]
+        if unknown:
+            raise InputError([Problem(name, 1, "geo", f"no rows of geo '{g}'"
+                                      f"{did_you_mean(g, present)}") for g in unknown],
+                             what=f"file {name}")
+        frame = frame[frame["geo"].isin(geos)]
+    if since is not None:
+        frame = frame[frame["year"] >= since]
+    if frame.empty:
+        raise InputError([Problem(name, 1, "(file)", "no usable rows (after --indicator, "
+                                  "--geo and --since)")], what=f"file {name}")
+    # The same number republished by another source is one measurement, not two.
+    frame = frame.assign(_r=frame["value"].round(6)).drop_duplicates(["geo", "year", "_r"])
+    return frame.drop(columns="_r").sort_values(["geo", "year"]).reset_index(drop=True)
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        value = float(str(text).strip())
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+# --------------------------------------------------------------------------------------------
+# Scoring
+
+
+def crps_from_draws(draws: np.ndarray, observed: float) -> float:
+    """CRPS of a sample forecast: ``E|X - y| - E|X - X'| / 2`` (sorted-sample formula)."""
+    x = np.sort(np.asarray(draws, dtype=float))
+    n = x.size
+    weights = 2 * np.arange(1, n + 1) - n - 1
+    return float(np.mean(np.abs(x - observed)) - np.sum(weights * x) / n**2)
+
+
+def pit_value(draws: np.ndarray, observed: float, rng: np.random.Generator) -> float:
+    """Randomised PIT: ``P(X < y) + U * P(X = y)``."""
+    below = np.mean(draws < observed)
+    ties = np.mean(draws == observed)
+    return float(below + rng.uniform() * ties)
+
+
+def binomial_band(n: int, p: float) -> tuple[float, float]:
+    """Central 95% range of the coverage a calibrated p-interval shows in n cases."""
+    from scipy.stats import binom
+
+    if n == 0:
+        return float("nan"), float("nan")
+    return float(binom.ppf(0.025, n, p) / n), float(binom.ppf(0.975, n, p) / n)
+
+
+def score_point(draws: np.ndarray, observed: float, rng: np.random.Generator) -> dict:
+    q = np.quantile(draws, [0.025, 0.10, 0.50, 0.90, 0.975])
+    return {
+        "observed": observed, "median": q[2], "q025": q[0], "q10": q[1], "q90": q[3],
+        "q975": q[4], "in80": bool(q[1] <= observed <= q[3]),
+        "in95": bool(q[0] <= observed <= q[4]), "below80": bool(observed < q[1]),
+        "above80": bool(observed > q[3]), "pit": pit_value(draws, observed, rng),
+        "crps": crps_from_draws(draws, observed), "abs_error": abs(q[2] - observed),
+    }
+
+
+def summarise(scores: pd.DataFrame) -> pd.DataFrame:
+    """metrics.csv: per model and horizon (see module docstring)."""
+    rows = []
+    for (model, horizon), part in scores.groupby(["model", "horizon"], sort=True):
+        n = len(part)
+        lo80, hi80 = binomial_band(n, 0.8)
+        lo95, hi95 = binomial_band(n, 0.95)
+        cov80, cov95 = part["in80"].mean(), part["in95"].mean()
+        rows.append({
+            "model": model, "horizon": int(horizon), "n": n,
+            "coverage80": cov80, "coverage95": cov95,
+            "below80": part["below80"].mean(), "above80": part["above80"].mean(),
+            "crps": part["crps"].mean(), "mae": part["abs_error"].mean(),
+            "band_lo": lo80, "band_hi": hi80, "band95_lo": lo95, "band95_hi": hi95,
+            "in_band80": bool(lo80 <= cov80 <= hi80), "in_band95": bool(lo95 <= cov95 <= hi95),
+        })
+    return pd.DataFrame(rows)
+
+
+def brier_scores(scores: pd.DataFrame, event_probs: pd.DataFrame) -> pd.DataFrame:
+    """brier.csv: mean squared error of P(value >= threshold) per model, horizon, threshold."""
+    if event_probs.empty:
+        return pd.DataFrame(columns=["model", "horizon", "threshold", "n", "brier", "base_rate"])
+    joined = event_probs.merge(scores[["model", "cutoff", "geo", "year", "observed"]],
+                               on=["model", "cutoff", "geo", "year"])
+    joined["event"] = (joined["observed"] >= joined["threshold"]).astype(float)
+    joined["sq"] = (joined["p"] - joined["event"]) ** 2
+    out = (joined.groupby(["model", "horizon", "threshold"])
+           .agg(n=("sq", "size"), brier=("sq", "mean"), base_rate=("event", "mean"))
+           .reset_index())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Running
+
+
+@dataclass(frozen=True)
+class BacktestResult:
+    """Everything a back-test produced (written by :func:`write_backtest`)."""
+
+    scores: pd.DataFrame
+    metrics: pd.DataFrame
+    pit: pd.DataFrame
+    brier: pd.DataFrame
+    fits: pd.DataFrame
+    manifest: dict = field(repr=False)
+
+
+def check_models(models: Sequence[str], upper: float | None) -> list[str]:
+    """Problems with the ``--model`` names (unknown; bounded family without ``--upper``)."""
+    problems = []
+    for model in models:
+        if model not in known_models():
+            problems.append(f"unknown model '{model}'{did_you_mean(model, known_models())}; "
+                            f"known: {', '.join(known_models())}")
+        elif model in BOUNDED_FAMILIES and upper is None:
+            problems.append(f"model '{model}' is for bounded shares: give --upper (e.g. "
+                            "--upper 100 for percent)")
+    return problems
+
+
+def run_backtest(
+    frame: pd.DataFrame,
+    cutoffs: Sequence[int],
+    *,
+    models: Sequence[str] | None = None,
+    upper: float | None = None,
+    horizon: int = 5,
+    thresholds: Sequence[float] = (),
+    sampler=None,
+    gates=None,
+    seed: int = 2030,
+    indicator: str = "series",
+    progress: Callable[[str], None] = lambda line: None,
+) -> BacktestResult:
+    """Back-test ``models`` on ``frame`` (``geo, year, value``) at every cut-off.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        From :func:`read_backtest_csv`.
+    cutoffs : years
+        Fit on years <= cutoff; score years cutoff+1 .. cutoff+horizon.
+    models : names
+        Model families (:data:`tnmodel.models.FAMILIES`) and baselines; default: the
+        transition model (or the linear trend without ``upper``), the logit trend, and all
+        baselines.
+    upper : float, optional
+        Values are shares of ``upper`` (100 for percent); required by the share families.
+    thresholds : values
+        Events ``value >= threshold`` scored with the Brier score (default: 50%, 75% and
+        90% of ``upper``, none without it).
+    sampler, gates : SamplerSettings, GateThresholds, optional
+        Default: 2 chains of 500 draws after 500 tuning steps; R-hat <= 1.05, bulk ESS >= 100,
+        no divergences. A fit that fails its gates (after one retry) is reported in
+        ``fits.csv`` and its forecasts are left out of the scores.
+    """
+    from tnmodel.models import (
+        ConvergenceError,
+        GateThresholds,
+        ModelSpec,
+        SamplerSettings,
+        fit_series,
+        series_from_arrays,
+    )
+    from tnmodel.models.sampling import compile_stats
+
+    started = time.perf_counter()
+    models = list(models or (DEFAULT_BOUNDED if upper is not None else DEFAULT_UNBOUNDED))
+    problems = check_models(models, upper)
+    if problems:
+        raise ValueError("; ".join(problems))
+    sampler = sampler or SamplerSettings(chains=2, draws=500, tune=500)
+    gates = gates or GateThresholds(max_rhat=1.05, min_ess_bulk=100, max_divergences=0)
+    if not thresholds and upper is not None:
+        thresholds = (0.5 * upper, 0.75 * upper, 0.9 * upper)
+    rng = np.random.default_rng(seed)
+    per_year = frame.groupby(["geo", "year"], as_index=False)["value"].mean()
+    score_rows, event_rows, fit_rows = [], [], []
+
+    for cutoff in sorted(set(int(c) for c in cutoffs)):
+        train = frame[frame["year"] <= cutoff]
+        held = per_year[(per_year["year"] > cutoff) & (per_year["year"] <= cutoff + horizon)]
+        held = held[held["geo"].isin(train["geo"])]
+        if train.empty or held.empty:
+            progress(f"cutoff {cutoff}: nothing to score (no data before or after), skipped")
+            continue
+        years = np.arange(cutoff + 1, cutoff + horizon + 1)
+        geos = tuple(sorted(train["geo"].unique()))
+        for model in models:
+            t0 = time.perf_counter()
+            if model in BASELINE_MODELS:
+                draws = {}
+                for geo in geos:
+                    mine = train[train["geo"] == geo]
+                    draws[geo] = baseline_draws(
+                        model, mine["year"].to_numpy(), mine["value"].to_numpy(), years,
+                        n_draws=BASELINE_DRAWS, rng=rng, lower=0.0, upper=upper)
+                fit_rows.append({"model": model, "cutoff": cutoff, "status": "ok",
+                                 "seconds": round(time.perf_counter() - t0, 2)})
+            else:
+                index = {g: i for i, g in enumerate(geos)}
+                scale = 100.0 / upper if upper is not None else 1.0
+                series = series_from_arrays(
+                    indicator, geos, train["geo"].map(index).to_numpy(),
+                    train["year"].to_numpy(), train["value"].to_numpy() * scale)
+                progress(f"cutoff {cutoff}: fitting {model} ({series.n_obs} observations, "
+                         f"{len(geos)} geos)")
+                try:
+                    fit = fit_series(series, ModelSpec(family=model), sampler,
+                                     seed + cutoff, gates)
+                except ConvergenceError as exc:
+                    fit_rows.append({"model": model, "cutoff": cutoff,
+                                     "status": f"failed gates: {exc}",
+                                     "seconds": round(time.perf_counter() - t0, 2)})
+                    progress(f"cutoff {cutoff}: {model} failed its gates; left out")
+                    continue
+                from tnmodel.models import FAMILIES
+
+                values = FAMILIES[model].forecast(
+                    fit.draws, series, years, np.random.default_rng([seed, cutoff]))[0] / scale
+                draws = {g: values[:, i, :] for i, g in enumerate(geos)}
+                fit_rows.append({"model": model, "cutoff": cutoff, "status": "ok",
+                                 "seconds": round(time.perf_counter() - t0, 2),
+                                 **fit.diagnostics.as_dict()})
+            for row in held.itertuples():
+                sample = draws[row.geo][:, int(row.year - cutoff - 1)]
+                h = int(row.year - cutoff)
+                score_rows.append({"model": model, "cutoff": cutoff, "geo": row.geo,
+                                   "year": int(row.year), "horizon": h,
+                                   **score_point(sample, float(row.value), rng)})
+                for threshold in thresholds:
+                    event_rows.append({"model": model, "cutoff": cutoff, "geo": row.geo,
+                                       "year": int(row.year), "horizon": h,
+                                       "threshold": threshold,
+                                       "p": float(np.mean(sample >= threshold))})
+
+    scores = pd.DataFrame(score_rows)
+    if scores.empty:
+        raise ValueError("no held-out value to score: every cut-off needs data before and "
+                         "within --horizon years after it")
+    metrics = summarise(scores)
+    pit = scores[["model", "cutoff", "geo", "year", "horizon", "pit"]]
+    brier = brier_scores(scores, pd.DataFrame(event_rows))
+    manifest = {
+        "cutoffs": sorted(set(int(c) for c in cutoffs)), "models": models, "upper": upper,
+        "horizon": horizon, "thresholds": list(thresholds), "seed": seed,
+        "sampler": sampler.model_dump(), "gates": gates.model_dump(),
+        "geos": sorted(frame["geo"].unique()), "n_rows": len(frame),
+        "compiled": compile_stats(), "seconds": round(time.perf_counter() - started, 1),
+    }
+    return BacktestResult(scores, metrics, pit, brier, pd.DataFrame(fit_rows), manifest)
+
+
+def write_backtest(result: BacktestResult, out_dir: Path | str, extra_manifest: dict) -> Path:
+    """Write the result files into ``out_dir`` (via a temporary folder renamed into place)."""
+    from tnmodel.runner import _package_versions  # same as run manifests
+
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    try:
+        result.scores.to_csv(tmp / "scores.csv", index=False, float_format="%.6g")
+        result.metrics.to_csv(tmp / "metrics.csv", index=False, float_format="%.4f")
+        result.pit.to_csv(tmp / "pit.csv", index=False, float_format="%.6g")
+        result.brier.to_csv(tmp / "brier.csv", index=False, float_format="%.4f")
+        result.fits.to_csv(tmp / "fits.csv", index=False)
+        manifest = {**extra_manifest, **result.manifest, "versions": _package_versions()}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
+                                           encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def file_hash(path: Path | str) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,65 @@
+"""Pieces several families share: likelihood terms for exact values and bounds, grids."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pymc as pm
+
+from tnmodel.models.series import SeriesData
+
+KINDS = ("exact", "upper", "lower")
+
+
+def present_kinds(series: SeriesData) -> tuple[str, ...]:
+    """Which likelihood terms a series has (exact values, upper bounds, lower bounds)."""
+    return tuple(kind for kind in KINDS if np.any(series.kind == kind))
+
+
+def split_by_kind(columns: dict[str, np.ndarray], series: SeriesData) -> dict[str, np.ndarray]:
+    """``columns`` (one value per observation) as ``<name>_<kind>`` arrays, non-empty kinds only."""
+    arrays: dict[str, np.ndarray] = {}
+    for kind in present_kinds(series):
+        rows = np.flatnonzero(series.kind == kind)
+        for name, values in columns.items():
+            arrays[f"{name}_{kind}"] = np.asarray(values)[rows]
+    return arrays
+
+
+def add_likelihood(data: dict, eta_sd: Callable[[str], tuple]) -> None:
+    """Exact values as ``Normal`` terms, bounds as censored terms (inside a model context).
+
+    ``eta_sd(kind)`` returns the mean and sd (tensors) of the observations of that kind; an
+    upper bound ``b`` contributes ``P(eta + e <= b)``, a lower bound ``P(eta + e >= b)``.
+    """
+    if "y_exact" in data:
+        eta, sd = eta_sd("exact")
+        pm.Normal("y", eta, sd, observed=data["y_exact"])
+    if "y_upper" in data:
+        eta, sd = eta_sd("upper")
+        pm.Potential("upper_bounds", pm.logcdf(pm.Normal.dist(eta, sd), data["y_upper"]).sum())
+    if "y_lower" in data:
+        eta, sd = eta_sd("lower")
+        pm.Potential("lower_bounds", pm.logccdf(pm.Normal.dist(eta, sd), data["y_lower"]).sum())
+
+
+def beta_params(mean: float, concentration: float) -> tuple[float, float]:
+    """Beta(a, b) with the given mean and a + b = concentration."""
+    return mean * concentration, (1.0 - mean) * concentration
+
+
+def geos_with_few_years(series: SeriesData, minimum: int = 2) -> list[str]:
+    """Series geos with fewer than ``minimum`` distinct observed years."""
+    return [g for i, g in enumerate(series.geos)
+            if np.unique(series.year[series.geo_index == i]).size < minimum]
+
+
+def flat_geos(series: SeriesData) -> list[str]:
+    """Series geos observed in 2+ years whose values do not vary (no trend of their own)."""
+    flat = []
+    for i, g in enumerate(series.geos):
+        rows = (series.geo_index == i) & (series.kind == "exact")
+        if np.unique(series.year[rows]).size >= 2 and np.ptp(series.y[rows]) < 1e-9:
+            flat.append(g)
+    return flat

@@ -1,0 +1,367 @@
+"""Transition model for bounded shares (after FPEM / FPET, Alkema et al. 2013, Cahill et al. 2018).
+
+On the logit scale, geo ``g``'s share in year ``t`` is a systematic path plus an AR(1)
+deviation, ``eta[g, t] = mu[g, t] + d[g, t]``. The systematic path moves each year by a pace
+that depends on the current level relative to an asymptote ``A``, with a floor::
+
+    mu[g, t + 1] = mu[g, t] + omega[g] * max(f, 1 - p[g, t] / A),    p = invlogit(mu)
+
+so the logit pace is ``omega[g]`` while the share is far below ``A``, slows in proportion to
+the distance left to ``A``, and never falls below the floor ``f * omega[g]`` (adoption slows
+near saturation but rarely stops; on the logit scale a constant pace is a logistic curve, so
+the floor is "at least a slow logistic"). ``mu[g, c[g]] = alpha[g]`` at the geo's anchor year
+``c[g]`` (its mean observed year, rounded); the path runs forward and backward from there.
+Levels and paces are pooled across geos (``alpha ~ Normal(mu_alpha, tau_alpha)``, ``omega ~
+Normal(mu_omega, tau_omega)``), so a geo with 2-4 points borrows its pace from the others;
+``A`` and ``f`` are common to the indicator. The deviations ``d`` follow a stationary AR(1) per
+geo (``rho``, innovation sd ``sigma_ar``): a year above trend tends to be followed by another,
+and the forecast of the next years starts from where the last data are, not from the trend
+line. The AR(1) is marginalised: geo ``g``'s exact observations, in year order, have residuals
+``r = y - mu - delta' b`` with ``r[i] | r[i-1] ~ Normal(rho**gap * r[i-1], sqrt(v_ar(gap) +
+e[i]**2))``, ``v_ar(gap) = sigma_ar**2 (1 - rho**(2 gap)) / (1 - rho**2)`` (the stationary
+variance for a geo's first observation), so no latent path is sampled.
+
+The observation error ``e[i]**2 = sigma_src[type]**2 + part * sigma_part**2`` has one scale
+per source type (statistical dataset, repository table, web page;
+:data:`~tnmodel.models.series.SOURCE_TYPES`) and extra error for part-year snapshots and
+circa-dated values. ``b`` flags observations that predate a definitional break of the indicator
+(``indicators.yaml`` ``breaks``) and ``delta`` (one per break) is the estimated offset of
+the old definition from the current one, so the latent series is on today's definition.
+Bounds (proxies) enter as censored terms.
+
+The forecast simulates each draw forward with numpy: the same level-dependent pace, the
+AR(1) continued from the residual of the geo's last exact observation, and the observation
+error of the geo's main source type.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field
+
+from tnmodel.models.common import (
+    add_likelihood,
+    beta_params,
+    present_kinds,
+    split_by_kind,
+)
+from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.logit_trend import prefers_centred_pace
+from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
+
+#: The latent grid is padded to a multiple of this many years on each side of the anchors,
+#: so back-tests at neighbouring cut-offs share one compiled structure.
+GRID_STEP = 4
+
+
+class TransitionPriors(BaseModel):
+    """Priors of the transition model (logit scale; paces per year).
+
+    Defaults are weakly informative: the low-level pace Normal(0.35, 0.3) spans no change to
+    the fastest adoption curves of the internet panel (about 0.8 logits a year); the
+    asymptote Beta with mean 0.9 and concentration 8 spans 0.6-1.0; the floor keeps at least
+    15% of the pace on average. Observation errors by source type: statistical
+    datasets 0.05 logits (about +-1 point near 50%), repository tables 0.15, web pages 0.25.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level_mean: float = 0.0
+    level_sd: float = Field(2.0, gt=0)
+    level_spread_mean: float = Field(1.0, gt=0)
+    pace_mean: float = 0.35
+    pace_sd: float = Field(0.3, gt=0)
+    pace_spread_mean: float = Field(0.15, gt=0)
+    asymptote_mean: float = Field(0.9, gt=0, lt=1)
+    asymptote_concentration: float = Field(8.0, gt=0)
+    floor_mean: float = Field(0.15, gt=0, lt=1)
+    floor_concentration: float = Field(6.0, gt=0)
+    ar_rho_mean: float = Field(0.6, gt=0, lt=1)
+    ar_rho_concentration: float = Field(6.0, gt=0)
+    ar_sd_median: float = Field(0.08, gt=0)
+    ar_sd_log_sd: float = Field(0.5, gt=0)
+    obs_sd_dataset: float = Field(0.05, gt=0)
+    obs_sd_repo_file: float = Field(0.15, gt=0)
+    obs_sd_page: float = Field(0.25, gt=0)
+    obs_sd_log_sd: float = Field(0.5, gt=0)
+    part_year_sd: float = Field(0.5, gt=0)
+    break_sd: float = Field(0.5, gt=0)
+
+    def obs_sd_medians(self) -> np.ndarray:
+        """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
+        by_type = {"dataset": self.obs_sd_dataset, "repo_file": self.obs_sd_repo_file,
+                   "page": self.obs_sd_page}
+        return np.array([by_type[t] for t in SOURCE_TYPES])
+
+
+def anchors(series: SeriesData) -> np.ndarray:
+    """Anchor year of each geo: its mean observed year, rounded."""
+    return np.round(series.centre_years()).astype(int)
+
+
+def grid(series: SeriesData) -> tuple[int, int]:
+    """Offsets (first, last) from the anchors covered by the latent grid, padded."""
+    offsets = series.year - anchors(series)[series.geo_index]
+    lo = -GRID_STEP * math.ceil(max(0, -int(offsets.min())) / GRID_STEP)
+    hi = GRID_STEP * math.ceil(max(0, int(offsets.max())) / GRID_STEP)
+    return lo, hi
+
+
+def rate_np(mu: np.ndarray, omega: np.ndarray, asymptote, floor) -> np.ndarray:
+    """Yearly logit change at level ``mu`` (numpy; broadcasts)."""
+    p = 1.0 / (1.0 + np.exp(-mu))
+    return omega * np.maximum(floor, 1.0 - p / asymptote)
+
+
+def _rate_pt(mu, omega, asymptote, floor):
+    p = pm.math.invlogit(mu)
+    return omega * pt.maximum(floor, 1.0 - p / asymptote)
+
+
+def systematic_np(alpha, omega, asymptote, floor, lo: int, hi: int) -> np.ndarray:
+    """The systematic path on the grid ``lo..hi`` (last axis), anchored at offset 0."""
+    forward = [alpha]
+    for _ in range(hi):
+        forward.append(forward[-1] + rate_np(forward[-1], omega, asymptote, floor))
+    backward = []
+    current = alpha
+    for _ in range(-lo):
+        current = current - rate_np(current, omega, asymptote, floor)
+        backward.append(current)
+    return np.stack(backward[::-1] + forward, axis=-1)
+
+
+def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
+    lo, _ = grid(series)
+    index = series.year - anchors(series)[series.geo_index] - lo
+    columns = {
+        "y": series.y.astype(float),
+        "geo": series.geo_index.astype(np.int64),
+        "k": index.astype(np.int64),
+        "part": series.part_year.astype(float),
+        "src": series.source_types().astype(np.int64),
+    }
+    breaks = series.break_matrix()
+    for b in range(breaks.shape[1]):  # one 1-D array per break
+        columns[f"brk{b}"] = breaks[:, b]
+    arrays = split_by_kind(columns, series)
+    if "y_exact" in arrays:
+        prev, gap, first = chain_of(arrays["geo_exact"], series.year[series.kind == "exact"])
+        arrays["prev_exact"], arrays["gap_exact"], arrays["first_exact"] = prev, gap, first
+    return arrays
+
+
+def chain_of(geo: np.ndarray, year: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each observation, the previous one of its geo in year order (itself if none),
+    the gap in years, and 1.0 for the first of its geo."""
+    order = np.lexsort((year, geo))
+    prev = np.arange(len(geo))
+    first = np.ones(len(geo))
+    for a, b in zip(order[:-1], order[1:], strict=True):
+        if geo[a] == geo[b]:
+            prev[b], first[b] = a, 0.0
+    gap = np.where(first == 1.0, 0.0, year - year[prev]).astype(float)
+    return prev.astype(np.int64), gap, first
+
+
+class Transition(Family):
+    """The FPEM-style transition family (see module docstring)."""
+
+    name = "transition"
+    priors_class = TransitionPriors
+    pace_var = "omega"
+    gate_vars = ("mu_alpha", "tau_alpha", "mu_omega", "tau_omega", "asymptote", "floor", "rho",
+                 "sigma_ar", "sigma_src", "sigma_part", "delta", "alpha", "omega")
+
+    def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
+        return _arrays(series)
+
+    def structure_key(self, series: SeriesData, priors: BaseModel) -> tuple:
+        return (self.name, len(series.geos), grid(series), present_kinds(series),
+                series.break_matrix().shape[1], prefers_centred_pace(series),
+                priors.model_dump_json())
+
+    def build_model(self, series: SeriesData, priors: TransitionPriors) -> pm.Model:
+        lo, hi = grid(series)
+        n_breaks = series.break_matrix().shape[1]
+        centred = prefers_centred_pace(series)
+        coords = {"geo": list(series.geos), "grid": list(range(lo, hi + 1)),
+                  "source_type": list(SOURCE_TYPES), "break": list(range(n_breaks))}
+        with pm.Model(coords=coords) as model:
+            data = {name: pm.Data(name, values) for name, values in _arrays(series).items()}
+            mu_alpha = pm.Normal("mu_alpha", priors.level_mean, priors.level_sd)
+            tau_alpha = pm.Gamma("tau_alpha", 2.0, 2.0 / priors.level_spread_mean)
+            alpha = pm.Normal("alpha", mu_alpha, tau_alpha, dims="geo")
+            mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
+            tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
+            if centred:
+                omega = pm.Normal("omega", mu_omega, tau_omega, dims="geo")
+            else:
+                z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
+                omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
+            asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
+                                                          priors.asymptote_concentration))
+            floor = pm.Beta("floor", *beta_params(priors.floor_mean, priors.floor_concentration))
+
+            forward = [alpha]
+            for _ in range(hi):
+                forward.append(forward[-1] + _rate_pt(forward[-1], omega, asymptote, floor))
+            backward, current = [], alpha
+            for _ in range(-lo):
+                current = current - _rate_pt(current, omega, asymptote, floor)
+                backward.append(current)
+            mu = pt.stack(backward[::-1] + forward, axis=1)  # (geo, grid)
+
+            rho = pm.Beta("rho", *beta_params(priors.ar_rho_mean, priors.ar_rho_concentration))
+            sigma_ar = pm.LogNormal("sigma_ar", np.log(priors.ar_sd_median), priors.ar_sd_log_sd)
+            sigma_src = pm.LogNormal("sigma_src", np.log(priors.obs_sd_medians()),
+                                     priors.obs_sd_log_sd, dims="source_type")
+            sigma_part = pm.HalfNormal("sigma_part", priors.part_year_sd)
+            delta = (pm.Normal("delta", 0.0, priors.break_sd, dims="break")
+                     if n_breaks else None)
+            stationary = sigma_ar**2 / (1.0 - rho**2)
+
+            def mean_and_error(kind: str):
+                g, t = data[f"geo_{kind}"], data[f"k_{kind}"]
+                mean = mu[g, t]
+                for b in range(n_breaks):
+                    mean = mean + data[f"brk{b}_{kind}"] * delta[b]
+                error = sigma_src[data[f"src_{kind}"]] ** 2 + data[f"part_{kind}"] * sigma_part**2
+                return mean, error
+
+            def eta_sd(kind: str):
+                mean, error = mean_and_error(kind)
+                if kind != "exact":  # bounds: the marginal distribution
+                    return mean, pt.sqrt(stationary + error)
+                residual = data["y_exact"] - mean
+                first, gap = data["first_exact"], data["gap_exact"]
+                carried = pt.switch(first, 0.0, rho**gap * residual[data["prev_exact"]])
+                persist = pt.switch(first, stationary, stationary * (1.0 - rho ** (2.0 * gap)))
+                return mean + carried, pt.sqrt(persist + error)
+
+            add_likelihood(data, eta_sd)
+        return model
+
+    def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
+        post = posterior.posterior
+        draws = {name: stack_draws(post[name]) for name in
+                 ("alpha", "omega", "asymptote", "floor", "rho", "sigma_ar", "sigma_src")}
+        lo, hi = grid(series)
+        draws["anchor"] = anchors(series)
+        draws["main_type"] = main_source_type(series)
+        # Residual of each geo's last exact observation (the AR(1) continues from it).
+        exact = series.kind == "exact"
+        mu = systematic_np(draws["alpha"], draws["omega"], draws["asymptote"][:, None],
+                           draws["floor"][:, None], lo, hi)  # (sample, geo, grid)
+        offset = np.zeros(series.n_obs)
+        if "delta" in post:
+            offset = stack_draws(post["delta"]) @ series.break_matrix().T  # (sample, obs)
+        last_resid = np.zeros_like(draws["alpha"])
+        last_year = np.full(len(series.geos), np.nan)
+        for g in range(len(series.geos)):
+            rows = np.flatnonzero(exact & (series.geo_index == g))
+            if not rows.size:
+                continue
+            i = rows[np.argmax(series.year[rows])]
+            k = series.year[i] - draws["anchor"][g] - lo
+            base = mu[:, g, k] + (offset[:, i] if np.ndim(offset) == 2 else 0.0)
+            last_resid[:, g] = series.y[i] - base
+            last_year[g] = series.year[i]
+        draws["last_resid"], draws["last_year"] = last_resid, last_year
+        return draws
+
+    def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Systematic path plus the AR(1) continued from each geo's last exact residual plus
+        the observation error of the geo's main source type (see module docstring)."""
+        years = np.asarray(years, dtype=int)
+        A, f = draws["asymptote"][:, None], draws["floor"][:, None]
+        offsets = years[None, :] - draws["anchor"][:, None]  # (geo, year)
+        lo, hi = min(0, int(offsets.min())), max(0, int(offsets.max()))
+        mu = systematic_np(draws["alpha"], draws["omega"], A, f, lo, hi)
+        geo = np.arange(mu.shape[1])[:, None]
+        mu = mu[:, geo, offsets - lo]  # (sample, geo, year)
+        rho, s = draws["rho"][:, None], draws["sigma_ar"][:, None]
+        stationary_sd = s / np.sqrt(1.0 - rho**2)
+        last_year = draws["last_year"]
+        known = ~np.isnan(last_year)
+        r = np.where(known[None, :], draws["last_resid"], 0.0)
+        h = years[None, :] - np.where(known, last_year, years.min()).astype(int)[:, None]
+        # Years after the last observation: the AR(1) path run forward from its residual.
+        path, state = [r], r
+        for _ in range(max(0, int(h.max()))):
+            state = rho * state + s * rng.standard_normal(r.shape)
+            path.append(state)
+        path = np.stack(path, axis=2)  # (sample, geo, 1 + steps ahead)
+        ahead = path[:, geo, np.maximum(h, 0)]
+        # Years up to the last observation: conditional on that residual alone.
+        back = np.abs(np.minimum(h, 0))[None]
+        behind = (rho[:, :, None] ** back * r[:, :, None] + stationary_sd[:, :, None]
+                  * np.sqrt(1 - rho[:, :, None] ** (2 * back)) * rng.standard_normal(mu.shape))
+        dev = np.where((h >= 0)[None], ahead, behind)
+        dev = np.where(known[None, :, None], dev,
+                       stationary_sd[:, :, None] * rng.standard_normal(dev.shape))
+        sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
+        noise = sd[:, :, None] * rng.standard_normal(mu.shape)
+        return inv_logit_percent(mu + dev + noise), noise
+
+    def prior_pace(self, priors: TransitionPriors, n: int,
+                   rng: np.random.Generator) -> np.ndarray:
+        """Prior draws of one geo's pace ``omega``."""
+        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
+        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
+
+    def simulate(self, series: SeriesData, priors: TransitionPriors,
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Parameters drawn from the prior and logit observations at ``series``' geos/years.
+
+        Every observation is treated as exact, annual and from a statistical dataset (source
+        type 0); no breaks. For calibration studies on simulated data.
+        """
+        G = len(series.geos)
+        lo, hi = grid(series)
+        alpha = rng.normal(rng.normal(priors.level_mean, priors.level_sd),
+                           rng.gamma(2.0, priors.level_spread_mean / 2.0), G)
+        mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
+        omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
+        A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
+        f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
+        rho = rng.beta(*beta_params(priors.ar_rho_mean, priors.ar_rho_concentration))
+        s = float(np.exp(rng.normal(np.log(priors.ar_sd_median), priors.ar_sd_log_sd)))
+        sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
+        mu = systematic_np(alpha, omega, A, f, lo, hi)
+        k = series.year - anchors(series)[series.geo_index] - lo
+        mean = mu[series.geo_index, k]
+        prev, gap, first = chain_of(series.geo_index, series.year)
+        stationary = s**2 / (1.0 - rho**2)
+        r = np.zeros(series.n_obs)
+        for i in np.lexsort((series.year, series.geo_index)):
+            if first[i]:
+                r[i] = rng.normal(0.0, np.sqrt(stationary + sigma[0] ** 2))
+            else:
+                sd = np.sqrt(stationary * (1.0 - rho ** (2.0 * gap[i])) + sigma[0] ** 2)
+                r[i] = rng.normal(rho ** gap[i] * r[prev[i]], sd)
+        y = mean + r
+        truth = {"omega": omega, "alpha": alpha, "mu_omega": np.array(mu_omega),
+                 "asymptote": np.array(A), "rho": np.array(rho), "sigma_ar": np.array(s),
+                 "sigma_src": sigma}
+        return truth, y
+
+
+def main_source_type(series: SeriesData) -> np.ndarray:
+    """Each geo's most frequent source type (its forecast carries that type's error)."""
+    types = series.source_types()
+    out = np.zeros(len(series.geos), dtype=int)
+    for i in range(len(series.geos)):
+        mine = types[series.geo_index == i]
+        if mine.size:
+            out[i] = int(np.bincount(mine, minlength=len(SOURCE_TYPES)).argmax())
+    return out
+
+
+TRANSITION = Transition()
