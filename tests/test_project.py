@@ -78,3 +78,13 @@ def test_package_imports_no_pymc_outside_models():
 
 def test_suite_runs_on_the_python_the_project_requires():
     assert sys.version_info >= (3, 12)
+
+
+def test_reading_results_does_not_import_the_pymc_stack():
+    """Warm runs, validate, compare and schema start quickly: PyMC, ArviZ, PyTensor and
+    nutpie load only when a model is built or sampled (tnmodel.models.lazy)."""
+    code = ("import sys, tnmodel.runner, tnmodel.cli, tnmodel.scenario, tnmodel.compare; "
+            "print(sorted(m for m in ('pymc', 'arviz', 'pytensor', 'nutpie') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, cwd=REPO)
+    assert done.stdout.strip() == "[]", done.stdout

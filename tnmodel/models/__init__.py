@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import arviz as az
 import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from tnmodel.models.family import Family
+from tnmodel.models.lazy import lazy
 from tnmodel.models.linear import LINEAR, LinearPriors
 from tnmodel.models.logistic import LOGISTIC, LogisticPriors
 from tnmodel.models.logit_trend import LOGIT_TREND, LogitTrendPriors
@@ -31,6 +31,8 @@ from tnmodel.models.series import (
     series_from_arrays,
 )
 from tnmodel.models.transition import TRANSITION, TransitionPriors
+
+az = lazy("arviz")
 
 __all__ = [
     "FAMILIES",

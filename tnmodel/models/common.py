@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-import pymc as pm
 
+from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SeriesData
+
+pm = lazy("pymc")
 
 KINDS = ("exact", "upper", "lower")
 

@@ -17,11 +17,13 @@ from abc import ABC, abstractmethod
 from collections.abc import Hashable
 
 import numpy as np
-import pymc as pm
 import xarray as xr
 from pydantic import BaseModel
 
+from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SeriesData
+
+pm = lazy("pymc")
 
 
 class Family(ABC):

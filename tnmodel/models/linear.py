@@ -10,15 +10,17 @@ a forecast inside 0-100: use a share family for shares.
 from __future__ import annotations
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.common import add_likelihood, present_kinds, split_by_kind
 from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import prefers_centred_pace
 from tnmodel.models.series import SeriesData
+
+pm = lazy("pymc")
+pt = lazy("pytensor.tensor")
 
 
 class LinearPriors(BaseModel):

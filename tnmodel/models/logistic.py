@@ -10,15 +10,17 @@ observation error (extra for part-year snapshots); bounds are censored terms.
 from __future__ import annotations
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 from pydantic import Field
 
 from tnmodel.models.common import add_likelihood, beta_params, present_kinds, split_by_kind
 from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import LogitTrendPriors, prefers_centred_pace
 from tnmodel.models.series import SeriesData, inv_logit_percent
+
+pm = lazy("pymc")
+pt = lazy("pytensor.tensor")
 
 
 class LogisticPriors(LogitTrendPriors):

@@ -23,12 +23,14 @@ annual observation.
 from __future__ import annotations
 
 import numpy as np
-import pymc as pm
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SeriesData, inv_logit_percent
+
+pm = lazy("pymc")
 
 
 class LogitTrendPriors(BaseModel):

@@ -50,11 +50,8 @@ import time
 from dataclasses import dataclass, field
 from statistics import NormalDist
 
-import arviz as az
 import numpy as np
 import pandas as pd
-import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -68,6 +65,11 @@ from tnmodel.models import (
     check_gates,
 )
 from tnmodel.models.family import stack_draws
+from tnmodel.models.lazy import lazy
+
+pm = lazy("pymc")
+pt = lazy("pytensor.tensor")
+az = lazy("arviz")
 
 __all__ = [
     "DEFAULT_PANEL",

@@ -19,13 +19,15 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
-import nutpie
-import pymc as pm
 import xarray as xr
 from pydantic import BaseModel
 
 from tnmodel.models.family import Family
+from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SeriesData
+
+pm = lazy("pymc")
+nutpie = lazy("nutpie")
 
 #: Compiled models kept per process (least recently used are dropped beyond this).
 MAX_COMPILED = 64

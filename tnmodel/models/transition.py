@@ -39,8 +39,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pymc as pm
-import pytensor.tensor as pt
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -51,8 +49,12 @@ from tnmodel.models.common import (
     split_by_kind,
 )
 from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import prefers_centred_pace
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
+
+pm = lazy("pymc")
+pt = lazy("pytensor.tensor")
 
 #: The latent grid is padded to a multiple of this many years on each side of the anchors,
 #: so back-tests at neighbouring cut-offs share one compiled structure.
