@@ -65,3 +65,28 @@ def flat_geos(series: SeriesData) -> list[str]:
         if np.unique(series.year[rows]).size >= 2 and np.ptp(series.y[rows]) < 1e-9:
             flat.append(g)
     return flat
+
+
+def draw_pooled_levels_and_paces(priors, geos: int, rng: np.random.Generator
+                                 ) -> tuple[np.ndarray, float, np.ndarray]:
+    """One prior draw of the pooled levels and paces (``alpha``, ``mu_beta``, ``beta``) for
+    simulations: levels ~ Normal(Normal(level_mean, level_sd), Gamma(2, .)), paces alike."""
+    alpha = rng.normal(rng.normal(priors.level_mean, priors.level_sd),
+                       rng.gamma(2.0, priors.level_spread_mean / 2.0), geos)
+    mu_beta = rng.normal(priors.pace_mean, priors.pace_sd)
+    beta = rng.normal(mu_beta, rng.gamma(2.0, priors.pace_spread_mean / 2.0), geos)
+    return alpha, mu_beta, beta
+
+
+def simulate_straight_lines(series: SeriesData, priors, rng: np.random.Generator
+                            ) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Prior draw and observations of pooled straight lines at ``series``' geos and years
+    (centred at each geo's mean year), with log-normal observation error."""
+    alpha, mu_beta, beta = draw_pooled_levels_and_paces(priors, len(series.geos), rng)
+    sigma = float(np.exp(rng.normal(np.log(priors.obs_sd_median), priors.obs_sd_log_sd)))
+    t = series.year - series.centre_years()[series.geo_index]
+    y = (alpha[series.geo_index] + beta[series.geo_index] * t
+         + sigma * rng.standard_normal(series.n_obs))
+    truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
+             "sigma_obs": np.array(sigma)}
+    return truth, y

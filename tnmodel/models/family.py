@@ -39,8 +39,13 @@ class Family(ABC):
     pace_var: str = "beta"
 
     def prior_pace(self, priors: BaseModel, n: int, rng: np.random.Generator) -> np.ndarray:
-        """``n`` draws of one geo's pace from the prior (marginal over the pool)."""
-        raise NotImplementedError(f"{self.name}: no prior_pace")
+        """``n`` draws of one geo's pace from the prior (marginal over the pool).
+
+        The default is the pooled pace every family here uses: ``Normal(mu, tau)`` with
+        ``mu ~ Normal(pace_mean, pace_sd)`` and ``tau ~ Gamma(2, 2 / pace_spread_mean)``.
+        """
+        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
+        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
 
     def simulate(self, series: SeriesData, priors: BaseModel,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:

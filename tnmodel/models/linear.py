@@ -13,7 +13,12 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
-from tnmodel.models.common import add_likelihood, present_kinds, split_by_kind
+from tnmodel.models.common import (
+    add_likelihood,
+    present_kinds,
+    simulate_straight_lines,
+    split_by_kind,
+)
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import prefers_centred_pace
@@ -122,25 +127,11 @@ class Linear(Family):
         scale = float(draws["scale"])
         return float(draws["loc"]) + scale * (z + noise), scale * noise
 
-    def prior_pace(self, priors: LinearPriors, n: int, rng: np.random.Generator) -> np.ndarray:
-        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
-        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
 
     def simulate(self, series: SeriesData, priors: LinearPriors,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Prior draw and standardised observations (loc 0, scale 1 is the caller's job)."""
-        G = len(series.geos)
-        alpha = rng.normal(rng.normal(priors.level_mean, priors.level_sd),
-                           rng.gamma(2.0, priors.level_spread_mean / 2.0), G)
-        mu_beta = rng.normal(priors.pace_mean, priors.pace_sd)
-        beta = rng.normal(mu_beta, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
-        sigma = float(np.exp(rng.normal(np.log(priors.obs_sd_median), priors.obs_sd_log_sd)))
-        t = series.year - series.centre_years()[series.geo_index]
-        y = (alpha[series.geo_index] + beta[series.geo_index] * t
-             + sigma * rng.standard_normal(series.n_obs))
-        truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
-                 "sigma_obs": np.array(sigma)}
-        return truth, y
+        return simulate_straight_lines(series, priors, rng)
 
 
 LINEAR = Linear()

@@ -13,7 +13,13 @@ import numpy as np
 import xarray as xr
 from pydantic import Field
 
-from tnmodel.models.common import add_likelihood, beta_params, present_kinds, split_by_kind
+from tnmodel.models.common import (
+    add_likelihood,
+    beta_params,
+    draw_pooled_levels_and_paces,
+    present_kinds,
+    split_by_kind,
+)
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import LogitTrendPriors, prefers_centred_pace
@@ -100,18 +106,11 @@ class Logistic(Family):
         noise = draws["sigma_obs"][:, None, None] * rng.standard_normal(eta.shape)
         return inv_logit_percent(eta + noise), noise
 
-    def prior_pace(self, priors: LogisticPriors, n: int, rng: np.random.Generator) -> np.ndarray:
-        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
-        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
 
     def simulate(self, series: SeriesData, priors: LogisticPriors,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Prior draw and logit observations at ``series``' geos and years (simulation)."""
-        G = len(series.geos)
-        alpha = rng.normal(rng.normal(priors.level_mean, priors.level_sd),
-                           rng.gamma(2.0, priors.level_spread_mean / 2.0), G)
-        mu_beta = rng.normal(priors.pace_mean, priors.pace_sd)
-        beta = rng.normal(mu_beta, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
+        alpha, mu_beta, beta = draw_pooled_levels_and_paces(priors, len(series.geos), rng)
         C = rng.beta(*beta_params(priors.ceiling_mean, priors.ceiling_concentration))
         sigma = float(np.exp(rng.normal(np.log(priors.obs_sd_median), priors.obs_sd_log_sd)))
         t = series.year - series.centre_years()[series.geo_index]

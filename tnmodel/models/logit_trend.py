@@ -26,6 +26,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
+from tnmodel.models.common import simulate_straight_lines
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SeriesData, inv_logit_percent
@@ -125,27 +126,11 @@ class LogitTrend(Family):
         return inv_logit_percent(eta + noise), noise
 
 
-    def prior_pace(self, priors: LogitTrendPriors, n: int,
-                   rng: np.random.Generator) -> np.ndarray:
-        """Prior draws of one geo's pace ``beta``."""
-        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
-        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
 
     def simulate(self, series: SeriesData, priors: LogitTrendPriors,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Prior draw and logit observations at ``series``' geos and years (simulation)."""
-        G = len(series.geos)
-        alpha = rng.normal(rng.normal(priors.level_mean, priors.level_sd),
-                           rng.gamma(2.0, priors.level_spread_mean / 2.0), G)
-        mu_beta = rng.normal(priors.pace_mean, priors.pace_sd)
-        beta = rng.normal(mu_beta, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
-        sigma = float(np.exp(rng.normal(np.log(priors.obs_sd_median), priors.obs_sd_log_sd)))
-        t = series.year - series.centre_years()[series.geo_index]
-        y = (alpha[series.geo_index] + beta[series.geo_index] * t
-             + sigma * rng.standard_normal(series.n_obs))
-        truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
-                 "sigma_obs": np.array(sigma)}
-        return truth, y
+        return simulate_straight_lines(series, priors, rng)
 
 
 LOGIT_TREND = LogitTrend()

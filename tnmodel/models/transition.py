@@ -312,11 +312,6 @@ class Transition(Family):
         noise = sd[:, :, None] * rng.standard_normal(mu.shape)
         return inv_logit_percent(mu + dev + noise), noise
 
-    def prior_pace(self, priors: TransitionPriors, n: int,
-                   rng: np.random.Generator) -> np.ndarray:
-        """Prior draws of one geo's pace ``omega``."""
-        tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
-        return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
 
     def simulate(self, series: SeriesData, priors: TransitionPriors,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
