@@ -16,6 +16,7 @@ leaves a half-written result.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -323,6 +324,7 @@ def _fit_seed(seed: int, indicator: str) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+@functools.cache
 def _package_versions() -> dict[str, str]:
     found = {"tnmodel": __version__, "python": platform.python_version()}
     for name in PACKAGES:
@@ -346,7 +348,7 @@ def _manifest(scenario: Scenario, dataset: Dataset, fast: bool, plans: list[Targ
                          "settings.sampler and settings.gates); for previews and tests, not for "
                          "decisions") if fast else None,
         "seed": scenario.seed,
-        "versions": _package_versions(),
+        "versions": dict(_package_versions()),
         "platform": platform.platform(),
         "command": " ".join(sys.argv),
         "scenario_file": str(source) if source else None,
@@ -463,13 +465,28 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
         return plans, None, {}, 0.0
     progress(f"fitting the rank model ({panel.n_obs} ranks of {', '.join(panel.series)}, "
              f"{len(panel.geos)} provinces)")
-    fit, _, _ = fit_ranks_cached(panel, scenario.sampler, _fit_seed(scenario.seed, "rank_model"),
-                                 scenario.gates, cache)
-    forecasts = {p.target.id: forecast_ranks(fit, p.target.reading, p.target.year,
-                                             rank_basis(dataset.geos, p.target.among),
-                                             scenario.seed)
+    fit, key, _ = fit_ranks_cached(panel, scenario.sampler,
+                                   _fit_seed(scenario.seed, "rank_model"), scenario.gates, cache)
+    forecasts = {p.target.id: _rank_forecast(fit, key, p.target, dataset, scenario.seed)
                  for p in wanted}
     return plans, fit, forecasts, round(time.perf_counter() - started, 2)
+
+
+#: Rank forecasts made in this process, by (rank fit key, reading, year, basis, seed): they do
+#: not depend on anything else a scenario says (interventions do not act on ranks), so a
+#: scenario that differs only in its interventions reuses them.
+_RANK_FORECASTS: dict[tuple, RankForecast] = {}
+
+
+def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset,
+                   seed: int) -> RankForecast:
+    memo = (key, target.reading, target.year, target.among, seed)
+    if memo not in _RANK_FORECASTS:
+        if len(_RANK_FORECASTS) >= 64:
+            _RANK_FORECASTS.pop(next(iter(_RANK_FORECASTS)))
+        _RANK_FORECASTS[memo] = forecast_ranks(fit, target.reading, target.year,
+                                               rank_basis(dataset.geos, target.among), seed)
+    return _RANK_FORECASTS[memo]
 
 
 def _rank_table(forecasts: dict[str, RankForecast], plans: list[TargetPlan]) -> pd.DataFrame:
