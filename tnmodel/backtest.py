@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tnmodel.atomic import atomic_folder
 from tnmodel.baselines import BASELINE_MODELS, baseline_draws
 from tnmodel.problems import InputError, Problem, did_you_mean, relative
 
@@ -400,23 +399,15 @@ def write_backtest(result: BacktestResult, out_dir: Path | str, extra_manifest: 
     from tnmodel.runner import _package_versions  # same as run manifests
 
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
-    try:
+    with atomic_folder(out_dir) as tmp:
         result.scores.to_csv(tmp / "scores.csv", index=False, float_format="%.6g")
         result.metrics.to_csv(tmp / "metrics.csv", index=False, float_format="%.4f")
         result.pit.to_csv(tmp / "pit.csv", index=False, float_format="%.6g")
         result.brier.to_csv(tmp / "brier.csv", index=False, float_format="%.4f")
         result.fits.to_csv(tmp / "fits.csv", index=False)
-        manifest = {**extra_manifest, **result.manifest, "versions": _package_versions()}
+        manifest = {**extra_manifest, **result.manifest, "versions": dict(_package_versions())}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n",
                                            encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 

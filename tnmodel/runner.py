@@ -22,7 +22,6 @@ import json
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import pandas as pd
 import xarray as xr
 
 from tnmodel import __version__
+from tnmodel.atomic import atomic_folder
 from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_columns, quantile_table
 from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
@@ -402,11 +402,8 @@ def _write_posteriors(fits: dict[str, Fit], folder: Path) -> None:
 
 def write_result(result: ScenarioResult, out: Path | str) -> Path:
     """Write ``out/<scenario>/`` atomically and return its path."""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    final = out / result.scenario.name
-    staging = Path(tempfile.mkdtemp(prefix=f".{result.scenario.name}-", dir=out))
-    try:
+    final = Path(out) / result.scenario.name
+    with atomic_folder(final) as staging:
         result.targets.to_csv(staging / "targets.csv", index=False, lineterminator="\n",
                               float_format="%.6g")
         result.quantiles.to_csv(staging / "quantiles.csv", index=False, lineterminator="\n",
@@ -423,12 +420,6 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
         (staging / "manifest.json").write_text(
             json.dumps(result.manifest, indent=2, ensure_ascii=False, default=str) + "\n",
             encoding="utf-8")
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return final
 
 
