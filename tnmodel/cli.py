@@ -66,8 +66,16 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")] = False,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="refit; ignore cached fits")] = False,
     cache_dir: CacheDir = None,
+    jobs: Annotated[int | None, typer.Option(
+        "--jobs", "-j", min=1,
+        help="processes for the fits not yet cached (default: the cores; 1: in this process)",
+    )] = None,
 ) -> None:
-    """Run scenarios: write OUT/<scenario>/ and print the verdict table."""
+    """Run scenarios: write OUT/<scenario>/ and print the verdict table.
+
+    Fits the scenarios need and the cache does not hold are made first, in parallel processes;
+    the scenarios then run one by one from the cache.
+    """
     from tnmodel.models import ConvergenceError
     from tnmodel.models.cache import FitCache
     from tnmodel.runner import run_scenario, write_result
@@ -91,11 +99,18 @@ def run(
     from tnmodel.progress import progress_bar
 
     cache = None if no_cache else FitCache(cache_dir) if cache_dir else FitCache()
+    prefitted: frozenset[str] = frozenset()
+    if cache is not None and jobs != 1:
+        from tnmodel.prefit import prefit
+
+        with progress_bar("fits", quiet=quiet, console=err) as progress:
+            prefitted = prefit(loaded, cache, fast=fast, workers=jobs, progress=progress).keys
     for scenario in loaded:
         try:
             with progress_bar(f"{scenario.name}: fits", quiet=quiet, console=err) as progress:
                 progress(f"scenario {scenario.name}: {scenario.title}")
-                result = run_scenario(scenario, fast=fast, progress=progress, cache=cache)
+                result = run_scenario(scenario, fast=fast, progress=progress, cache=cache,
+                                      prefitted=prefitted)
         except InputError as exc:
             _print_problems(exc.problems)
             raise typer.Exit(1) from None

@@ -39,8 +39,15 @@ from tnmodel.data import Dataset, load_dataset
 from tnmodel.forecast import Paths, forecast_paths, quantile_columns, quantile_table
 from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
 from tnmodel.models import Fit, SeriesData, select_series
-from tnmodel.models.cache import FitCache, fit_cached, fit_ranks_cached
-from tnmodel.models.rank import DEFAULT_PANEL, RankFit, rank_basis, rank_panel
+from tnmodel.models.cache import FitCache, fit_cached, fit_key, fit_ranks_cached, rank_fit_key
+from tnmodel.models.rank import (
+    DEFAULT_PANEL,
+    RankFit,
+    RankPanel,
+    RankPriors,
+    rank_basis,
+    rank_panel,
+)
 from tnmodel.problems import InputError, Problem
 from tnmodel.progress import steps
 from tnmodel.ranks import RankForecast, forecast_ranks, rank_distribution_frame
@@ -106,6 +113,7 @@ def run_scenario(
     progress: Progress = _quiet,
     cache: FitCache | None | bool = True,
     fits: dict[str, Fit] | None = None,
+    prefitted: frozenset[str] = frozenset(),
 ) -> ScenarioResult:
     """Fit, forecast and evaluate every target of a scenario (writes nothing).
 
@@ -127,6 +135,9 @@ def run_scenario(
         only in its interventions: those indicators are not refitted. Interventions never
         trigger a fit; they transform the draws (fit -> business-as-usual paths ->
         interventions -> targets).
+    prefitted : frozenset of str
+        Cache keys of fits made for this run by :func:`tnmodel.prefit.prefit` (the manifest
+        says they were fitted now, in a worker process, not found in the cache).
 
     Raises
     ------
@@ -163,7 +174,7 @@ def run_scenario(
                      f"{len(series_for(indicator).geos)} series)")
             fit, key, hit = fit_indicator(scenario, indicator, series_for(indicator),
                                           cache or None)
-            fits[indicator], fit_keys[indicator] = fit, (key, hit)
+            fits[indicator], fit_keys[indicator] = fit, (key, hit and key not in prefitted)
         first_year = int(series_for(indicator).year.min())
         years = np.arange(min(first_year, scenario.horizon), scenario.horizon + 1)
         bau[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
@@ -275,6 +286,12 @@ def fit_indicator(scenario: Scenario, indicator: str, series: SeriesData,
     """
     return fit_cached(series, scenario.model_for(indicator), scenario.sampler,
                       _fit_seed(scenario.seed, indicator), scenario.gates, cache)
+
+
+def indicator_fit_key(scenario: Scenario, indicator: str, series: SeriesData) -> str:
+    """The fit-cache key :func:`fit_indicator` uses for this indicator (nothing is fitted)."""
+    return fit_key(series, scenario.model_for(indicator), scenario.sampler, scenario.gates,
+                   _fit_seed(scenario.seed, indicator))
 
 
 def indicator_context(dataset: Dataset, indicator: str) -> Context:
@@ -427,14 +444,13 @@ def write_result(result: ScenarioResult, out: Path | str) -> Path:
 # Rank targets: one latent-standing fit per run, shared by every rank target
 
 
-def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
-                progress: Progress, cache: FitCache | None = None,
-                ) -> tuple[list[TargetPlan], RankFit | None, dict[str, RankForecast], float]:
-    """Fit the rank model once (if any target needs it) and forecast every rank target."""
+def rank_stage_plan(plans: list[TargetPlan], dataset: Dataset,
+                    ) -> tuple[list[TargetPlan], RankPanel | None]:
+    """The plans with rank targets the panel cannot serve marked insufficient, and the panel
+    the rank model is fitted to (None when no target needs it). Nothing is fitted."""
     wanted = [p for p in plans if p.status == RANK_ESTIMATED]
     if not wanted:
-        return plans, None, {}, 0.0
-    started = time.perf_counter()
+        return plans, None
     series = tuple(dict.fromkeys([*(p.target.reading for p in wanted), *DEFAULT_PANEL]))
     panel = rank_panel(dataset, tuple(s for s in series if s in dataset.indicators))
     first = int(panel.years[0])
@@ -451,15 +467,37 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
         return TargetPlan(p.target, INSUFFICIENT, p.evaluated_geo, (), reason)
 
     plans = [usable(p) for p in plans]
-    wanted = [p for p in plans if p.status == RANK_ESTIMATED]
-    if not wanted:
+    needed = any(p.status == RANK_ESTIMATED for p in plans)
+    return plans, panel if needed else None
+
+
+def fit_rank_model(scenario: Scenario, panel: RankPanel,
+                   cache: FitCache | None = None) -> tuple[RankFit, str, bool]:
+    """Fit the rank model as the scenario says (the one place a run fits it); returns the fit,
+    its cache key and whether it came from the cache."""
+    return fit_ranks_cached(panel, scenario.sampler.for_ranks(),
+                            _fit_seed(scenario.seed, "rank_model"), scenario.gates, cache)
+
+
+def rank_model_fit_key(scenario: Scenario, panel: RankPanel) -> str:
+    """The fit-cache key :func:`fit_rank_model` uses (nothing is fitted)."""
+    return rank_fit_key(panel, RankPriors(), scenario.sampler.for_ranks(), scenario.gates,
+                        _fit_seed(scenario.seed, "rank_model"))
+
+
+def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
+                progress: Progress, cache: FitCache | None = None,
+                ) -> tuple[list[TargetPlan], RankFit | None, dict[str, RankForecast], float]:
+    """Fit the rank model once (if any target needs it) and forecast every rank target."""
+    started = time.perf_counter()
+    plans, panel = rank_stage_plan(plans, dataset)
+    if panel is None:
         return plans, None, {}, 0.0
     progress(f"fitting the rank model ({panel.n_obs} ranks of {', '.join(panel.series)}, "
              f"{len(panel.geos)} provinces)")
-    fit, key, _ = fit_ranks_cached(panel, scenario.sampler,
-                                   _fit_seed(scenario.seed, "rank_model"), scenario.gates, cache)
+    fit, key, _ = fit_rank_model(scenario, panel, cache)
     forecasts = {p.target.id: _rank_forecast(fit, key, p.target, dataset, scenario.seed)
-                 for p in wanted}
+                 for p in plans if p.status == RANK_ESTIMATED}
     return plans, fit, forecasts, round(time.perf_counter() - started, 2)
 
 

@@ -79,6 +79,7 @@ __all__ = [
     "RankPanel",
     "RankPriors",
     "base_geos",
+    "blocks_by_size",
     "build_rank_model",
     "standing_covariance",
     "fit_ranks",
@@ -443,6 +444,21 @@ def independent_blocks(panel: RankPanel) -> np.ndarray:
     return blocks
 
 
+def blocks_by_size(panel: RankPanel) -> dict[int, np.ndarray]:
+    """The blocks of :func:`independent_blocks`, grouped by their number of observations.
+
+    Returns ``{size: (n_blocks, size) matrix of observation indices}`` with no padding, so
+    the likelihood factorises into one batched Gaussian per block size. Most provinces have
+    one or two DTI ranks and a few have twenty; padding every block to the largest would
+    multiply the cost of each log-density evaluation by about twenty.
+    """
+    by_size: dict[int, list[np.ndarray]] = {}
+    for block in independent_blocks(panel):
+        obs = block[block >= 0]
+        by_size.setdefault(len(obs), []).append(obs)
+    return {size: np.stack(blocks) for size, blocks in sorted(by_size.items())}
+
+
 def build_rank_model(panel: RankPanel, priors: RankPriors | None = None) -> pm.Model:
     """The PyMC model of the module docstring for ``panel``, with the standings marginalised.
 
@@ -450,26 +466,15 @@ def build_rank_model(panel: RankPanel, priors: RankPriors | None = None) -> pm.M
     observed normal scores are ``MvNormal(0, K)`` with
     ``K[i, j] = (w_i . w_j) * standing_covariance(...) + [i == j] * sigma_obs[k_i]**2``
     (``w_i``: the weights of the unit observation ``i`` ranks). ``K`` is block-diagonal
-    (:func:`independent_blocks`); blocks are padded to one size with unit-variance dummies
-    observed at 0, which add a constant to the log density. Only the hyper-parameters are
-    sampled; the standings are drawn afterwards by exact Gaussian conditioning
-    (:func:`tnmodel.ranks.draw_standings`). This removes the funnel between measurement noise
-    and innovations that a sampled state-space version meets with one rank per province-year.
+    (:func:`independent_blocks`); blocks of equal size are batched into one Gaussian
+    (:func:`blocks_by_size`; single observations as a plain Normal). Only the
+    hyper-parameters are sampled; the standings are drawn afterwards by exact Gaussian
+    conditioning (:func:`tnmodel.ranks.draw_standings`). This removes the funnel between
+    measurement noise and innovations that a sampled state-space version meets with one rank
+    per province-year.
     """
     priors = priors or RankPriors()
-    blocks = independent_blocks(panel)
-    real = blocks >= 0
-    idx = np.where(real, blocks, 0)
-    pair = (real[:, :, None] & real[:, None, :]).astype(float)
-    series = panel.obs_series[idx]
-    year = panel.obs_year[idx]
-    same = (series[:, :, None] == series[:, None, :]).astype(float)
-    lag = np.abs(year[:, :, None] - year[:, None, :]).astype(float)
-    overlap = np.einsum("big,bjg->bij", panel.obs_weights[idx], panel.obs_weights[idx]) * pair
-    z = np.where(real, panel.z[idx], 0.0)
-    eye = np.eye(blocks.shape[1])[None, :, :]
-    coords = {"series": list(panel.series), "block": np.arange(blocks.shape[0]),
-              "slot": np.arange(blocks.shape[1])}
+    coords = {"series": list(panel.series)}
     with pm.Model(coords=coords) as model:
         phi = pm.Beta("phi", priors.phi_alpha, priors.phi_beta)
         sigma_innov = pm.Gamma("sigma_innov", alpha=2.0, beta=2.0 / priors.sigma_innov_mean)
@@ -478,11 +483,22 @@ def build_rank_model(panel: RankPanel, priors: RankPriors | None = None) -> pm.M
         sigma_obs = pm.LogNormal("sigma_obs", np.log(priors.obs_sd_median), priors.obs_sd_log_sd,
                                  dims="series")
         pm.Deterministic("stationary_sd", sigma_innov / pt.sqrt(1.0 - phi**2))
-        cov = overlap * standing_covariance(phi, sigma_innov, tau_geo, tau_series, same, lag)
-        noise = pt.where(real, sigma_obs[series] ** 2, 1.0)
-        cov = cov + eye * noise[:, :, None]
-        pm.MvNormal("z", mu=np.zeros(blocks.shape[1]), cov=cov, observed=z,
-                    dims=("block", "slot"))
+        for size, blocks in blocks_by_size(panel).items():
+            series = panel.obs_series[blocks]
+            if size == 1:  # a lone observation: prior variance of one standing plus noise
+                var = (panel.obs_weights[blocks[:, 0]] ** 2).sum(axis=1) * standing_covariance(
+                    phi, sigma_innov, tau_geo, tau_series, 1.0, 0.0)
+                pm.Normal("z_1", 0.0, pt.sqrt(var + sigma_obs[series[:, 0]] ** 2),
+                          observed=panel.z[blocks[:, 0]])
+                continue
+            year = panel.obs_year[blocks]
+            same = (series[:, :, None] == series[:, None, :]).astype(float)
+            lag = np.abs(year[:, :, None] - year[:, None, :]).astype(float)
+            weights = panel.obs_weights[blocks]
+            overlap = np.einsum("big,bjg->bij", weights, weights)
+            cov = overlap * standing_covariance(phi, sigma_innov, tau_geo, tau_series, same, lag)
+            cov = cov + np.eye(size)[None, :, :] * (sigma_obs[series] ** 2)[:, :, None]
+            pm.MvNormal(f"z_{size}", mu=np.zeros(size), cov=cov, observed=panel.z[blocks])
     return model
 
 
@@ -549,7 +565,8 @@ def fit_ranks(
     Raises
     ------
     ConvergenceError
-        If a gate fails twice (the second try doubles the tuning).
+        If a gate fails twice (the second try doubles the tuning and halves
+        ``1 - target_accept``).
     """
     gates = gates or GateThresholds()
     priors = priors or RankPriors()
@@ -571,9 +588,12 @@ def fit_ranks(
     try:
         check_gates(label, diagnostics, gates, sampler)
     except ConvergenceError:
-        sampler = sampler.model_copy(update={"tune": 2 * sampler.tune})
+        sampler = sampler.model_copy(update={
+            "tune": 2 * sampler.tune,
+            "target_accept": round(1.0 - (1.0 - sampler.target_accept) / 2, 6)})
         posterior, diagnostics = attempt(sampler)
-        diagnostics = dataclasses.replace(diagnostics, retried_with_tune=sampler.tune)
+        diagnostics = dataclasses.replace(diagnostics, retried_with_tune=sampler.tune,
+                                          retried_with_target_accept=sampler.target_accept)
         check_gates(label, diagnostics, gates, sampler)
     post = posterior.posterior
     draws = {name: stack_draws(post[name]) for name in HYPER}
