@@ -18,6 +18,7 @@ import csv
 import hashlib
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -150,6 +151,18 @@ class Dataset:
     geos: dict[str, Geo]
     targets: dict[str, Target]
     file_hashes: dict[str, str] = field(default_factory=dict)
+    _derived: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def derived[T](self, key: tuple, compute: Callable[[], T]) -> T:
+        """``compute()`` once per dataset and ``key`` (series selections, rank panels).
+
+        A dataset is immutable and :func:`load_dataset` returns the same object while its
+        files are unchanged, so what is derived from it is kept with it; the values must be
+        treated as read-only.
+        """
+        if key not in self._derived:
+            self._derived[key] = compute()
+        return self._derived[key]
 
     @property
     def content_hash(self) -> str:
@@ -159,10 +172,14 @@ class Dataset:
 
     def series(self, indicator: str, geos: list[str] | None = None) -> pd.DataFrame:
         """Observations of one indicator (optionally of some geos), sorted by geo and year."""
-        obs = self.observations[self.observations["indicator"] == indicator]
-        if geos is not None:
-            obs = obs[obs["geo"].isin(geos)]
-        return obs.sort_values(["geo", "year", "period", "source_id"]).reset_index(drop=True)
+        def select() -> pd.DataFrame:
+            obs = self.observations[self.observations["indicator"] == indicator]
+            if geos is not None:
+                obs = obs[obs["geo"].isin(geos)]
+            return obs.sort_values(["geo", "year", "period", "source_id"]).reset_index(drop=True)
+
+        # Copy-on-write (pandas >= 3): a caller changing its frame does not change the kept one.
+        return self.derived(("series", indicator, None if geos is None else tuple(geos)), select)
 
     def successor(self, geo: str) -> str:
         """The geo that ``geo`` was merged into, followed to the end (itself if never merged)."""

@@ -7,6 +7,7 @@ array operations on the same paths without refitting.
 from __future__ import annotations
 
 import zlib
+from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,7 +56,33 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     rng = stream_seed(seed, f"forecast:{fit.indicator}")
     values, noise = FAMILIES[fit.spec.family].forecast(fit.draws, fit.series, years, rng)
     chains = fit.posterior.posterior.sizes["chain"]
+    for array in (years, values, noise):  # paths are shared (see remembered_paths): read-only
+        if array is not None:
+            array.flags.writeable = False
     return Paths(fit.indicator, fit.geos, years, values, chains, noise)
+
+
+#: Business-as-usual paths made in this process, by (fit key, years, seed).
+_PATHS: OrderedDict[tuple, Paths] = OrderedDict()
+MAX_REMEMBERED_PATHS = 64
+
+
+def remembered_paths(fit: Fit, key: str | None, years: np.ndarray, seed: int) -> Paths:
+    """:func:`forecast_paths`, remembered in this process by the fit's cache ``key``.
+
+    The paths depend only on the fit, the years and the seed; interventions transform copies.
+    So scenarios that share fits (e.g. differ only in interventions) forecast once. Without a
+    key (a fit passed in by hand) the paths are made afresh.
+    """
+    if key is None:
+        return forecast_paths(fit, years, seed)
+    memo = (key, tuple(int(y) for y in years), int(seed))
+    if memo not in _PATHS:
+        _PATHS[memo] = forecast_paths(fit, years, seed)
+        while len(_PATHS) > MAX_REMEMBERED_PATHS:
+            _PATHS.popitem(last=False)
+    _PATHS.move_to_end(memo)
+    return _PATHS[memo]
 
 
 def quantile_column(p: float) -> str:
@@ -69,14 +96,30 @@ def quantile_columns() -> list[str]:
     return ["indicator", "geo", "year", "mean", *(quantile_column(p) for p in QUANTILES)]
 
 
+#: Quantile tables of the paths kept in :data:`_PATHS` (by identity; the paths are kept
+#: with their table, so an identity is not reused while remembered).
+_TABLES: dict[int, tuple[Paths, pd.DataFrame]] = {}
+
+
 def quantile_table(paths: Paths) -> pd.DataFrame:
-    """Yearly forecast quantiles (and mean) per geo, tidy."""
+    """Yearly forecast quantiles (and mean) per geo, tidy: one row per geo and year."""
+    found = _TABLES.get(id(paths))
+    if found is not None and found[0] is paths:
+        return found[1].copy()
+    table = _quantile_table(paths)
+    if any(p is paths for p in _PATHS.values()):  # shared business-as-usual paths
+        if len(_TABLES) > MAX_REMEMBERED_PATHS:
+            _TABLES.clear()
+        _TABLES[id(paths)] = (paths, table)
+    return table.copy()
+
+
+def _quantile_table(paths: Paths) -> pd.DataFrame:
     q = np.quantile(paths.values, QUANTILES, axis=0)  # (quantile, geo, year)
-    rows = []
-    for gi, geo in enumerate(paths.geos):
-        for yi, year in enumerate(paths.years):
-            row = {"indicator": paths.indicator, "geo": geo, "year": int(year),
-                   "mean": float(paths.values[:, gi, yi].mean())}
-            row |= {quantile_column(p): float(q[k, gi, yi]) for k, p in enumerate(QUANTILES)}
-            rows.append(row)
-    return pd.DataFrame(rows)
+    n_geos, n_years = len(paths.geos), len(paths.years)
+    columns = {"indicator": [paths.indicator] * (n_geos * n_years),
+               "geo": np.repeat(np.asarray(paths.geos, dtype=object), n_years),
+               "year": np.tile(np.asarray(paths.years, dtype=int), n_geos),
+               "mean": paths.values.mean(axis=0).ravel()}
+    columns |= {quantile_column(p): q[k].ravel() for k, p in enumerate(QUANTILES)}
+    return pd.DataFrame(columns)

@@ -36,7 +36,7 @@ import xarray as xr
 from tnmodel import __version__
 from tnmodel.atomic import atomic_folder
 from tnmodel.data import Dataset, load_dataset
-from tnmodel.forecast import Paths, forecast_paths, quantile_columns, quantile_table
+from tnmodel.forecast import Paths, quantile_columns, quantile_table, remembered_paths
 from tnmodel.interventions import Context, InterventionError, apply_interventions, describe
 from tnmodel.models import Fit, SeriesData, select_series
 from tnmodel.models.cache import FitCache, fit_cached, fit_key, fit_ranks_cached, rank_fit_key
@@ -177,7 +177,8 @@ def run_scenario(
             fits[indicator], fit_keys[indicator] = fit, (key, hit and key not in prefitted)
         first_year = int(series_for(indicator).year.min())
         years = np.arange(min(first_year, scenario.horizon), scenario.horizon + 1)
-        bau[indicator] = forecast_paths(fits[indicator], years, scenario.seed)
+        bau[indicator] = remembered_paths(fits[indicator], fit_keys.get(indicator, (None,))[0],
+                                          years, scenario.seed)
         timings[indicator] = round(time.perf_counter() - t0, 2)
     fits = {ind: fits[ind] for ind in to_fit}
 
@@ -193,9 +194,8 @@ def run_scenario(
     rows, first_rows = [], []
     for plan in plans:
         if plan.target.id in rank_forecasts:
-            rows.append(rank_attainment_row(plan, scenario.name, dataset,
-                                            rank_forecasts[plan.target.id], rank_fit,
-                                            scenario.baseline))
+            rows.append(_rank_row(plan, scenario, dataset, rank_forecasts[plan.target.id],
+                                  rank_fit))
             continue
         row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline)
         reading = plan.target.reading
@@ -516,6 +516,26 @@ def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset,
         _RANK_FORECASTS[memo] = forecast_ranks(fit, target.reading, target.year,
                                                rank_basis(dataset.geos, target.among), seed)
     return _RANK_FORECASTS[memo]
+
+
+#: Rank rows of targets.csv made in this process, with the forecast they describe (kept so
+#: its identity is not reused): a row depends on the forecast, the target, the data and the
+#: baseline settings, not on the scenario's name or interventions.
+_RANK_ROWS: dict[tuple, tuple[RankForecast, dict]] = {}
+
+
+def _rank_row(plan: TargetPlan, scenario: Scenario, dataset: Dataset, forecast: RankForecast,
+              fit: RankFit) -> dict:
+    memo = (id(forecast), plan.target.id, plan.target.among, plan.evaluated_geo,
+            dataset.content_hash, scenario.baseline.model_dump_json())
+    found = _RANK_ROWS.get(memo)
+    if found is None or found[0] is not forecast:
+        if len(_RANK_ROWS) >= 256:
+            _RANK_ROWS.clear()
+        found = (forecast, rank_attainment_row(plan, scenario.name, dataset, forecast, fit,
+                                               scenario.baseline))
+        _RANK_ROWS[memo] = found
+    return found[1] | {"scenario": scenario.name}
 
 
 def _rank_table(forecasts: dict[str, RankForecast], plans: list[TargetPlan]) -> pd.DataFrame:

@@ -13,6 +13,7 @@ so the fits are reused; changing data, model, priors, sampler or seed refits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -20,6 +21,7 @@ import os
 import shutil
 import tempfile
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -59,9 +61,40 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("TNMODEL_CACHE_DIR") or Path.cwd() / ".cache" / "fits")
 
 
+#: Keys computed in this process, by the identity of what they hash and the settings. The
+#: hashed object is kept with its key, so an identity is never reused while remembered.
+_KEYS: dict[tuple, tuple[object, str]] = {}
+MAX_REMEMBERED_KEYS = 4096
+
+
+def _remembered_key(hashed: object, settings: tuple, compute: Callable[[], str]) -> str:
+    memo = (id(hashed), *settings)
+    found = _KEYS.get(memo)
+    if found is not None and found[0] is hashed:
+        return found[1]
+    if len(_KEYS) >= MAX_REMEMBERED_KEYS:
+        _KEYS.clear()
+    key = compute()
+    _KEYS[memo] = (hashed, key)
+    return key
+
+
+@functools.cache
+def _sampler_versions() -> tuple[tuple[str, str], ...]:
+    return tuple((package, version(package)) for package in ("pymc", "nutpie", "pytensor"))
+
+
 def fit_key(series: SeriesData, spec: ModelSpec, sampler: SamplerSettings,
             gates: GateThresholds, seed: int) -> str:
     """The content hash that identifies a fit (see module docstring)."""
+    settings = (spec.model_dump_json(), sampler.model_dump_json(), gates.model_dump_json(),
+                int(seed))
+    return _remembered_key(series, settings,
+                           lambda: _fit_key(series, spec, sampler, gates, seed))
+
+
+def _fit_key(series: SeriesData, spec: ModelSpec, sampler: SamplerSettings,
+             gates: GateThresholds, seed: int) -> str:
     family = FAMILIES[spec.family]
     digest = hashlib.sha256()
 
@@ -69,8 +102,8 @@ def fit_key(series: SeriesData, spec: ModelSpec, sampler: SamplerSettings,
         digest.update(label.encode() + b"\0" + payload + b"\0")
 
     add("format", str(CACHE_FORMAT).encode())
-    for package in ("pymc", "nutpie", "pytensor"):
-        add(package, version(package).encode())
+    for package, installed in _sampler_versions():
+        add(package, installed.encode())
     add("tnmodel", __version__.encode())
     add("indicator", series.indicator.encode())
     add("geos", "\x1f".join(series.geos).encode())
@@ -264,11 +297,19 @@ def _sha256(path: Path) -> str:
 def rank_fit_key(panel, priors, sampler: SamplerSettings, gates: GateThresholds,
                  seed: int) -> str:
     """The content hash of a rank-model fit: the panel's arrays and rows, priors, settings."""
+    settings = ("rank_model", priors.model_dump_json(), sampler.model_dump_json(),
+                gates.model_dump_json(), int(seed))
+    return _remembered_key(panel, settings,
+                           lambda: _rank_fit_key(panel, priors, sampler, gates, seed))
+
+
+def _rank_fit_key(panel, priors, sampler: SamplerSettings, gates: GateThresholds,
+                  seed: int) -> str:
     digest = hashlib.sha256()
     for label, payload in (
         ("format", str(CACHE_FORMAT)),
         ("kind", "rank_model"),
-        ("versions", " ".join(version(p) for p in ("pymc", "nutpie", "pytensor"))),
+        ("versions", " ".join(installed for _, installed in _sampler_versions())),
         ("tnmodel", __version__),
         ("series", "\x1f".join(panel.series)),
         ("geos", "\x1f".join(panel.geos)),
@@ -297,7 +338,7 @@ def fit_ranks_cached(panel, sampler: SamplerSettings, seed: int, gates: GateThre
             post = posterior.posterior
             draws = {name: stack_draws(post[name]) for name in HYPER}
             return RankFit(panel, priors, posterior, draws, Diagnostics(**meta["diagnostics"]),
-                           int(post.sizes["chain"]))
+                           int(post.sizes["chain"]), stored_at=posterior_file)
 
         fit = cache._load_entry(key, build)
         if fit is not None:
@@ -309,6 +350,6 @@ def fit_ranks_cached(panel, sampler: SamplerSettings, seed: int, gates: GateThre
         stored, posterior_file = cache._store_entry(
             key, fit.posterior, fit.diagnostics, seed, sampler,
             {"indicator": "rank_model", "series": list(panel.series), "family": "rank_model"})
-        fit = replace(fit, posterior=stored)
+        fit = replace(fit, posterior=stored, stored_at=posterior_file)
         cache._remember(posterior_file.parent, fit)
     return fit, key, False

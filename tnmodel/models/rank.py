@@ -45,9 +45,11 @@ Known simplifications (said in the output notes)
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from statistics import NormalDist
 
 import numpy as np
@@ -277,8 +279,11 @@ class RankPanel:
 
     def rows_of(self, series: str, unit: str) -> pd.DataFrame:
         """Observations of one series that measure ``unit`` (base geo or merged unit)."""
-        rows = self.rows
-        return rows[(rows["indicator"] == series) & (rows["unit"] == unit)]
+        return self._rows_by_series_and_unit.get((series, unit), self.rows.iloc[:0])
+
+    @functools.cached_property
+    def _rows_by_series_and_unit(self) -> dict[tuple[str, str], pd.DataFrame]:
+        return {key: rows for key, rows in self.rows.groupby(["indicator", "unit"], sort=False)}
 
 
 def rank_panel(
@@ -298,7 +303,16 @@ def rank_panel(
     ------
     ValueError
         If an indicator is unknown or not a rank, or no observation is left.
+
+    The panel is built once per dataset and arguments (treat it as read-only).
     """
+    series = tuple(series)
+    return dataset.derived(("rank_panel", series, since, until),
+                           lambda: _rank_panel(dataset, series, since, until))
+
+
+def _rank_panel(dataset: Dataset, series: tuple[str, ...], since: int | None,
+                until: int | None) -> RankPanel:
     base = base_geos(dataset.geos)
     used_series, parts, skipped = [], [], []
     for ind in dict.fromkeys(series):
@@ -517,6 +531,8 @@ class RankFit:
         :func:`tnmodel.ranks.draw_standings`.
     diagnostics : Diagnostics
     chains : int
+    stored_at : Path, optional
+        The fit cache's ``posterior.nc`` of this fit (results copy it instead of writing it).
     """
 
     panel: RankPanel
@@ -525,6 +541,7 @@ class RankFit:
     draws: dict[str, np.ndarray] = field(repr=False)
     diagnostics: Diagnostics
     chains: int
+    stored_at: Path | None = None
 
 
 HYPER = ("phi", "sigma_innov", "tau_geo", "tau_series", "sigma_obs")

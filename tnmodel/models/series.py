@@ -8,6 +8,7 @@ lower bound, annual or part-year).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,7 +108,11 @@ class SeriesData:
 
     def rows_of(self, geo: str) -> pd.DataFrame:
         """The observations that make up one series geo (after lineage)."""
-        return self.rows[self.rows["series_geo"] == geo]
+        return self._rows_by_geo.get(geo, self.rows.iloc[:0])
+
+    @functools.cached_property
+    def _rows_by_geo(self) -> dict[str, pd.DataFrame]:
+        return {geo: rows for geo, rows in self.rows.groupby("series_geo", sort=False)}
 
     def centre_years(self) -> np.ndarray:
         """Mean observed year of each series geo (where its level is best determined)."""
@@ -149,7 +154,19 @@ def select_series(
         Geos whose observations continue as their successor's series (e.g. the pre-merger
         ``thai_nguyen`` continues as ``thai_nguyen_merged``). Other predecessors of the same
         successor keep their own series: they are different places.
+
+    The selection is made once per dataset and arguments (the same object is returned again;
+    treat it as read-only).
     """
+    return dataset.derived(
+        ("select_series", indicator, since, until, tuple(exclude_geos), tuple(follow_lineage_of)),
+        lambda: _select_series(dataset, indicator, since, until, tuple(exclude_geos),
+                               tuple(follow_lineage_of)))
+
+
+def _select_series(dataset: Dataset, indicator: str, since: int | None, until: int | None,
+                   exclude_geos: tuple[str, ...], follow_lineage_of: tuple[str, ...],
+                   ) -> SeriesData:
     rows = dataset.series(indicator)
     if since is not None:
         rows = rows[rows["year"] >= since]
