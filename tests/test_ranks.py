@@ -235,8 +235,8 @@ def test_conditional_standings_cover_the_truth():
     assert 0.72 <= coverage <= 0.95, coverage
 
 
-def test_rank_forecast_properties_and_basis_change():
-    geos = sim_geos()
+def sim_leader_panel(geos) -> RankPanel:
+    """Two SIMULATED rank series over the base geos, 2018-2022: sim_h first every year."""
     base = base_geos(geos)
     rng = np.random.default_rng(5)
     # sim_h is far ahead every year, on both series; the others are shuffled.
@@ -254,6 +254,47 @@ def test_rank_forecast_properties_and_basis_change():
     panel = RankPanel(series=("sim_rank0", "sim_rank1"), geos=base, years=np.arange(2018, 2023),
                       obs_series=k, obs_year=t, obs_weights=np.eye(8)[g], rank=r.astype(float),
                       among=np.full(len(r), 8.0), z=normal_score(r, 8), rows=frame)
+    return panel
+
+
+def test_rank_forecasts_are_kept_with_the_rank_fit_in_the_cache(tmp_path):
+    from types import SimpleNamespace
+
+    from tnmodel import runner
+    from tnmodel.models.cache import FitCache
+
+    geos = sim_geos()
+    fit = fixed_fit(sim_leader_panel(geos), n_draws=300)
+    cache, key = FitCache(tmp_path / "fits"), "ab" * 32
+    (cache.entry(key)).mkdir(parents=True)
+    (cache.entry(key) / "fit.json").write_text("{}", encoding="utf-8")
+    target = SimpleNamespace(reading="sim_rank0", year=2024, among=5)
+    dataset = SimpleNamespace(geos=geos)
+    made = runner._rank_forecast(fit, key, target, dataset, 3, cache)
+    assert len(list((cache.entry(key) / "derived").glob("ranks-*.npy"))) == 1
+    runner._RANK_FORECASTS.clear()  # as in a new process: read from the cache, not made again
+    calls = []
+    original = runner.forecast_ranks
+    runner.forecast_ranks = lambda *a, **k: calls.append(a) or original(*a, **k)
+    try:
+        again = runner._rank_forecast(fit, key, target, dataset, 3, cache)
+        other_seed = runner._rank_forecast(fit, key, target, dataset, 4, cache)
+    finally:
+        runner.forecast_ranks = original
+    assert again is not made and np.array_equal(again.ranks, made.ranks)
+    assert again.basis.units == made.basis.units and again.chains == made.chains
+    assert len(calls) == 1 and not np.array_equal(other_seed.ranks, made.ranks)
+    # An unreadable file is made again, not used.
+    for path in (cache.entry(key) / "derived").glob("ranks-*.npy"):
+        path.write_bytes(b"not an array")
+    runner._RANK_FORECASTS.clear()
+    assert np.array_equal(runner._rank_forecast(fit, key, target, dataset, 3, cache).ranks,
+                          made.ranks)
+
+
+def test_rank_forecast_properties_and_basis_change():
+    geos = sim_geos()
+    panel = sim_leader_panel(geos)
     fit = fixed_fit(panel, n_draws=2000)
 
     old = forecast_ranks(fit, "sim_rank0", 2024, rank_basis(geos, 8), seed=1)

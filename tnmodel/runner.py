@@ -496,7 +496,7 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
     progress(f"fitting the rank model ({panel.n_obs} ranks of {', '.join(panel.series)}, "
              f"{len(panel.geos)} provinces)")
     fit, key, _ = fit_rank_model(scenario, panel, cache)
-    forecasts = {p.target.id: _rank_forecast(fit, key, p.target, dataset, scenario.seed)
+    forecasts = {p.target.id: _rank_forecast(fit, key, p.target, dataset, scenario.seed, cache)
                  for p in plans if p.status == RANK_ESTIMATED}
     return plans, fit, forecasts, round(time.perf_counter() - started, 2)
 
@@ -505,16 +505,30 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
 #: not depend on anything else a scenario says (interventions do not act on ranks), so a
 #: scenario that differs only in its interventions reuses them.
 _RANK_FORECASTS: dict[tuple, RankForecast] = {}
+#: Bump when :func:`tnmodel.ranks.forecast_ranks` changes what it computes (cached ranks).
+RANK_FORECAST_FORMAT = 1
 
 
-def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset,
-                   seed: int) -> RankForecast:
+def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset, seed: int,
+                   cache: FitCache | None) -> RankForecast:
+    """The rank forecast of one target: remembered in this process, and kept with the rank fit
+    in the cache (it depends only on the fit, the reading, year, basis and seed)."""
+    basis = rank_basis(dataset.geos, target.among)
     memo = (key, target.reading, target.year, target.among, seed)
     if memo not in _RANK_FORECASTS:
         if len(_RANK_FORECASTS) >= 64:
             _RANK_FORECASTS.pop(next(iter(_RANK_FORECASTS)))
-        _RANK_FORECASTS[memo] = forecast_ranks(fit, target.reading, target.year,
-                                               rank_basis(dataset.geos, target.among), seed)
+        name = hashlib.sha256(repr((RANK_FORECAST_FORMAT, target.reading, target.year,
+                                    basis.among, basis.units, basis.weights.tobytes(),
+                                    seed)).encode()).hexdigest()[:24]
+        ranks = cache.load_derived(key, f"ranks-{name}") if cache is not None else None
+        if ranks is not None and ranks.shape == (len(fit.draws["phi"]), len(basis.units)):
+            forecast = RankForecast(target.reading, target.year, basis, ranks, fit.chains)
+        else:
+            forecast = forecast_ranks(fit, target.reading, target.year, basis, seed)
+            if cache is not None:
+                cache.store_derived(key, f"ranks-{name}", forecast.ranks)
+        _RANK_FORECASTS[memo] = forecast
     return _RANK_FORECASTS[memo]
 
 

@@ -225,6 +225,32 @@ class FitCache:
             raise
         return stored, folder / "posterior.nc"
 
+    def load_derived(self, key: str, name: str) -> np.ndarray | None:
+        """An array derived from entry ``key`` (e.g. rank forecasts), or None if absent or
+        unreadable (then it is simply made again)."""
+        path = self.entry(key) / "derived" / f"{name}.npy"
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError):
+            return None
+
+    def store_derived(self, key: str, name: str, array: np.ndarray) -> None:
+        """Keep an array derived from entry ``key`` next to it (atomically; an entry that is
+        gone is not recreated for it)."""
+        folder = self.entry(key)
+        if not (folder / "fit.json").exists():
+            return
+        derived = folder / "derived"
+        derived.mkdir(exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{name}-", suffix=".npy", dir=derived)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.save(stream, array, allow_pickle=False)
+            os.replace(temporary, derived / f"{name}.npy")
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
     def clear(self) -> int:
         """Delete every entry; return how many there were."""
         root = Path(self.root)
