@@ -289,3 +289,27 @@ def test_accelerate_with_declines_keep_leaves_wrong_way_draws_alone():
     # lower is better: the "wrong way" is up
     flipped = apply_one(paths, spec, Context(higher_is_better=False), rng())
     np.testing.assert_allclose(flipped.values[up, 0], paths.values[up, 0])
+
+
+def test_every_intervention_leaves_shared_read_only_paths_untouched():
+    """Business-as-usual paths are shared between scenarios (read-only arrays, see
+    tnmodel.forecast.remembered_paths): every intervention must transform a copy."""
+    paths = sim_paths(keep_noise=True)
+    for array in (paths.years, paths.values, paths.noise):
+        array.flags.writeable = False
+    before = paths.values.copy()
+    ctx = {"sim_share": Context(populations={g: 1.0 for g in paths.geos})}
+    every = [
+        Accelerate(type="accelerate", indicator="sim_share", geo="sim_a", from_year=2024,
+                   factor=1.5),
+        Halt(type="halt", indicator="sim_share", geo="sim_b", from_year=2024),
+        Reach(type="reach", indicator="sim_share", geo="sim_c", from_year=2025, by_year=2028,
+              value=90),
+        Dip(type="dip", indicator="sim_share", geo="sim_d", year=2026, size=5,
+            recovery_years=2),
+        BestQuartile(type="best_quartile", indicator="sim_share", geo="sim_e", from_year=2024),
+        Merge(type="merge", indicator="sim_share", geo="sim_ab", members=("sim_a", "sim_b")),
+    ]
+    changed = apply_interventions({"sim_share": paths}, every, 3, ctx)["sim_share"]
+    np.testing.assert_array_equal(paths.values, before)
+    assert not np.array_equal(changed.values, before)
