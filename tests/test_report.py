@@ -125,7 +125,9 @@ def test_atomic_write_keeps_the_old_file_on_failure(tmp_path, monkeypatch):
     def boom(*_, **__):
         raise RuntimeError("simulated failure while writing")
 
-    monkeypatch.setattr(report.os, "replace", boom)
+    from tnmodel import atomic
+
+    monkeypatch.setattr(atomic.os, "replace", boom)
     with pytest.raises(RuntimeError):
         report.write_atomic(out, "new")
     assert out.read_text(encoding="utf-8") == "old"

@@ -9,12 +9,11 @@ comes from the observed data, so it is the same in every scenario unless the dat
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
+from tnmodel.atomic import atomic_file
 from tnmodel.problems import InputError, Problem, relative
 
 SUFFIXES = (".csv", ".md", ".html", ".htm")
@@ -128,12 +127,6 @@ def write_table(table: pd.DataFrame, out: Path) -> None:
     if suffix not in SUFFIXES:
         raise InputError([Problem(str(out), 1, "--out", f"unknown suffix '{out.suffix}'; use "
                                   f"one of {', '.join(SUFFIXES)}")], what="output file")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}-", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(render(table, ".html" if suffix == ".htm" else suffix))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(out) as staging:
+        staging.write_text(render(table, ".html" if suffix == ".htm" else suffix),
+                           encoding="utf-8")

@@ -24,9 +24,7 @@ from __future__ import annotations
 import functools
 import html
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from tnmodel import charts
+from tnmodel.atomic import atomic_file
 from tnmodel.problems import InputError, Problem, relative
 
 # --------------------------------------------------------------------------------------------
@@ -716,14 +715,6 @@ def write_report(results_dirs: Iterable[Path | str], out: Path | str,
 
 def write_atomic(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` through a temporary sibling and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_file(path) as staging:
+        staging.write_text(text, encoding="utf-8")
+    return Path(path)

@@ -27,6 +27,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from tnmodel.atomic import atomic_file
 from tnmodel.scenario import Scenario
 
 Executor = Literal["serial", "dask"]
@@ -195,13 +196,11 @@ def _run_dask(variants, waves, fast, cache, tables, say, scheduler, workers) -> 
 
 
 def write_sweep(result: SweepResult, out: Path | str) -> Path:
-    """``out/sweep.csv`` and ``out/sweep.json`` (written to temporary names, then renamed)."""
+    """``out/sweep.csv`` and ``out/sweep.json`` (each written to a temporary name, then
+    renamed; neither is replaced unless both were written)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    table_tmp, manifest_tmp = out / ".sweep.csv.tmp", out / ".sweep.json.tmp"
-    result.table.to_csv(table_tmp, index=False, lineterminator="\n", float_format="%.6g")
-    manifest_tmp.write_text(json.dumps(result.manifest, indent=2, default=str) + "\n",
+    with atomic_file(out / "sweep.csv") as table, atomic_file(out / "sweep.json") as manifest:
+        result.table.to_csv(table, index=False, lineterminator="\n", float_format="%.6g")
+        manifest.write_text(json.dumps(result.manifest, indent=2, default=str) + "\n",
                             encoding="utf-8")
-    table_tmp.replace(out / "sweep.csv")
-    manifest_tmp.replace(out / "sweep.json")
     return out / "sweep.csv"

@@ -31,6 +31,7 @@ import numpy as np
 import xarray as xr
 
 from tnmodel import __version__
+from tnmodel.atomic import atomic_file
 from tnmodel.models import (
     FAMILIES,
     Diagnostics,
@@ -240,16 +241,8 @@ class FitCache:
         folder = self.entry(key)
         if not (folder / "fit.json").exists():
             return
-        derived = folder / "derived"
-        derived.mkdir(exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{name}-", suffix=".npy", dir=derived)
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                np.save(stream, array, allow_pickle=False)
-            os.replace(temporary, derived / f"{name}.npy")
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with atomic_file(folder / "derived" / f"{name}.npy") as staging:
+            np.save(staging, array, allow_pickle=False)
 
     def clear(self) -> int:
         """Delete every entry; return how many there were."""
