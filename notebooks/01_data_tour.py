@@ -33,15 +33,16 @@ out_dir = "../results/notebooks/01_data_tour"
 # %%
 from pathlib import Path
 
+from tnmodel.notebook import setup
+
+ROOT = setup(max_colwidth=100)  # caches inside the project, offline charts: before any model
+
 import altair as alt
 import pandas as pd
 
 from tnmodel import charts
 from tnmodel.data import check_data, load_dataset
 
-charts.use_offline_renderer()  # static SVG through vl-convert: no CDN, no internet
-pd.set_option("display.max_colwidth", 100)
-pd.set_option("display.width", 160)
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
 

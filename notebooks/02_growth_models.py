@@ -30,12 +30,11 @@ scenario_file = "../scenarios/baseline.yaml"
 out_dir = "../results/notebooks/02_growth_models"
 
 # %%
-import os
 from pathlib import Path
 
-ROOT = Path("..").resolve()  # the project (the notebook runs from notebooks/)
-os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={ROOT / '.cache' / 'pytensor'}")
-os.environ.setdefault("TNMODEL_CACHE_DIR", str(ROOT / ".cache" / "fits"))
+from tnmodel.notebook import setup
+
+ROOT = setup()  # caches inside the project, offline charts: before any model
 
 import altair as alt
 import numpy as np
@@ -50,8 +49,6 @@ from tnmodel.models.cache import FitCache
 from tnmodel.runner import fit_indicator, plan_scenario
 from tnmodel.scenario import load_scenario
 
-charts.use_offline_renderer()
-pd.set_option("display.width", 160)
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
 

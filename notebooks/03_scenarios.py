@@ -33,13 +33,12 @@ out_dir = "../results/notebooks/03_scenarios"
 
 # %%
 import json
-import os
 import time
 from pathlib import Path
 
-ROOT = Path("..").resolve()  # the project (the notebook runs from notebooks/)
-os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={ROOT / '.cache' / 'pytensor'}")
-os.environ.setdefault("TNMODEL_CACHE_DIR", str(ROOT / ".cache" / "fits"))
+from tnmodel.notebook import setup
+
+ROOT = setup(max_colwidth=90)  # caches inside the project, offline charts: before any model
 
 import altair as alt
 import numpy as np
@@ -53,9 +52,6 @@ from tnmodel.report import load_results
 from tnmodel.runner import run_scenario, write_result
 from tnmodel.scenario import load_scenario
 
-charts.use_offline_renderer()
-pd.set_option("display.max_colwidth", 90)
-pd.set_option("display.width", 160)
 out = Path(out_dir)
 
 # %% [markdown]

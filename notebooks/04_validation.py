@@ -36,14 +36,13 @@ sbc_folders = ["../benchmarks", "../results"]
 seed = 2030
 
 # %%
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path("..").resolve()  # the project (the notebook runs from notebooks/)
-os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={ROOT / '.cache' / 'pytensor'}")
-os.environ.setdefault("TNMODEL_CACHE_DIR", str(ROOT / ".cache" / "fits"))
+from tnmodel.notebook import setup
+
+ROOT = setup()  # caches inside the project, offline charts: before any model
 
 import altair as alt
 import numpy as np
@@ -66,8 +65,6 @@ from tnmodel.models.logit_trend import simulate
 from tnmodel.models.series import LOGIT_CLIP
 from tnmodel.progress import track
 
-charts.use_offline_renderer()
-pd.set_option("display.width", 160)
 out = Path(out_dir)
 out.mkdir(parents=True, exist_ok=True)
 

@@ -33,12 +33,11 @@ scenario_dir = "../scenarios"
 out_dir = "../results/notebooks/05_policy_brief"
 
 # %%
-import os
 from pathlib import Path
 
-ROOT = Path("..").resolve()  # the project (the notebook runs from notebooks/)
-os.environ.setdefault("PYTENSOR_FLAGS", f"compiledir={ROOT / '.cache' / 'pytensor'}")
-os.environ.setdefault("TNMODEL_CACHE_DIR", str(ROOT / ".cache" / "fits"))
+from tnmodel.notebook import setup
+
+ROOT = setup(max_colwidth=120)  # caches inside the project, offline charts: before any model
 
 import altair as alt
 import pandas as pd
@@ -51,9 +50,6 @@ from tnmodel.runner import run_scenario, write_result
 from tnmodel.scenario import load_scenario
 from tnmodel.targets import likelihood_words
 
-charts.use_offline_renderer()
-pd.set_option("display.max_colwidth", 120)
-pd.set_option("display.width", 160)
 out = Path(out_dir)
 
 # %% [markdown]

@@ -68,6 +68,7 @@ from tnmodel.models import (
 )
 from tnmodel.models.family import stack_draws
 from tnmodel.models.lazy import lazy
+from tnmodel.models.sampling import sampler_cores
 
 pm = lazy("pymc")
 pt = lazy("pytensor.tensor")
@@ -596,7 +597,8 @@ def fit_ranks(
         with model:
             posterior = pm.sample(
                 draws=settings.draws, tune=settings.tune, chains=settings.chains,
-                nuts_sampler="nutpie", nuts={"target_accept": settings.target_accept},
+                cores=sampler_cores(settings.chains), nuts_sampler="nutpie",
+                nuts={"target_accept": settings.target_accept},
                 random_seed=seed, progressbar=progressbar, compute_convergence_checks=False,
             )
         return posterior, _diagnose_ranks(posterior, time.perf_counter() - started)
