@@ -271,7 +271,7 @@ def test_rank_forecasts_are_kept_with_the_rank_fit_in_the_cache(tmp_path):
     target = SimpleNamespace(reading="sim_rank0", year=2024, among=5)
     dataset = SimpleNamespace(geos=geos)
     made = runner._rank_forecast(fit, key, target, dataset, 3, cache)
-    assert len(list((cache.entry(key) / "derived").glob("ranks-*.npy"))) == 1
+    (stored,) = (cache.entry(key) / "derived").glob("ranks-*.npy")
     runner._RANK_FORECASTS.clear()  # as in a new process: read from the cache, not made again
     calls = []
     original = runner.forecast_ranks
@@ -284,12 +284,13 @@ def test_rank_forecasts_are_kept_with_the_rank_fit_in_the_cache(tmp_path):
     assert again is not made and np.array_equal(again.ranks, made.ranks)
     assert again.basis.units == made.basis.units and again.chains == made.chains
     assert len(calls) == 1 and not np.array_equal(other_seed.ranks, made.ranks)
-    # An unreadable file is made again, not used.
-    for path in (cache.entry(key) / "derived").glob("ranks-*.npy"):
-        path.write_bytes(b"not an array")
-    runner._RANK_FORECASTS.clear()
-    assert np.array_equal(runner._rank_forecast(fit, key, target, dataset, 3, cache).ranks,
-                          made.ranks)
+    # An unreadable file, or one that is not a ranking per draw, is made again, not used.
+    for damage in (lambda: stored.write_bytes(b"not an array"),
+                   lambda: np.save(stored, np.ones_like(made.ranks))):
+        damage()
+        runner._RANK_FORECASTS.clear()
+        assert np.array_equal(runner._rank_forecast(fit, key, target, dataset, 3, cache).ranks,
+                              made.ranks)
 
 
 def test_rank_forecast_properties_and_basis_change():

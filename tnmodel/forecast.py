@@ -52,7 +52,7 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     The fit's family does the arithmetic (e.g. ``invlogit(alpha + beta * (year - centre) +
     sigma_obs * e)`` for the logit trend): the value an annual report would print.
     """
-    years = np.asarray(years, dtype=int)
+    years = np.array(years, dtype=int)  # a copy: it is made read-only below
     rng = stream_seed(seed, f"forecast:{fit.indicator}")
     values, noise = FAMILIES[fit.spec.family].forecast(fit.draws, fit.series, years, rng)
     chains = fit.posterior.posterior.sizes["chain"]

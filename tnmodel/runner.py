@@ -501,7 +501,7 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
     return plans, fit, forecasts, round(time.perf_counter() - started, 2)
 
 
-#: Rank forecasts made in this process, by (rank fit key, reading, year, basis, seed): they do
+#: Rank forecasts made in this process, by rank fit key and (reading, year, basis, seed): they do
 #: not depend on anything else a scenario says (interventions do not act on ranks), so a
 #: scenario that differs only in its interventions reuses them.
 _RANK_FORECASTS: dict[tuple, RankForecast] = {}
@@ -514,15 +514,15 @@ def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset, seed: int,
     """The rank forecast of one target: remembered in this process, and kept with the rank fit
     in the cache (it depends only on the fit, the reading, year, basis and seed)."""
     basis = rank_basis(dataset.geos, target.among)
-    memo = (key, target.reading, target.year, target.among, seed)
+    name = hashlib.sha256(repr((RANK_FORECAST_FORMAT, target.reading, target.year, basis.among,
+                                basis.units, basis.weights.tobytes(), seed)).encode()
+                          ).hexdigest()[:24]
+    memo = (key, name)
     if memo not in _RANK_FORECASTS:
         if len(_RANK_FORECASTS) >= 64:
             _RANK_FORECASTS.pop(next(iter(_RANK_FORECASTS)))
-        name = hashlib.sha256(repr((RANK_FORECAST_FORMAT, target.reading, target.year,
-                                    basis.among, basis.units, basis.weights.tobytes(),
-                                    seed)).encode()).hexdigest()[:24]
         ranks = cache.load_derived(key, f"ranks-{name}") if cache is not None else None
-        if ranks is not None and ranks.shape == (len(fit.draws["phi"]), len(basis.units)):
+        if ranks is not None and _is_ranking(ranks, len(fit.draws["phi"]), len(basis.units)):
             forecast = RankForecast(target.reading, target.year, basis, ranks, fit.chains)
         else:
             forecast = forecast_ranks(fit, target.reading, target.year, basis, seed)
@@ -530,6 +530,12 @@ def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset, seed: int,
                 cache.store_derived(key, f"ranks-{name}", forecast.ranks)
         _RANK_FORECASTS[memo] = forecast
     return _RANK_FORECASTS[memo]
+
+
+def _is_ranking(ranks: np.ndarray, draws: int, units: int) -> bool:
+    """A cached rank forecast is used only if it is one ranking 1..units per draw."""
+    return (ranks.shape == (draws, units)
+            and bool((np.sort(ranks, axis=1) == np.arange(1, units + 1)).all()))
 
 
 #: Rank rows of targets.csv made in this process, with the forecast they describe (kept so
