@@ -363,16 +363,20 @@ def first_year_chart(first_year: pd.DataFrame, *, lang: str = "en",
     order = sorted(set(frame["year_label"]) - {t("not_met", lang)})
     if (frame["year_label"] == t("not_met", lang)).any():
         order.append(t("not_met", lang))
+    # "not met by the horizon" is long beside the years: one word per line, no overlap.
     return _bars_per_target(alt.Chart(frame).mark_bar(), "year_label", t("first_year", lang),
-                            t("year", lang), t("first_year_title", lang), lang, sort=order)
+                            t("year", lang), t("first_year_title", lang), lang, sort=order,
+                            label_expr="split(datum.label, ' ')")
 
 
 def _bars_per_target(base: alt.Chart, x_field: str, x_title: str, x_tooltip: str, title: str,
-                     lang: str, sort: list | None = None) -> alt.FacetChart:
+                     lang: str, sort: list | None = None,
+                     label_expr: str | None = None) -> alt.FacetChart:
     """Probability bars over an ordinal ``x_field``, scenarios side by side, one row per
-    target (``label``)."""
+    target (``label``); ``label_expr`` is a Vega expression for the x-axis labels."""
+    axis = alt.Axis(labelAngle=0, **({"labelExpr": label_expr} if label_expr else {}))
     return base.encode(
-        x=alt.X(f"{x_field}:O", title=x_title, axis=alt.Axis(labelAngle=0),
+        x=alt.X(f"{x_field}:O", title=x_title, axis=axis,
                 **({"sort": sort} if sort is not None else {})),
         xOffset="scenario:N",
         y=alt.Y("probability:Q", title=t("probability_short", lang)),
