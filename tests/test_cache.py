@@ -67,6 +67,38 @@ def test_second_call_is_a_hit_with_the_same_draws(tmp_path, series, counted_fits
     assert cache.size()[0] == 1
 
 
+def test_a_fit_read_from_disk_has_its_draws_and_reads_the_posterior_only_when_asked(
+        tmp_path, series, counted_fits):
+    from tnmodel.models import StoredPosterior
+
+    cache = FitCache(tmp_path / "fits")
+    first, key, _ = fit_cached(series, ModelSpec(), SAMPLER, 5, GATES, cache)
+    cache_module._IN_MEMORY.clear()  # as in a new process
+    again, _, hit = fit_cached(series, ModelSpec(), SAMPLER, 5, GATES, cache)
+    assert hit and again is not first
+    assert isinstance(again.__dict__["posterior"], StoredPosterior)  # not read yet
+    assert again.chains == SAMPLER.chains
+    for name, values in first.draws.items():
+        np.testing.assert_array_equal(again.draws[name], values)
+    # The posterior is read on first use, and is the stored one.
+    assert again.posterior.posterior["alpha"].equals(first.posterior.posterior["alpha"])
+    assert isinstance(again.__dict__["posterior"], xr.DataTree)
+    # Draws that do not match their recorded hash are a corrupt entry: refitted, not used.
+    cache_module._IN_MEMORY.clear()
+    (cache.entry(key) / "draws.npz").write_bytes(b"tampered")
+    assert not fit_cached(series, ModelSpec(), SAMPLER, 5, GATES, cache)[2]
+    assert "draws.npz" in cache.rejected[-1]
+    # An entry written before draws were kept is still read (the posterior at once).
+    meta_file = cache.entry(key) / "fit.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["draws_sha256"]
+    meta_file.write_text(json.dumps(meta))
+    cache_module._IN_MEMORY.clear()
+    old, _, hit = fit_cached(series, ModelSpec(), SAMPLER, 5, GATES, cache)
+    assert hit and isinstance(old.__dict__["posterior"], xr.DataTree)
+    np.testing.assert_array_equal(old.draws["alpha"], first.draws["alpha"])
+
+
 def test_key_changes_with_everything_that_determines_a_fit(sim_data, series):
     base = fit_key(series, ModelSpec(), SAMPLER, GATES, 5)
     assert base == fit_key(series, ModelSpec(), SAMPLER, GATES, 5)

@@ -55,7 +55,7 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     years = np.array(years, dtype=int)  # a copy: it is made read-only below
     rng = stream_seed(seed, f"forecast:{fit.indicator}")
     values, noise = FAMILIES[fit.spec.family].forecast(fit.draws, fit.series, years, rng)
-    chains = fit.posterior.posterior.sizes["chain"]
+    chains = fit.chains
     for array in (years, values, noise):  # paths are shared (see remembered_paths): read-only
         if array is not None:
             array.flags.writeable = False

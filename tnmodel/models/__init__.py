@@ -8,6 +8,7 @@ downstream, and convergence diagnostics that have passed the gates (or a
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,58 @@ class Diagnostics:
 
 
 @dataclass(frozen=True)
+class StoredPosterior:
+    """A posterior in the fit cache, read from its netCDF file when first used.
+
+    A run that finds a fit in the cache needs only its draws (kept beside the posterior as
+    plain arrays) to forecast; reading and decoding the netCDF file is left until something
+    asks for the posterior itself (a notebook plot, prior-vs-posterior checks).
+    """
+
+    path: Path
+    chains: int
+
+    def load(self) -> xr.DataTree:
+        with xr.open_datatree(self.path, engine="h5netcdf") as tree:
+            return tree.load()
+
+
+def lazy_posterior[C](cls: C) -> C:
+    """Class decorator for frozen dataclasses with a ``posterior`` field: the field may be given
+    as a :class:`StoredPosterior`, which is replaced by the loaded tree on first access."""
+
+    def get(self) -> xr.DataTree:
+        value = self.__dict__["posterior"]
+        if isinstance(value, StoredPosterior):
+            value = value.load()
+            self.__dict__["posterior"] = value
+        return value
+
+    def set_(self, value) -> None:  # called by the dataclass __init__ only (frozen)
+        self.__dict__["posterior"] = value
+
+    cls.posterior = property(get, set_, doc="The posterior (read from the cache on first use).")
+    return cls
+
+
+def chains_of(posterior: xr.DataTree | StoredPosterior) -> int:
+    """Number of chains of a posterior, without reading a stored one."""
+    if isinstance(posterior, StoredPosterior):
+        return posterior.chains
+    return int(posterior.posterior.sizes["chain"])
+
+
+def with_changes[T](fit: T, **changes) -> T:
+    """A copy of a (frozen) fit with some fields changed; unlike ``dataclasses.replace`` it
+    does not read a posterior that is still in the cache."""
+    copied = copy.copy(fit)
+    for name, value in changes.items():
+        object.__setattr__(copied, name, value)
+    return copied
+
+
+@lazy_posterior
+@dataclass(frozen=True)
 class Fit:
     """A fitted model of one indicator.
 
@@ -224,7 +277,8 @@ class Fit:
         The observations the fit saw.
     spec : ModelSpec
     posterior : xarray.DataTree
-        The full ArviZ result (posterior, sample_stats, observed data).
+        The full ArviZ result (posterior, sample_stats, observed data); for a fit from the
+        cache, read from its file on first access (:class:`StoredPosterior`).
     draws : dict of ndarray
         ``alpha`` and ``beta`` with shape (sample, geo), ``sigma_obs`` with shape (sample,);
         chains are stacked; ``centre`` (geo,) is the year each geo's ``alpha`` refers to.
@@ -245,6 +299,11 @@ class Fit:
     @property
     def indicator(self) -> str:
         return self.series.indicator
+
+    @property
+    def chains(self) -> int:
+        """Number of chains (draws are stacked chain after chain)."""
+        return chains_of(self.__dict__["posterior"])
 
     @property
     def geos(self) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ import shutil
 import tempfile
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
@@ -40,7 +40,10 @@ from tnmodel.models import (
     ModelSpec,
     SamplerSettings,
     SeriesData,
+    StoredPosterior,
+    chains_of,
     fit_series,
+    with_changes,
 )
 
 log = logging.getLogger("tnmodel.cache")
@@ -136,16 +139,22 @@ class FitCache:
     def load(self, key: str, series: SeriesData, spec: ModelSpec) -> Fit | None:
         """The cached fit for ``key``, or None (absent, stale or corrupt: the reason is kept)."""
 
-        def build(posterior: xr.DataTree, meta: dict, posterior_file: Path) -> Fit:
-            draws = FAMILIES[spec.family].extract_draws(posterior, series)
+        def build(posterior, meta: dict, posterior_file: Path, draws: dict | None) -> Fit:
+            if draws is None:
+                draws = FAMILIES[spec.family].extract_draws(posterior, series)
             return Fit(series, spec, posterior, draws, Diagnostics(**meta["diagnostics"]),
                        stored_at=posterior_file)
 
         fit = self._load_entry(key, build)
-        return None if fit is None else replace(fit, series=series)
+        return None if fit is None else with_changes(fit, series=series)
 
     def _load_entry(self, key: str, build):
-        """Read, check and ``build(posterior, meta, file)`` one entry (remembered in-process)."""
+        """Check and ``build(posterior, meta, file, draws)`` one entry (remembered in-process).
+
+        When the entry holds its draws (``draws.npz``, checked against its recorded hash) the
+        posterior is passed as a :class:`StoredPosterior`, read only if used; otherwise it is
+        read now and ``draws`` is None (entries written before draws were kept).
+        """
         folder = self.entry(key)
         if not folder.exists():
             _IN_MEMORY.pop(folder, None)
@@ -161,9 +170,18 @@ class FitCache:
             posterior_file = folder / "posterior.nc"
             if _sha256(posterior_file) != meta.get("posterior_sha256"):
                 raise ValueError("corrupt entry: posterior.nc does not match its recorded hash")
-            with xr.open_datatree(posterior_file, engine="h5netcdf") as tree:
-                posterior = tree.load()
-            built = build(posterior, meta, posterior_file)
+            if "draws_sha256" in meta:
+                draws_file = folder / "draws.npz"
+                if _sha256(draws_file) != meta["draws_sha256"]:
+                    raise ValueError("corrupt entry: draws.npz does not match its recorded hash")
+                with np.load(draws_file, allow_pickle=False) as stored:
+                    draws = {name: stored[name] for name in stored.files}
+                posterior = StoredPosterior(posterior_file, int(meta["chains"]))
+            else:
+                draws = None
+                with xr.open_datatree(posterior_file, engine="h5netcdf") as tree:
+                    posterior = tree.load()
+            built = build(posterior, meta, posterior_file, draws)
         except Exception as problem:  # noqa: BLE001 - any unreadable entry is refitted
             reason = f"{folder}: {problem}"
             log.warning("fit cache: not using %s; refitting", reason)
@@ -185,14 +203,14 @@ class FitCache:
         with its stored posterior (what a later load gives)."""
         meta = {"indicator": fit.indicator, "series": list(fit.geos), "family": fit.spec.family,
                 "spec": fit.spec.model_dump(mode="json")}
-        stored, posterior_file = self._store_entry(key, fit.posterior, fit.diagnostics, seed,
-                                                   sampler, meta)
-        fit = replace(fit, posterior=stored, stored_at=posterior_file)
+        stored, posterior_file = self._store_entry(key, fit.posterior, fit.draws,
+                                                   fit.diagnostics, seed, sampler, meta)
+        fit = with_changes(fit, posterior=stored, stored_at=posterior_file)
         self._remember(posterior_file.parent, fit)
         return fit
 
-    def _store_entry(self, key: str, posterior: xr.DataTree, diagnostics: Diagnostics,
-                     seed: int, sampler: SamplerSettings,
+    def _store_entry(self, key: str, posterior: xr.DataTree, draws: dict[str, np.ndarray],
+                     diagnostics: Diagnostics, seed: int, sampler: SamplerSettings,
                      meta: dict) -> tuple[xr.DataTree, Path]:
         folder = self.entry(key)
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -200,6 +218,10 @@ class FitCache:
         stored = _storable(posterior)
         try:
             stored.to_netcdf(staging / "posterior.nc", engine="h5netcdf")
+            # The draws a forecast needs, as plain arrays: a later run reads these, not the
+            # netCDF file.
+            np.savez(staging / "draws.npz", allow_pickle=False,
+                     **{name: np.asarray(values) for name, values in draws.items()})
             meta = {
                 "format": CACHE_FORMAT,
                 "key": key,
@@ -209,6 +231,8 @@ class FitCache:
                 "tnmodel": __version__,
                 "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "posterior_sha256": _sha256(staging / "posterior.nc"),
+                "draws_sha256": _sha256(staging / "draws.npz"),
+                "chains": int(posterior.posterior.sizes["chain"]),
                 "diagnostics": diagnostics.__dict__,
             }
             (staging / "fit.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -353,22 +377,22 @@ def fit_ranks_cached(panel, sampler: SamplerSettings, seed: int, gates: GateThre
     priors = priors or RankPriors()
     key = rank_fit_key(panel, priors, sampler, gates, seed)
     if cache is not None:
-        def build(posterior: xr.DataTree, meta: dict, posterior_file: Path) -> RankFit:
-            post = posterior.posterior
-            draws = {name: stack_draws(post[name]) for name in HYPER}
+        def build(posterior, meta: dict, posterior_file: Path, draws: dict | None) -> RankFit:
+            if draws is None:
+                draws = {name: stack_draws(posterior.posterior[name]) for name in HYPER}
             return RankFit(panel, priors, posterior, draws, Diagnostics(**meta["diagnostics"]),
-                           int(post.sizes["chain"]), stored_at=posterior_file)
+                           chains_of(posterior), stored_at=posterior_file)
 
         fit = cache._load_entry(key, build)
         if fit is not None:
             cache.hits += 1
-            return replace(fit, panel=panel), key, True
+            return with_changes(fit, panel=panel), key, True
         cache.misses += 1
     fit = fit_ranks(panel, sampler, seed, gates, priors)
     if cache is not None:
         stored, posterior_file = cache._store_entry(
-            key, fit.posterior, fit.diagnostics, seed, sampler,
+            key, fit.posterior, fit.draws, fit.diagnostics, seed, sampler,
             {"indicator": "rank_model", "series": list(panel.series), "family": "rank_model"})
-        fit = replace(fit, posterior=stored, stored_at=posterior_file)
+        fit = with_changes(fit, posterior=stored, stored_at=posterior_file)
         cache._remember(posterior_file.parent, fit)
     return fit, key, False

@@ -65,6 +65,7 @@ from tnmodel.models import (
     SamplerSettings,
     _extreme,
     check_gates,
+    lazy_posterior,
 )
 from tnmodel.models.family import stack_draws
 from tnmodel.models.lazy import lazy
@@ -517,6 +518,7 @@ def build_rank_model(panel: RankPanel, priors: RankPriors | None = None) -> pm.M
     return model
 
 
+@lazy_posterior
 @dataclass(frozen=True)
 class RankFit:
     """A fitted latent-standing model.
@@ -526,6 +528,7 @@ class RankFit:
     panel : RankPanel
     priors : RankPriors
     posterior : xarray.DataTree
+        For a fit from the cache, read from its file on first access.
     draws : dict of ndarray
         Chains stacked: ``phi``, ``sigma_innov``, ``tau_geo``, ``tau_series`` (sample,);
         ``sigma_obs`` (sample, series). Standings are drawn from these by
