@@ -81,7 +81,7 @@ def bench_runs(work: Path, fast: bool) -> None:
     from tnmodel.scenario import expand_sweep
 
     push = next(s for s in scenarios if s.name == "resolution01_push")
-    bigger = expand_sweep(push, {"interventions[0].factor.median": ["1.77"]})[0]
+    bigger = expand_sweep(push, {"interventions[0].factor.median": ["1.5"]})[0]
     renamed = scenarios[0].model_copy(update={"name": "one_more"})
     for label, scenario in (("new intervention setting", bigger), ("renamed copy", renamed)):
         started = time.perf_counter()

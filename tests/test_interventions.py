@@ -313,3 +313,24 @@ def test_every_intervention_leaves_shared_read_only_paths_untouched():
     changed = apply_interventions({"sim_share": paths}, every, 3, ctx)["sim_share"]
     np.testing.assert_array_equal(paths.values, before)
     assert not np.array_equal(changed.values, before)
+
+
+def test_quantiles_reuse_the_unchanged_geos_of_the_business_as_usual_table():
+    from tnmodel.forecast import _quantile_table, quantile_table
+
+    bau = sim_paths(n=500)
+    ctx = {"sim_share": Context(populations={g: 1.0 for g in bau.geos})}
+    halt = Halt(type="halt", indicator="sim_share", geo="sim_c", from_year=2024)
+    merge = Merge(type="merge", indicator="sim_share", geo="sim_ab", members=("sim_a", "sim_b"))
+    for interventions in ([halt], [halt, merge]):
+        changed = apply_interventions({"sim_share": bau}, interventions, 3, ctx)["sim_share"]
+        reused = quantile_table(changed, like=bau)
+        fresh = _quantile_table(changed)
+        assert list(reused["geo"].unique()) == list(changed.geos)
+        np.testing.assert_allclose(reused.drop(columns=["indicator", "geo"]).to_numpy(float),
+                                   fresh.drop(columns=["indicator", "geo"]).to_numpy(float))
+        assert (reused["geo"].to_numpy() == fresh["geo"].to_numpy()).all()
+    # The halted geo's quantiles differ from business as usual: it was summarised again.
+    halted = reused[(reused["geo"] == "sim_c") & (reused["year"] == 2030)]["q50"].item()
+    usual = _quantile_table(bau)
+    assert halted < usual[(usual["geo"] == "sim_c") & (usual["year"] == 2030)]["q50"].item()

@@ -101,8 +101,15 @@ def quantile_columns() -> list[str]:
 _TABLES: dict[int, tuple[Paths, pd.DataFrame]] = {}
 
 
-def quantile_table(paths: Paths) -> pd.DataFrame:
-    """Yearly forecast quantiles (and mean) per geo, tidy: one row per geo and year."""
+def quantile_table(paths: Paths, like: Paths | None = None) -> pd.DataFrame:
+    """Yearly forecast quantiles (and mean) per geo, tidy: one row per geo and year.
+
+    ``like``: the business-as-usual paths these were made from (by interventions). Geos whose
+    draws are unchanged take their rows from ``like``'s table (computed once) instead of being
+    summarised again; an intervention usually changes one geo of a dozen.
+    """
+    if like is not None and like is not paths and np.array_equal(like.years, paths.years):
+        return _quantiles_reusing(paths, like)
     found = _TABLES.get(id(paths))
     if found is not None and found[0] is paths:
         return found[1].copy()
@@ -112,6 +119,20 @@ def quantile_table(paths: Paths) -> pd.DataFrame:
             _TABLES.clear()
         _TABLES[id(paths)] = (paths, table)
     return table.copy()
+
+
+def _quantiles_reusing(paths: Paths, like: Paths) -> pd.DataFrame:
+    unchanged = {g for i, g in enumerate(paths.geos) if g in like.geos
+                 and np.array_equal(paths.values[:, i], like.values[:, like.geos.index(g)])}
+    if not unchanged:
+        return _quantile_table(paths)
+    base = quantile_table(like)
+    changed = [i for i, g in enumerate(paths.geos) if g not in unchanged]
+    fresh = _quantile_table(Paths(paths.indicator, tuple(paths.geos[i] for i in changed),
+                                  paths.years, paths.values[:, changed], paths.chains))
+    parts = {g: rows for g, rows in pd.concat([base[base["geo"].isin(unchanged)], fresh])
+             .groupby("geo", sort=False)}
+    return pd.concat([parts[g] for g in paths.geos], ignore_index=True)
 
 
 def _quantile_table(paths: Paths) -> pd.DataFrame:

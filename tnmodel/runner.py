@@ -213,7 +213,8 @@ def run_scenario(
                                             start)]
     table = pd.DataFrame(rows, columns=list(TARGET_COLUMNS))
     first_year = pd.DataFrame(first_rows, columns=list(FIRST_YEAR_COLUMNS))
-    quantiles = (pd.concat([quantile_table(p) for p in paths.values()], ignore_index=True)
+    quantiles = (pd.concat([quantile_table(p, like=bau.get(ind)) for ind, p in paths.items()],
+                           ignore_index=True)
                  if paths else pd.DataFrame(columns=quantile_columns()))
     manifest = _manifest(scenario, dataset, fast, plans, fits, series, timings, fit_keys,
                          time.perf_counter() - started)
