@@ -29,6 +29,8 @@ def main() -> None:
     parser.add_argument("--draws", type=int, default=400)
     parser.add_argument("--tune", type=int, default=400)
     parser.add_argument("--thin", type=int, default=4)
+    parser.add_argument("--target-accept", type=float, default=0.95,
+                        help="0.995 is what scenario fits use")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/sbc_ranks.csv"))
     args = parser.parse_args()
@@ -37,7 +39,7 @@ def main() -> None:
         for design in args.design or sorted(DESIGNS):
             started = time.perf_counter()
             ranks = sbc_ranks(family, design, reps=args.reps, draws=args.draws, tune=args.tune,
-                              thin=args.thin, seed=args.seed)
+                              thin=args.thin, seed=args.seed, target_accept=args.target_accept)
             frames.append(ranks)
             print(f"{family} / {design}: {args.reps} replications in "
                   f"{time.perf_counter() - started:.0f} s "

@@ -51,8 +51,12 @@ def sbc_priors(family: str):
 
 
 def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: int = 300,
-              thin: int = 2, seed: int = 0, n_geos: int = 3) -> pd.DataFrame:
+              thin: int = 2, seed: int = 0, n_geos: int = 3,
+              target_accept: float = 0.95) -> pd.DataFrame:
     """Ranks of the truth among ``draws // thin`` posterior draws, per replication/parameter.
+
+    One chain per replication; divergent replications are kept (and counted), so the test is
+    of the sampler at these settings, not only of the model.
 
     Columns: family, design, rep, parameter, rank, n_draws, divergences.
     """
@@ -69,7 +73,7 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
         series = dataclasses.replace(skeleton, y=np.asarray(y, dtype=float),
                                      rows=skeleton.rows.assign(value=y))
         posterior, _ = sample_family(fam, series, priors, draws=draws, tune=tune, chains=1,
-                                     target_accept=0.95, seed=seed * 100_003 + rep)
+                                     target_accept=target_accept, seed=seed * 100_003 + rep)
         post = posterior.posterior
         divergences = int(post.sizes["draw"] and posterior.sample_stats["diverging"].sum())
         for name, index, key in PARAMETERS[family]:
