@@ -380,8 +380,8 @@ class Transition(Family):
                 r[i] = rng.normal(rho ** gap[i] * r[prev[i]], sd)
         y = mean + r
         truth = {"omega": omega, "alpha": alpha, "mu_omega": np.array(mu_omega),
-                 "asymptote": A, "mu_asymptote": np.array(mu_a), "rho": np.array(rho), "sigma_ar": np.array(s),
-                 "sigma_src": sigma}
+                 "asymptote": A, "mu_asymptote": np.array(mu_a), "rho": np.array(rho),
+                 "sigma_ar": np.array(s), "sigma_src": sigma}
         return truth, y
 
 
