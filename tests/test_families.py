@@ -223,9 +223,12 @@ def test_simulated_asymptotes_differ_between_geos_around_a_common_centre():
     series = series_from_arrays("sim", ("sim_a", "sim_b", "sim_c"), [0, 1, 2],
                                 [2020, 2020, 2020], [50.0] * 3)
     rng = np.random.default_rng(8)
+    common, _ = TRANSITION.simulate(series, TransitionPriors(), rng)
+    assert np.ndim(common["asymptote"]) == 0  # the default: one asymptote
+    priors = TransitionPriors(asymptote_per_geo=True)
     spreads, centres = [], []
     for _ in range(400):
-        truth, _ = TRANSITION.simulate(series, TransitionPriors(), rng)
+        truth, _ = TRANSITION.simulate(series, priors, rng)
         assert truth["asymptote"].shape == (3,)
         logit = np.log(truth["asymptote"] / (1 - truth["asymptote"]))
         spreads.append(logit.std(ddof=1))
@@ -328,8 +331,8 @@ def test_transition_recovers_per_geo_asymptotes_on_simulated_panel():
     and they come out in the right order, well apart (one common asymptote could not)."""
     truth = np.array([0.70, 0.80, 0.90, 0.97])
     series = _sim_saturating_panel(truth, seed=21)
-    fit = fit_series(series, ModelSpec(family="transition"),
-                     SamplerSettings(chains=2, draws=500, tune=500), seed=4,
+    spec = ModelSpec(family="transition", priors={"asymptote_per_geo": True})
+    fit = fit_series(series, spec, SamplerSettings(chains=2, draws=500, tune=500), seed=4,
                      gates=GateThresholds(max_rhat=1.05, min_ess_bulk=100))
     A = fit.draws["asymptote"]
     assert A.shape[1] == truth.size

@@ -27,7 +27,7 @@ PARAMETERS = {
                ("sigma_obs", None, "sigma_obs")),
     "transition": (("omega", 0, "omega"), ("mu_omega", None, "mu_omega"),
                    ("alpha", 0, "alpha"), ("rho", None, "rho"), ("sigma_ar", None, "sigma_ar"),
-                   ("asymptote", 0, "asymptote"), ("mu_asymptote", None, "mu_asymptote")),
+                   ("asymptote", None, "asymptote")),
 }
 
 
