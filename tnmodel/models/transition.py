@@ -17,14 +17,14 @@ By default ``A[g] = A`` is common to the indicator. With ``asymptote_per_geo: tr
 asymptotes are pooled on the logit scale (``logit(A[g]) = mu_A + tau_A * z_A[g]``, ``z_A ~
 Normal(0, 1)``, non-centred), so geos can level off at different heights; this option did not
 pass its convergence gates on the internet panel (``docs/backtests.md``, issue 3 second
-round), hence off by default. The floor ``f`` is common to the indicator. The deviations
-``d`` follow a stationary AR(1) per geo (``rho``, innovation sd ``sigma_ar``): a year above
-trend tends to be followed by another,
-and the forecast of the next years starts from where the last data are, not from the trend
-line. The AR(1) is marginalised: geo ``g``'s exact observations, in year order, have residuals
-``r = y - mu - delta' b`` with ``r[i] | r[i-1] ~ Normal(rho**gap * r[i-1], sqrt(v_ar(gap) +
-e[i]**2))``, ``v_ar(gap) = sigma_ar**2 (1 - rho**(2 gap)) / (1 - rho**2)`` (the stationary
-variance for a geo's first observation), so no latent path is sampled.
+round), hence off by default. The floor ``f`` is common to the indicator. The deviations ``d``
+follow a stationary AR(1) per geo (``rho``, innovation sd ``sigma_ar``): a year above trend
+tends to be followed by another, and the forecast of the next years starts from where the last
+data are, not from the trend line. The AR(1) is marginalised: geo ``g``'s exact observations,
+in year order, have residuals ``r = y - mu - delta' b`` with ``r[i] | r[i-1] ~ Normal(rho**gap
+* r[i-1], sqrt(v_ar(gap) + e[i]**2))``, ``v_ar(gap) = sigma_ar**2 (1 - rho**(2 gap)) / (1 -
+rho**2)`` (the stationary variance for a geo's first observation), so no latent path is
+sampled.
 
 The observation error ``e[i]**2 = sigma_src[type]**2 + part * sigma_part**2`` has one scale
 per source type (statistical dataset, repository table, web page;
