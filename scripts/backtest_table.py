@@ -1,6 +1,7 @@
 """Print the back-test results of one or more ``tnmodel backtest`` folders as Markdown.
 
-    python scripts/backtest_table.py docs/backtests/internet_panel docs/backtests/vietnam
+    python scripts/backtest_table.py docs/backtests/internet_panel docs/backtests/vietnam \
+        docs/backtests/internet_panel_new docs/backtests/vietnam_new
 
 For each folder: coverage of the 80% / 95% intervals with their binomial bands, misses
 below / above, CRPS and MAE per model and horizon, and the CRPS of the transition model

@@ -165,7 +165,7 @@ def _fake_transition_draws(series, n=4000, rho=0.9, last_resid=0.5, sigma=1e-4):
     lo, _ = grid(series)
     draws = {
         "alpha": np.zeros((n, G)), "omega": np.full((n, G), 0.3),
-        "asymptote": np.full(n, 0.9), "floor": np.full(n, 0.2), "rho": np.full(n, rho),
+        "asymptote": np.full((n, G), 0.9), "floor": np.full(n, 0.2), "rho": np.full(n, rho),
         "sigma_ar": np.full(n, 0.1), "sigma_src": np.full((n, 3), sigma),
         "anchor": anchors(series), "main_type": np.zeros(G, int),
         "last_resid": np.full((n, G), last_resid),
@@ -191,6 +191,52 @@ def test_transition_forecast_continues_the_ar1_from_the_last_residual():
     logits = np.log(values / (100 - values))[:, 0, :] - expected_eta
     sd = 0.1 * np.sqrt((1 - 0.81 ** (years - 2020)) / (1 - 0.81))
     np.testing.assert_allclose(logits.std(axis=0), sd, rtol=0.08)
+
+
+def test_transition_forecast_levels_off_at_each_geos_own_asymptote():
+    series = series_from_arrays("sim", ("sim_low", "sim_high"), [0] * 5 + [1] * 5,
+                                list(range(2016, 2021)) * 2, [50.0] * 10)
+    draws = _fake_transition_draws(series, n=500, last_resid=0.0)
+    draws["asymptote"] = np.tile([0.6, 0.95], (500, 1))
+    draws["floor"] = np.full(500, 1e-3)
+    draws["omega"] = np.full((500, 2), 0.8)
+    draws["sigma_ar"] = np.full(500, 1e-4)
+    values, _ = TRANSITION.forecast(draws, series, np.array([2060]), np.random.default_rng(2))
+    level = np.median(values[:, :, 0], axis=0)
+    # Far ahead each geo sits just under its own ceiling, not a common one.
+    assert 57 < level[0] < 60.5 and 92 < level[1] < 95.5
+    # Fits made with one common asymptote per draw still forecast (broadcast to every geo).
+    draws["asymptote"] = np.full(500, 0.6)
+    common, _ = TRANSITION.forecast(draws, series, np.array([2060]), np.random.default_rng(2))
+    assert np.all(np.median(common[:, :, 0], axis=0) < 60.5)
+
+
+def test_asymptote_prior_moments_match_the_logit_of_the_stated_beta():
+    priors = TransitionPriors(asymptote_mean=0.8, asymptote_concentration=5.0)
+    mean, sd = priors.asymptote_logit_moments()
+    x = np.random.default_rng(4).beta(4.0, 1.0, 400_000)
+    logit = np.log(x / (1 - x))
+    assert abs(mean - logit.mean()) < 0.01 and abs(sd - logit.std()) < 0.01
+
+
+def test_simulated_asymptotes_differ_between_geos_around_a_common_centre():
+    series = series_from_arrays("sim", ("sim_a", "sim_b", "sim_c"), [0, 1, 2],
+                                [2020, 2020, 2020], [50.0] * 3)
+    rng = np.random.default_rng(8)
+    common, _ = TRANSITION.simulate(series, TransitionPriors(), rng)
+    assert np.ndim(common["asymptote"]) == 0  # the default: one asymptote
+    priors = TransitionPriors(asymptote_per_geo=True)
+    spreads, centres = [], []
+    for _ in range(400):
+        truth, _ = TRANSITION.simulate(series, priors, rng)
+        assert truth["asymptote"].shape == (3,)
+        logit = np.log(truth["asymptote"] / (1 - truth["asymptote"]))
+        spreads.append(logit.std(ddof=1))
+        centres.append(float(truth["mu_asymptote"]))
+    mean, sd = TransitionPriors().asymptote_logit_moments()
+    assert abs(np.mean(centres) - mean) < 4 * sd / np.sqrt(400)
+    # E[sample sd^2] of 3 draws = tau^2, E[tau^2] = 1.5 * spread_mean^2 (Gamma, shape 2).
+    assert abs(np.mean(np.square(spreads)) / (1.5 * 0.5**2) - 1) < 0.2
 
 
 def test_identifiability_notes_name_geos_without_a_trend_of_their_own():
@@ -250,6 +296,53 @@ def test_transition_fit_on_simulated_panel_flags_sparse_geo_and_reports_prior_in
     values, _ = TRANSITION.forecast(fit.draws, series, np.arange(2020, 2026),
                                     np.random.default_rng(0))
     assert values.shape[1:] == (4, 6) and np.all((values > 0) & (values < 100))
+
+
+def _sim_saturating_panel(asymptotes, seed: int):
+    """Simulated panel: each geo rises from about 5% to near its own asymptote over
+    2000-2023 (pace 0.45 logits a year, floor 0.1), small AR(1) deviations and dataset
+    error."""
+    rng = np.random.default_rng(seed)
+    geos = tuple(f"sim_geo_{i}" for i in range(len(asymptotes)))
+    years = np.arange(2000, 2024)
+    geo_index = np.repeat(np.arange(len(geos)), years.size)
+    skeleton = series_from_arrays("sim_share", geos, geo_index, np.tile(years, len(geos)),
+                                  np.full(geo_index.size, 50.0))
+    lo, hi = grid(skeleton)
+    path = systematic_np(np.full(len(geos), -1.0), np.full(len(geos), 0.45),
+                         np.asarray(asymptotes), 0.1, lo, hi)
+    k = skeleton.year - anchors(skeleton)[skeleton.geo_index] - lo
+    eta = path[skeleton.geo_index, k]
+    rho, s, e = 0.5, 0.05, 0.05
+    dev = np.zeros(skeleton.n_obs)
+    for g in range(len(geos)):
+        rows = np.flatnonzero(skeleton.geo_index == g)
+        d = rng.normal(0, s / np.sqrt(1 - rho**2))
+        for i in rows:
+            dev[i] = d
+            d = rho * d + rng.normal(0, s)
+    y = eta + dev + rng.normal(0, e, skeleton.n_obs)
+    return dataclasses.replace(skeleton, y=y)
+
+
+@pytest.mark.slow
+def test_transition_recovers_per_geo_asymptotes_on_simulated_panel():
+    """Geos that level off at 70%, 80%, 90% and 97%: each posterior asymptote covers its truth
+    and they come out in the right order, well apart (one common asymptote could not)."""
+    truth = np.array([0.70, 0.80, 0.90, 0.97])
+    series = _sim_saturating_panel(truth, seed=21)
+    spec = ModelSpec(family="transition", priors={"asymptote_per_geo": True})
+    fit = fit_series(series, spec, SamplerSettings(chains=2, draws=500, tune=500), seed=4,
+                     gates=GateThresholds(max_rhat=1.05, min_ess_bulk=100))
+    A = fit.draws["asymptote"]
+    assert A.shape[1] == truth.size
+    lo, hi = np.quantile(A, [0.01, 0.99], axis=0)
+    assert np.all((lo <= truth) & (truth <= hi)), (lo, hi)
+    means = A.mean(axis=0)
+    assert np.all(np.diff(means) > 0), means
+    assert means[-1] - means[0] > 0.15
+    # Informative: far narrower than the prior of one geo's asymptote (sd about 0.1).
+    assert np.all(A[:, :3].std(axis=0) < 0.04), A.std(axis=0)
 
 
 @pytest.mark.slow

@@ -75,13 +75,23 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
     family = fit.spec.family
     if family == "transition":
         omega, tau = draws("mu_omega"), draws("tau_omega")
-        A, f, rho = draws("asymptote"), draws("floor"), draws("rho")
+        f, rho = draws("floor"), draws("rho")
         sigma_ar, sigma_src = draws("sigma_ar"), draws("sigma_src")
+        per_geo = {}
+        if "mu_asymptote" in post:
+            # The typical asymptote across geos (its prior is stated as a Beta; see
+            # TransitionPriors.asymptote_logit_moments) and the spread of geos around it.
+            A = 1.0 / (1.0 + np.exp(-draws("mu_asymptote")))
+            per_geo = {"asymptote_per_geo": True,
+                       "asymptote_spread_mean": r(draws("tau_asymptote").mean())}
+        else:
+            A = draws("asymptote")
         return {
             "pace_mean": r(omega.mean()), "pace_sd": r(max(omega.std() * inflation, 0.02)),
             "pace_spread_mean": r(tau.mean()),
             "asymptote_mean": r(A.mean()),
             "asymptote_concentration": r(_beta_concentration(A, inflation)),
+            **per_geo,
             "floor_mean": r(f.mean()), "floor_concentration": r(_beta_concentration(f, inflation)),
             "ar_rho_mean": r(rho.mean()),
             "ar_rho_concentration": r(_beta_concentration(rho, inflation)),

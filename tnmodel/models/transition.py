@@ -4,22 +4,27 @@ On the logit scale, geo ``g``'s share in year ``t`` is a systematic path plus an
 deviation, ``eta[g, t] = mu[g, t] + d[g, t]``. The systematic path moves each year by a pace
 that depends on the current level relative to an asymptote ``A``, with a floor::
 
-    mu[g, t + 1] = mu[g, t] + omega[g] * max(f, 1 - p[g, t] / A),    p = invlogit(mu)
+    mu[g, t + 1] = mu[g, t] + omega[g] * max(f, 1 - p[g, t] / A[g]),    p = invlogit(mu)
 
-so the logit pace is ``omega[g]`` while the share is far below ``A``, slows in proportion to
-the distance left to ``A``, and never falls below the floor ``f * omega[g]`` (adoption slows
+so the logit pace is ``omega[g]`` while the share is far below ``A[g]``, slows in proportion
+to the distance left to ``A[g]``, and never falls below the floor ``f * omega[g]`` (adoption slows
 near saturation but rarely stops; on the logit scale a constant pace is a logistic curve, so
 the floor is "at least a slow logistic"). ``mu[g, c[g]] = alpha[g]`` at the geo's anchor year
 ``c[g]`` (its mean observed year, rounded); the path runs forward and backward from there.
 Levels and paces are pooled across geos (``alpha ~ Normal(mu_alpha, tau_alpha)``, ``omega ~
-Normal(mu_omega, tau_omega)``), so a geo with 2-4 points borrows its pace from the others;
-``A`` and ``f`` are common to the indicator. The deviations ``d`` follow a stationary AR(1) per
-geo (``rho``, innovation sd ``sigma_ar``): a year above trend tends to be followed by another,
-and the forecast of the next years starts from where the last data are, not from the trend
-line. The AR(1) is marginalised: geo ``g``'s exact observations, in year order, have residuals
-``r = y - mu - delta' b`` with ``r[i] | r[i-1] ~ Normal(rho**gap * r[i-1], sqrt(v_ar(gap) +
-e[i]**2))``, ``v_ar(gap) = sigma_ar**2 (1 - rho**(2 gap)) / (1 - rho**2)`` (the stationary
-variance for a geo's first observation), so no latent path is sampled.
+Normal(mu_omega, tau_omega)``), so a geo with 2-4 points borrows its pace from the others.
+By default ``A[g] = A`` is common to the indicator. With ``asymptote_per_geo: true`` the
+asymptotes are pooled on the logit scale (``logit(A[g]) = mu_A + tau_A * z_A[g]``, ``z_A ~
+Normal(0, 1)``, non-centred), so geos can level off at different heights; this option did not
+pass its convergence gates on the internet panel (``docs/backtests.md``, issue 3 second
+round), hence off by default. The floor ``f`` is common to the indicator. The deviations ``d``
+follow a stationary AR(1) per geo (``rho``, innovation sd ``sigma_ar``): a year above trend
+tends to be followed by another, and the forecast of the next years starts from where the last
+data are, not from the trend line. The AR(1) is marginalised: geo ``g``'s exact observations,
+in year order, have residuals ``r = y - mu - delta' b`` with ``r[i] | r[i-1] ~ Normal(rho**gap
+* r[i-1], sqrt(v_ar(gap) + e[i]**2))``, ``v_ar(gap) = sigma_ar**2 (1 - rho**(2 gap)) / (1 -
+rho**2)`` (the stationary variance for a geo's first observation), so no latent path is
+sampled.
 
 The observation error ``e[i]**2 = sigma_src[type]**2 + part * sigma_part**2`` has one scale
 per source type (statistical dataset, repository table, web page;
@@ -66,8 +71,10 @@ class TransitionPriors(BaseModel):
 
     Defaults are weakly informative: the low-level pace Normal(0.35, 0.3) spans no change to
     the fastest adoption curves of the internet panel (about 0.8 logits a year); the
-    asymptote Beta with mean 0.9 and concentration 8 spans 0.6-1.0; the floor keeps at least
-    15% of the pace on average. Observation errors by source type: statistical
+    asymptote Beta with mean 0.9 and concentration 8 spans 0.6-1.0 (with
+    ``asymptote_per_geo``: the typical asymptote ``invlogit(mu_A)`` has that Beta's logit
+    mean and sd, and geos spread around it by ``tau_A``, mean 0.5 logits); the floor keeps
+    at least 15% of the pace on average. Observation errors by source type: statistical
     datasets 0.05 logits (about +-1 point near 50%), repository tables 0.15, web pages 0.25.
     """
 
@@ -79,8 +86,17 @@ class TransitionPriors(BaseModel):
     pace_mean: float = 0.35
     pace_sd: float = Field(0.3, gt=0)
     pace_spread_mean: float = Field(0.15, gt=0)
-    asymptote_mean: float = Field(0.9, gt=0, lt=1)
-    asymptote_concentration: float = Field(8.0, gt=0)
+    asymptote_mean: float = Field(0.9, gt=0, lt=1, description=(
+        "Mean of the Beta prior of the asymptote (with asymptote_per_geo: of the typical "
+        "asymptote; its logit mean and sd are the Normal prior of mu_A)."))
+    asymptote_concentration: float = Field(8.0, gt=0, description=(
+        "Concentration of that Beta (larger: the asymptote is known better)."))
+    asymptote_per_geo: bool = Field(False, description=(
+        "One asymptote per geo, pooled on the logit scale, instead of one for the "
+        "indicator (off by default: it failed its convergence gates on the internet panel)."))
+    asymptote_spread_mean: float = Field(0.5, gt=0, description=(
+        "With asymptote_per_geo: prior mean of tau_A, the sd of the geos' asymptotes around "
+        "the typical one on the logit scale (Gamma with shape 2)."))
     floor_mean: float = Field(0.15, gt=0, lt=1)
     floor_concentration: float = Field(6.0, gt=0)
     ar_rho_mean: float = Field(0.6, gt=0, lt=1)
@@ -93,6 +109,20 @@ class TransitionPriors(BaseModel):
     obs_sd_log_sd: float = Field(0.5, gt=0)
     part_year_sd: float = Field(0.5, gt=0)
     break_sd: float = Field(0.5, gt=0)
+
+    def asymptote_logit_moments(self) -> tuple[float, float]:
+        """Mean and sd of ``logit(X)``, ``X ~ Beta(asymptote_mean, asymptote_concentration)``.
+
+        Returns
+        -------
+        mean, sd : float
+            The Normal prior of ``mu_A`` (digamma / trigamma of the Beta's shape parameters).
+        """
+        from scipy.special import digamma, polygamma
+
+        a, b = beta_params(self.asymptote_mean, self.asymptote_concentration)
+        return (float(digamma(a) - digamma(b)),
+                float(np.sqrt(polygamma(1, a) + polygamma(1, b))))
 
     def obs_sd_medians(self) -> np.ndarray:
         """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
@@ -177,8 +207,9 @@ class Transition(Family):
     name = "transition"
     priors_class = TransitionPriors
     pace_var = "omega"
-    gate_vars = ("mu_alpha", "tau_alpha", "mu_omega", "tau_omega", "asymptote", "floor", "rho",
-                 "sigma_ar", "sigma_src", "sigma_part", "delta", "alpha", "omega")
+    gate_vars = ("mu_alpha", "tau_alpha", "mu_omega", "tau_omega", "mu_asymptote",
+                 "tau_asymptote", "asymptote", "floor", "rho", "sigma_ar", "sigma_src",
+                 "sigma_part", "delta", "alpha", "omega")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series)
@@ -206,8 +237,18 @@ class Transition(Family):
             else:
                 z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
                 omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
-            asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
-                                                          priors.asymptote_concentration))
+            if priors.asymptote_per_geo:
+                mean_a, sd_a = priors.asymptote_logit_moments()
+                mu_asymptote = pm.Normal("mu_asymptote", mean_a, sd_a)
+                tau_asymptote = pm.Gamma("tau_asymptote", 2.0,
+                                         2.0 / priors.asymptote_spread_mean)
+                z_asymptote = pm.Normal("z_asymptote", 0.0, 1.0, dims="geo")
+                asymptote = pm.Deterministic(
+                    "asymptote", pm.math.invlogit(mu_asymptote + tau_asymptote * z_asymptote),
+                    dims="geo")
+            else:
+                asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
+                                                              priors.asymptote_concentration))
             floor = pm.Beta("floor", *beta_params(priors.floor_mean, priors.floor_concentration))
 
             forward = [alpha]
@@ -258,7 +299,7 @@ class Transition(Family):
         draws["main_type"] = main_source_type(series)
         # Residual of each geo's last exact observation (the AR(1) continues from it).
         exact = series.kind == "exact"
-        mu = systematic_np(draws["alpha"], draws["omega"], draws["asymptote"][:, None],
+        mu = systematic_np(draws["alpha"], draws["omega"], per_geo(draws["asymptote"]),
                            draws["floor"][:, None], lo, hi)  # (sample, geo, grid)
         offset = np.zeros(series.n_obs)
         if "delta" in post:
@@ -282,7 +323,7 @@ class Transition(Family):
         """Systematic path plus the AR(1) continued from each geo's last exact residual plus
         the observation error of the geo's main source type (see module docstring)."""
         years = np.asarray(years, dtype=int)
-        A, f = draws["asymptote"][:, None], draws["floor"][:, None]
+        A, f = per_geo(draws["asymptote"]), draws["floor"][:, None]
         offsets = years[None, :] - draws["anchor"][:, None]  # (geo, year)
         lo, hi = min(0, int(offsets.min())), max(0, int(offsets.max()))
         mu = systematic_np(draws["alpha"], draws["omega"], A, f, lo, hi)
@@ -326,7 +367,16 @@ class Transition(Family):
                            rng.gamma(2.0, priors.level_spread_mean / 2.0), G)
         mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
         omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
-        A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
+        extra = {}
+        if priors.asymptote_per_geo:
+            mean_a, sd_a = priors.asymptote_logit_moments()
+            mu_a = rng.normal(mean_a, sd_a)
+            tau_a = rng.gamma(2.0, priors.asymptote_spread_mean / 2.0)
+            A = 1.0 / (1.0 + np.exp(-(mu_a + tau_a * rng.standard_normal(G))))
+            extra["mu_asymptote"] = np.array(mu_a)
+        else:
+            A = np.array(rng.beta(*beta_params(priors.asymptote_mean,
+                                               priors.asymptote_concentration)))
         f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
         rho = rng.beta(*beta_params(priors.ar_rho_mean, priors.ar_rho_concentration))
         s = float(np.exp(rng.normal(np.log(priors.ar_sd_median), priors.ar_sd_log_sd)))
@@ -345,9 +395,16 @@ class Transition(Family):
                 r[i] = rng.normal(rho ** gap[i] * r[prev[i]], sd)
         y = mean + r
         truth = {"omega": omega, "alpha": alpha, "mu_omega": np.array(mu_omega),
-                 "asymptote": np.array(A), "rho": np.array(rho), "sigma_ar": np.array(s),
-                 "sigma_src": sigma}
+                 "asymptote": A, "rho": np.array(rho), "sigma_ar": np.array(s),
+                 "sigma_src": sigma, **extra}
         return truth, y
+
+
+def per_geo(asymptote: np.ndarray) -> np.ndarray:
+    """Asymptote draws as (sample, geo): per-geo draws as they are, one common draw per
+    sample (fits made before the asymptote was per geo) as (sample, 1)."""
+    asymptote = np.asarray(asymptote)
+    return asymptote[:, None] if asymptote.ndim == 1 else asymptote
 
 
 def main_source_type(series: SeriesData) -> np.ndarray:
