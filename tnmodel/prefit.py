@@ -11,6 +11,10 @@ model spec, priors, sampler settings, gates, seed; see :mod:`tnmodel.models.cach
 the process or the number of threads it ran with. A fit that fails in a worker (a convergence
 gate, bad input) is simply not cached: the serial run that follows fits it again and reports
 the failure where it always does, with the scenario's name.
+
+Workers are started with ``spawn`` (no threads or state inherited): a script that calls
+:func:`prefit` must do so under ``if __name__ == "__main__":``, as for any multiprocessing
+code (``tnmodel run`` and notebooks need nothing).
 """
 
 from __future__ import annotations
@@ -129,13 +133,18 @@ def prefit(scenarios: Sequence[Scenario], cache: FitCache, *, fast: bool = False
     workers = min(workers or available_cores(), len(jobs))
     if workers < 2:
         return PrefitReport()
-    threads = max(1, available_cores() // workers)
+    # Chains of one fit run on this many threads: a core each for the share fits; all cores
+    # for the rank model, the longest job, which is submitted first and mostly samples after
+    # the others are done (its model takes longest to compile).
+    shared = max(1, available_cores() // workers)
     progress(f"fitting {len(jobs)} models in {workers} processes")
     fitted, keys, failed = [], set(), {}
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(_fit_job, job, str(cache.root)): job for job in jobs}
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+    try:
+        futures = {pool.submit(_fit_job, job, str(cache.root),
+                               available_cores() if job.indicator is None else shared): job
+                   for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             try:
@@ -148,22 +157,27 @@ def prefit(scenarios: Sequence[Scenario], cache: FitCache, *, fast: bool = False
                 progress(f"fitted {job.label}")
             else:
                 failed[job.label] = error
+    finally:
+        # Every fit is stored: let the workers exit in the background (seconds of freeing
+        # compiled code) while the scenarios run.
+        pool.shutdown(wait=False, cancel_futures=True)
     return PrefitReport(tuple(fitted), frozenset(keys), failed, workers,
                         round(time.perf_counter() - started, 2))
 
 
-def _init_worker(threads: int) -> None:
-    """Chains run on ``threads`` threads, BLAS on one: workers never oversubscribe the cores.
-    (The draws do not depend on the number of threads.)"""
-    os.environ["TNMODEL_SAMPLER_CORES"] = str(threads)
+def _init_worker() -> None:
+    """BLAS on one thread, no progress bars in workers."""
     os.environ["TNMODEL_PROGRESS"] = "0"
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[name] = "1"
 
 
-def _fit_job(job: FitJob, cache_root: str) -> str | None:
-    """Run in a worker: make one fit and store it in the cache; the error text if it fails."""
+def _fit_job(job: FitJob, cache_root: str, threads: int = 1) -> str | None:
+    """Run in a worker: make one fit (its chains on ``threads`` threads; the draws do not
+    depend on it) and store it in the cache; the error text if it fails."""
     from tnmodel.runner import fit_indicator, fit_rank_model, plan_scenario, rank_stage_plan
+
+    os.environ["TNMODEL_SAMPLER_CORES"] = str(threads)
 
     scenario = job.scenario
     cache = FitCache(Path(cache_root))
