@@ -36,11 +36,11 @@ venv: $(STAMP)  ## create .venv with a Python >= 3.12 and install tnmodel with i
 
 run: $(STAMP)  ## run every shipped scenario, write results/ and reports/index.html, print the verdicts
 	$(PY) -m tnmodel run $(SCENARIOS) --out $(RESULTS)
-	$(PY) -m tnmodel report $(RESULTS) $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam --out $(REPORT)
+	$(PY) -m tnmodel report $(RESULTS) $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new --out $(REPORT)
 
 .PHONY: report
 report: $(STAMP)  ## write reports/index.html from results/ and the committed back-tests
-	$(PY) -m tnmodel report $(RESULTS) $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam --out $(REPORT)
+	$(PY) -m tnmodel report $(RESULTS) $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new --out $(REPORT)
 
 test: $(STAMP)  ## the whole test suite, notebooks included
 	$(PY) -m ruff check tnmodel tests scripts notebooks/*.py
