@@ -36,7 +36,7 @@ import json
 import time
 from pathlib import Path
 
-from tnmodel.notebook import setup
+from tnmodel.notebook import scenario_files, setup
 
 ROOT = setup(max_colwidth=90)  # caches inside the project, offline charts: before any model
 
@@ -60,7 +60,7 @@ out = Path(out_dir)
 # `baseline` first (the others are read against it), then the rest in name order.
 
 # %%
-files = sorted(Path(scenario_dir).glob("*.yaml"), key=lambda p: (p.stem != "baseline", p.stem))
+files = scenario_files(scenario_dir)
 scenarios = [load_scenario(f) for f in files]
 pd.DataFrame([{"scenario": s.name, "title": s.title, "targets": len(s.targets),
                "interventions": "; ".join(i.label or i.type for i in s.interventions) or "—"}

@@ -35,7 +35,7 @@ out_dir = "../results/notebooks/05_policy_brief"
 # %%
 from pathlib import Path
 
-from tnmodel.notebook import setup
+from tnmodel.notebook import scenario_files, setup
 
 ROOT = setup(max_colwidth=120)  # caches inside the project, offline charts: before any model
 
@@ -60,7 +60,7 @@ out = Path(out_dir)
 # once notebook 02 or 03 (or `make run`) has fitted the models.
 
 # %%
-files = sorted(Path(scenario_dir).glob("*.yaml"), key=lambda p: (p.stem != "baseline", p.stem))
+files = scenario_files(scenario_dir)
 scenarios = [load_scenario(f) for f in files]
 runs, folders = {}, []
 for sc in scenarios:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["setup"]
+__all__ = ["scenario_files", "setup"]
 
 
 def setup(root: Path | str = "..", *, max_colwidth: int = 100) -> Path:
@@ -42,3 +42,9 @@ def setup(root: Path | str = "..", *, max_colwidth: int = 100) -> Path:
     pd.set_option("display.max_colwidth", max_colwidth)
     pd.set_option("display.width", 160)
     return root
+
+
+def scenario_files(folder: Path | str) -> list[Path]:
+    """The scenario files (``*.yaml``) of ``folder``: ``baseline`` first (the others are read
+    against it), then the rest by name."""
+    return sorted(Path(folder).glob("*.yaml"), key=lambda p: (p.stem != "baseline", p.stem))
