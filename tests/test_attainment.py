@@ -214,3 +214,21 @@ def test_intervention_without_a_forecast_is_an_input_error_with_its_line(tmp_pat
     with pytest.raises(InputError, match=r"push.yaml:8: interventions\[0\].from_year: 2035 is "
                                          r"outside the forecast years"):
         runner.run_scenario(tmp_path / "push.yaml")
+
+
+def test_remembered_forecasts_are_only_for_the_draws_they_came_from(sim_data):
+    """A business-as-usual forecast is reused for the same draws (copies of a cached fit
+    share them) and never for another fit that happens to carry the same key."""
+    from tnmodel.data import load_dataset
+    from tnmodel.forecast import remembered_paths
+    from tnmodel.models import select_series, with_changes
+
+    series = select_series(load_dataset(sim_data), "sim_share")
+    fit = sim_fit(series, None, "sim_share")
+    years = np.arange(2020, 2031)
+    first = remembered_paths(fit, "sim-key", years, 1)
+    assert remembered_paths(with_changes(fit, series=series), "sim-key", years, 1) is first
+    assert not first.values.flags.writeable  # shared, so read-only
+    other = with_changes(fit, draws={**fit.draws, "beta": fit.draws["beta"] + 0.5})
+    again = remembered_paths(other, "sim-key", years, 1)
+    assert again is not first and (again.values.mean() > first.values.mean())

@@ -62,8 +62,9 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
     return Paths(fit.indicator, fit.geos, years, values, chains, noise)
 
 
-#: Business-as-usual paths made in this process, by (fit key, years, seed).
-_PATHS: OrderedDict[tuple, Paths] = OrderedDict()
+#: Business-as-usual paths made in this process, by (fit key, years, seed), with the draws
+#: they were made from.
+_PATHS: OrderedDict[tuple, tuple[dict, Paths]] = OrderedDict()
 MAX_REMEMBERED_PATHS = 64
 
 
@@ -71,18 +72,22 @@ def remembered_paths(fit: Fit, key: str | None, years: np.ndarray, seed: int) ->
     """:func:`forecast_paths`, remembered in this process by the fit's cache ``key``.
 
     The paths depend only on the fit, the years and the seed; interventions transform copies.
-    So scenarios that share fits (e.g. differ only in interventions) forecast once. Without a
-    key (a fit passed in by hand) the paths are made afresh.
+    So scenarios that share fits (e.g. differ only in interventions) forecast once. A
+    remembered forecast is used only for the very draws it was made from (the fit cache hands
+    every scenario the same draws), so a fit made anew under the same key is forecast anew.
+    Without a key (a fit passed in by hand) the paths are made afresh.
     """
     if key is None:
         return forecast_paths(fit, years, seed)
     memo = (key, tuple(int(y) for y in years), int(seed))
-    if memo not in _PATHS:
-        _PATHS[memo] = forecast_paths(fit, years, seed)
+    found = _PATHS.get(memo)
+    if found is None or found[0] is not fit.draws:
+        found = (fit.draws, forecast_paths(fit, years, seed))
+        _PATHS[memo] = found
         while len(_PATHS) > MAX_REMEMBERED_PATHS:
             _PATHS.popitem(last=False)
     _PATHS.move_to_end(memo)
-    return _PATHS[memo]
+    return found[1]
 
 
 def quantile_column(p: float) -> str:
@@ -114,7 +119,7 @@ def quantile_table(paths: Paths, like: Paths | None = None) -> pd.DataFrame:
     if found is not None and found[0] is paths:
         return found[1].copy()
     table = _quantile_table(paths)
-    if any(p is paths for p in _PATHS.values()):  # shared business-as-usual paths
+    if any(p is paths for _, p in _PATHS.values()):  # shared business-as-usual paths
         if len(_TABLES) > MAX_REMEMBERED_PATHS:
             _TABLES.clear()
         _TABLES[id(paths)] = (paths, table)

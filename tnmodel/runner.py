@@ -505,7 +505,7 @@ def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
 #: Rank forecasts made in this process, by rank fit key and (reading, year, basis, seed): they do
 #: not depend on anything else a scenario says (interventions do not act on ranks), so a
 #: scenario that differs only in its interventions reuses them.
-_RANK_FORECASTS: dict[tuple, RankForecast] = {}
+_RANK_FORECASTS: dict[tuple, tuple[dict, RankForecast]] = {}
 #: Bump when :func:`tnmodel.ranks.forecast_ranks` changes what it computes (cached ranks).
 RANK_FORECAST_FORMAT = 1
 
@@ -519,9 +519,8 @@ def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset, seed: int,
                                 basis.units, basis.weights.tobytes(), seed)).encode()
                           ).hexdigest()[:24]
     memo = (key, name)
-    if memo not in _RANK_FORECASTS:
-        if len(_RANK_FORECASTS) >= 64:
-            _RANK_FORECASTS.pop(next(iter(_RANK_FORECASTS)))
+    found = _RANK_FORECASTS.get(memo)
+    if found is None or found[0] is not fit.draws:  # only for the draws it was made from
         ranks = cache.load_derived(key, f"ranks-{name}") if cache is not None else None
         if ranks is not None and _is_ranking(ranks, len(fit.draws["phi"]), len(basis.units)):
             forecast = RankForecast(target.reading, target.year, basis, ranks, fit.chains)
@@ -529,8 +528,10 @@ def _rank_forecast(fit: RankFit, key: str, target, dataset: Dataset, seed: int,
             forecast = forecast_ranks(fit, target.reading, target.year, basis, seed)
             if cache is not None:
                 cache.store_derived(key, f"ranks-{name}", forecast.ranks)
-        _RANK_FORECASTS[memo] = forecast
-    return _RANK_FORECASTS[memo]
+        if len(_RANK_FORECASTS) >= 64:
+            _RANK_FORECASTS.pop(next(iter(_RANK_FORECASTS)))
+        found = _RANK_FORECASTS[memo] = (fit.draws, forecast)
+    return found[1]
 
 
 def _is_ranking(ranks: np.ndarray, draws: int, units: int) -> bool:
