@@ -189,27 +189,36 @@ def test_block_conditioning_equals_dense_conditioning():
 
 
 def test_size_grouped_likelihood_equals_the_dense_gaussian():
-    """The model's likelihood (blocks batched by size) is the dense MvNormal of all scores."""
+    """The model's likelihood (blocks batched into padded size classes) is the dense MvNormal
+    of all scores, up to the constant of the padding."""
     from scipy.stats import multivariate_normal
 
     from tnmodel.models.rank import blocks_by_size, build_rank_model
 
-    panel, _ = sim_panel(15, 4, seed=5, keep=0.5)  # ragged: blocks of many sizes
-    assert len(blocks_by_size(panel)) >= 3
-    model = build_rank_model(panel)
     t = TRUTH
     point = {"phi_logodds__": np.log(t["phi"] / (1 - t["phi"])),
              "sigma_innov_log__": np.log(t["sigma_innov"]), "tau_geo_log__": np.log(t["tau_geo"]),
              "tau_series_log__": np.log(t["tau_series"]),
              "sigma_obs_log__": np.log(np.array(t["sigma_obs"]))}
-    likelihood = model.compile_logp(vars=model.observed_RVs, jacobian=False)(point)
-    same = (panel.obs_series[:, None] == panel.obs_series[None, :]).astype(float)
-    lag = np.abs(panel.obs_year[:, None] - panel.obs_year[None, :])
-    k_zz = (panel.obs_weights @ panel.obs_weights.T) * standing_covariance(
-        t["phi"], t["sigma_innov"], t["tau_geo"], t["tau_series"], same, lag)
-    k_zz += np.diag(np.array(t["sigma_obs"])[panel.obs_series] ** 2)
-    dense = multivariate_normal(np.zeros(len(panel.z)), k_zz).logpdf(panel.z)
-    np.testing.assert_allclose(likelihood, dense, rtol=1e-8)
+    # Ragged panels: lone ranks plus padded blocks; blocks of up to 8 plus a larger class.
+    for n_geos, n_years, keep, sizes in ((30, 3, 0.3, [1, 4]), (20, 8, 0.35, [8, 9])):
+        panel, _ = sim_panel(n_geos, n_years, seed=5, keep=keep)
+        classes = blocks_by_size(panel)
+        assert sorted(classes) == sizes
+        assert sorted(np.concatenate([b[b >= 0] for b in classes.values()])) == list(
+            range(len(panel.z)))  # every observation exactly once
+        model = build_rank_model(panel)
+        likelihood = model.compile_logp(vars=model.observed_RVs, jacobian=False)(point)
+        same = (panel.obs_series[:, None] == panel.obs_series[None, :]).astype(float)
+        lag = np.abs(panel.obs_year[:, None] - panel.obs_year[None, :])
+        k_zz = (panel.obs_weights @ panel.obs_weights.T) * standing_covariance(
+            t["phi"], t["sigma_innov"], t["tau_geo"], t["tau_series"], same, lag)
+        k_zz += np.diag(np.array(t["sigma_obs"])[panel.obs_series] ** 2)
+        dense = multivariate_normal(np.zeros(len(panel.z)), k_zz).logpdf(panel.z)
+        # Padding slots are unit-variance dummies observed at 0: a constant each.
+        dummies = sum(int((b < 0).sum()) for b in classes.values())
+        np.testing.assert_allclose(likelihood, dense - 0.5 * np.log(2 * np.pi) * dummies,
+                                   rtol=1e-8)
 
 
 def test_conditional_standings_cover_the_truth():

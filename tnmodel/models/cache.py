@@ -348,10 +348,14 @@ def rank_fit_key(panel, priors, sampler: SamplerSettings, gates: GateThresholds,
 
 def _rank_fit_key(panel, priors, sampler: SamplerSettings, gates: GateThresholds,
                   seed: int) -> str:
+    from tnmodel.models.rank import SIZE_CLASSES
+
     digest = hashlib.sha256()
     for label, payload in (
         ("format", str(CACHE_FORMAT)),
         ("kind", "rank_model"),
+        # How the likelihood is batched changes the sampler's path (not the posterior).
+        ("size_classes", repr(SIZE_CLASSES)),
         ("versions", " ".join(installed for _, installed in _sampler_versions())),
         ("tnmodel", __version__),
         ("series", "\x1f".join(panel.series)),
