@@ -22,13 +22,15 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tnmodel.data import load_dataset
 from tnmodel.models.cache import FitCache
+from tnmodel.models.sampling import WORKER_ENV
 from tnmodel.scenario import Scenario
 
 __all__ = ["FitJob", "PrefitReport", "available_cores", "missing_fits", "prefit"]
@@ -140,11 +142,12 @@ def prefit(scenarios: Sequence[Scenario], cache: FitCache, *, fast: bool = False
     progress(f"fitting {len(jobs)} models in {workers} processes")
     fitted, keys, failed = [], set(), {}
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker)
+    pool = ProcessPoolExecutor(workers, mp_context=context)
     try:
-        futures = {pool.submit(_fit_job, job, str(cache.root),
-                               available_cores() if job.indicator is None else shared): job
-                   for job in jobs}
+        with _environment(WORKER_ENV):  # the workers start (on the first submit) with it
+            futures = {pool.submit(_fit_job, job, str(cache.root),
+                                   available_cores() if job.indicator is None else shared): job
+                       for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             try:
@@ -165,11 +168,19 @@ def prefit(scenarios: Sequence[Scenario], cache: FitCache, *, fast: bool = False
                         round(time.perf_counter() - started, 2))
 
 
-def _init_worker() -> None:
-    """BLAS on one thread, no progress bars in workers."""
-    os.environ["TNMODEL_PROGRESS"] = "0"
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[name] = "1"
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """``os.environ`` updated with ``values`` inside the block, restored after it."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _fit_job(job: FitJob, cache_root: str, threads: int = 1) -> str | None:

@@ -28,19 +28,11 @@ from typing import Any, Literal
 import pandas as pd
 
 from tnmodel.atomic import atomic_file
+from tnmodel.models.sampling import WORKER_ENV
 from tnmodel.scenario import Scenario
 
 Executor = Literal["serial", "dask"]
 
-#: Environment every Dask worker process gets: one sampler thread, no nested BLAS pools.
-WORKER_ENV = {
-    "TNMODEL_SAMPLER_CORES": "1",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "NUMBA_NUM_THREADS": "1",
-    "TNMODEL_PROGRESS": "0",
-}
 
 
 @dataclass(frozen=True)

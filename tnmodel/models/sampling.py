@@ -74,6 +74,19 @@ def _compiled_for(family: Family, series: SeriesData, priors: BaseModel) -> _Com
         return entry
 
 
+#: Environment of a worker process that runs fits (Dask sweep workers, tnmodel.prefit): one
+#: sampler thread unless a job says otherwise, no nested BLAS or numba pools, no progress bars.
+#: It must be in place when the process starts: BLAS reads it when numpy is first imported.
+WORKER_ENV = {
+    "TNMODEL_SAMPLER_CORES": "1",
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "NUMBA_NUM_THREADS": "1",
+    "TNMODEL_PROGRESS": "0",
+}
+
+
 def sampler_cores(chains: int) -> int:
     """Threads for the chains: all of them, or ``$TNMODEL_SAMPLER_CORES`` (Dask workers set 1
     so a worker never runs a pool inside the cluster's pool). Draws do not depend on it."""
