@@ -38,7 +38,7 @@ from tnmodel.baselines import BASELINE_MODELS, baseline_draws
 from tnmodel.problems import InputError, Problem, did_you_mean, relative
 
 #: Families that need bounded values (``--upper``): they model shares on the logit scale.
-BOUNDED_FAMILIES = ("transition", "logit_trend", "logistic")
+BOUNDED_FAMILIES = ("transition", "transition_local", "logit_trend", "logistic")
 DEFAULT_BOUNDED = ("transition", "logit_trend", "cagr", "ols", "ets_damped")
 DEFAULT_UNBOUNDED = ("linear", "cagr", "ols", "ets_damped")
 REQUIRED_COLUMNS = ("geo", "year", "value")

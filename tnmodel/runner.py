@@ -266,8 +266,24 @@ def plan_scenario(scenario: Scenario, dataset: Dataset) -> ScenarioPlan:
     plans = [plan_target(t, dataset, series_for, follow) for t in targets]
     to_fit = sorted({ind for plan in plans if plan.status != RANK_ESTIMATED
                      for ind in plan.indicators})
-    problems = _check_interventions(scenario, to_fit, series_for)
+    problems = _check_families(scenario, to_fit, series_for)
+    problems += _check_interventions(scenario, to_fit, series_for)
     return ScenarioPlan(plans, series, series_for, to_fit, problems)
+
+
+def _check_families(scenario: Scenario, to_fit: list[str], series_for) -> list[Problem]:
+    """Before any fit: each indicator's family can model its series (e.g. takes bounds)."""
+    from tnmodel.models import FAMILIES
+
+    problems = []
+    for indicator in to_fit:
+        spec = scenario.model_for(indicator)
+        message = FAMILIES[spec.family].unsupported(series_for(indicator))
+        if message:
+            keys = ("models", indicator, "family") if indicator in scenario.models else \
+                ("models",)
+            problems.append(scenario.problem(keys, message))
+    return problems
 
 
 

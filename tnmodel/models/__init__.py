@@ -32,6 +32,7 @@ from tnmodel.models.series import (
     series_from_arrays,
 )
 from tnmodel.models.transition import TRANSITION, TransitionPriors
+from tnmodel.models.transition_local import TRANSITION_LOCAL, TransitionLocalPriors
 
 az = lazy("arviz")
 
@@ -46,6 +47,7 @@ __all__ = [
     "LogisticPriors",
     "LogitTrendPriors",
     "ModelSpec",
+    "TransitionLocalPriors",
     "TransitionPriors",
     "SamplerSettings",
     "SeriesData",
@@ -61,10 +63,12 @@ __all__ = [
 
 #: Model families by the name scenario files use.
 FAMILIES: dict[str, Family] = {
-    family.name: family for family in (LOGIT_TREND, TRANSITION, LOGISTIC, LINEAR)
+    family.name: family for family in (LOGIT_TREND, TRANSITION, TRANSITION_LOCAL, LOGISTIC,
+                                        LINEAR)
 }
-FamilyName = Literal["logit_trend", "transition", "logistic", "linear"]
-AnyPriors = LogitTrendPriors | TransitionPriors | LogisticPriors | LinearPriors
+FamilyName = Literal["logit_trend", "transition", "transition_local", "logistic", "linear"]
+AnyPriors = (LogitTrendPriors | TransitionPriors | TransitionLocalPriors | LogisticPriors
+             | LinearPriors)
 
 
 class SamplerSettings(BaseModel):

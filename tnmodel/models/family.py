@@ -47,6 +47,10 @@ class Family(ABC):
         tau = rng.gamma(2.0, priors.pace_spread_mean / 2.0, n)
         return rng.normal(priors.pace_mean, priors.pace_sd, n) + tau * rng.standard_normal(n)
 
+    def unsupported(self, series: SeriesData) -> str | None:
+        """Why this family cannot fit ``series`` (checked before any fit), or None."""
+        return None
+
     def simulate(self, series: SeriesData, priors: BaseModel,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """One prior draw of the parameters and simulated observations at ``series``'

@@ -28,6 +28,9 @@ PARAMETERS = {
     "transition": (("omega", 0, "omega"), ("mu_omega", None, "mu_omega"),
                    ("alpha", 0, "alpha"), ("rho", None, "rho"), ("sigma_ar", None, "sigma_ar"),
                    ("asymptote", None, "asymptote")),
+    "transition_local": (("omega", 0, "omega"), ("mu_omega", None, "mu_omega"),
+                         ("phi", None, "phi"), ("sigma_u", None, "sigma_u"),
+                         ("asymptote", None, "asymptote")),
 }
 
 

@@ -1,0 +1,160 @@
+"""The local transition family (issue 3, third round): likelihood, forecast, limits, recovery.
+
+Every series here is SIMULATED (``sim_*`` geos).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tnmodel.models import (
+    FAMILIES,
+    GateThresholds,
+    ModelSpec,
+    SamplerSettings,
+    fit_series,
+    inv_logit_percent,
+    series_from_arrays,
+)
+from tnmodel.models.transition_local import (
+    TRANSITION_LOCAL,
+    TransitionLocalPriors,
+    UnsupportedSeries,
+    innovation_variance,
+)
+
+
+def _pace(x, omega, asymptote, floor):
+    return omega * max(floor, 1.0 - (1.0 / (1.0 + math.exp(-x))) / asymptote)
+
+
+def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs):
+    """One geo's log-likelihood written as a loop over its observations (years ascending)."""
+    total, excess_prev = 0.0, 0.0
+    for i in range(1, len(y)):
+        k = years[i] - years[i - 1]
+        level = y[i - 1]
+        for _ in range(k):
+            level += _pace(level, omega, asymptote, floor)
+        carry = sum(phi**m for m in range(1, k + 1)) * excess_prev
+        var = sigma_u**2 * sum(((1 - phi**m) / (1 - phi)) ** 2 for m in range(1, k + 1))
+        total += stats.norm.logpdf(y[i], level + carry, math.sqrt(var + 2 * sigma_obs**2))
+        excess_prev = (y[i] - level) / k
+    return total
+
+
+def test_model_log_likelihood_equals_the_process_written_as_a_loop():
+    years = np.array([2010, 2011, 2013, 2014, 2017])
+    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])  # logits, one geo with gaps of 1-3 years
+    series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
+                                inv_logit_percent(y))
+    import pymc as pm
+
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors())
+    assert "omega" in {rv.name for rv in model.free_RVs}  # centred: 5 years of data
+    fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
+                          "phi": 0.6, "sigma_u": 0.15,
+                          "sigma_src": np.array([0.05, 0.15, 0.25])})
+    point = fixed.initial_point()
+    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
+                          on_unused_input="ignore")
+    loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
+    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
+
+
+def _draws(series, n=20000, omega=0.0, phi=0.6, sigma_u=0.1, excess=0.2, error=1e-6):
+    G = len(series.geos)
+    last = np.array([series.y[series.geo_index == g][-1] for g in range(G)])
+    return {"omega": np.full((n, G), omega), "asymptote": np.full(n, 0.9),
+            "floor": np.full(n, 0.2), "phi": np.full(n, phi), "sigma_u": np.full(n, sigma_u),
+            "sigma_src": np.full((n, 3), error), "sigma_part": np.full(n, 0.1),
+            "last_eta": np.tile(last, (n, 1)), "last_excess": np.full((n, G), excess),
+            "last_error_sd": np.full((n, G), error),
+            "last_year": np.array([series.year[series.geo_index == g].max()
+                                   for g in range(G)], dtype=float),
+            "main_type": np.zeros(G, int)}
+
+
+def test_forecast_carries_the_excess_pace_and_spreads_as_the_likelihood_says():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    years = np.arange(2021, 2026)
+    values, noise = TRANSITION_LOCAL.forecast(_draws(series), series, years,
+                                              np.random.default_rng(2))
+    assert values.shape == noise.shape == (20000, 1, 5)
+    logits = np.log(values / (100 - values))[:, 0, :]
+    h = years - 2020
+    carried = 0.2 * np.array([sum(0.6**m for m in range(1, k + 1)) for k in h])
+    np.testing.assert_allclose(logits.mean(axis=0), carried, atol=0.01)
+    sd = 0.1 * np.sqrt([innovation_variance(0.6, float(k), 8, np.where) for k in h])
+    np.testing.assert_allclose(logits.std(axis=0), sd, rtol=0.04)
+
+
+def test_forecast_applies_the_pace_at_the_level_reached():
+    series = series_from_arrays("sim", ("sim_low", "sim_high"), [0] * 3 + [1] * 3,
+                                list(range(2018, 2021)) * 2, [10.0] * 3 + [85.0] * 3)
+    draws = _draws(series, n=200, omega=0.5, sigma_u=1e-6, excess=0.0)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                          np.random.default_rng(0))
+    step = np.log(values / (100 - values))[:, :, 0].mean(axis=0) - series.y[[2, 5]]
+    # Far below the asymptote the whole pace; at 85% of a 90% asymptote only the floor.
+    assert step[0] == pytest.approx(0.5 * (1 - 0.1 / 0.9), abs=1e-4)
+    assert step[1] == pytest.approx(0.5 * 0.2, abs=1e-4)
+
+
+def test_bounds_and_geos_without_values_get_a_clear_error():
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), [0, 0, 1], [2019, 2020, 2020],
+                                [20.0, 25.0, 30.0])
+    bounded = dataclasses.replace(series, kind=np.array(["exact", "exact", "upper"]))
+    with pytest.raises(UnsupportedSeries, match="does not take bounds.*use family 'transition'"):
+        TRANSITION_LOCAL.data_arrays(bounded, TransitionLocalPriors())
+    assert "transition_local" in FAMILIES
+
+
+@pytest.mark.slow
+def test_fit_on_a_simulated_panel_recovers_the_process_parameters():
+    years = np.arange(2005, 2021)
+    geos = tuple(f"sim_{i}" for i in range(6))
+    index = np.repeat(np.arange(6), years.size)
+    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 6),
+                                  np.full(index.size, 50.0))
+    truth, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(),
+                                         np.random.default_rng(3))
+    fit = fit_series(dataclasses.replace(skeleton, y=y), ModelSpec(family="transition_local"),
+                     SamplerSettings(chains=2, draws=500, tune=500, target_accept=0.95), 1,
+                     GateThresholds(max_rhat=1.05, min_ess_bulk=100, max_divergences=5))
+    post = fit.posterior.posterior
+    for name in ("mu_omega", "phi", "sigma_u", "floor"):
+        lo, hi = np.quantile(post[name].values, [0.025, 0.975])
+        assert lo < float(truth[name]) < hi, (name, lo, hi, truth[name])
+    omega = post["omega"].mean(("chain", "draw")).values
+    assert np.corrcoef(omega, truth["omega"])[0, 1] > 0.8
+
+
+def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line(tmp_path,
+                                                                                 sim_data):
+    from conftest import write_sim_scenario
+
+    from tnmodel.data import load_dataset
+    from tnmodel.runner import preflight
+    from tnmodel.scenario import load_scenario
+
+    observations = sim_data / "observations.csv"
+    with observations.open("a", encoding="utf-8") as out:  # a lower bound (SIMULATED)
+        out.write("sim_north,sim_share,2023,50,src_sim,,lower,,,,\n")
+    extra = "models:\n  sim_share:\n    family: transition_local\n"
+    path = write_sim_scenario(tmp_path, sim_data, extra=extra)
+    problems = [str(p) for p in preflight(load_scenario(path), load_dataset(sim_data))]
+    assert any(f"{path.name}:10: models.sim_share.family:" in p and "does not take bounds" in p
+               for p in problems), problems
+    # The same family on a series of exact values only is fine.
+    observations.write_text("\n".join(observations.read_text("utf-8").splitlines()[:-1]) + "\n",
+                            encoding="utf-8")
+    assert not [p for p in preflight(load_scenario(path), load_dataset(sim_data))
+                if "family" in str(p)]

@@ -1,0 +1,345 @@
+"""Local transition model: the transition model's pace, applied to where the series is.
+
+The default :mod:`~tnmodel.models.transition` model moves a *systematic path* by a
+level-dependent pace and lets the data deviate from that path by a stationary AR(1), pulled
+back to it. This family (issue 3, third round; pre-registered in ``docs/backtests.md``)
+applies the same pace to the series' own level, as bayesTFR does for fertility, and lets the
+year-to-year *excess pace* persist as an AR(1)::
+
+    eta[t + 1] = eta[t] + omega[g] * max(f, 1 - p[t] / A) + u[t + 1],   p = invlogit(eta)
+    u[t + 1]  = phi * u[t] + sigma_u * e[t + 1]
+
+so a geo that has slowed down (or sped up) carries its recent pace into the next years,
+damped by ``phi``, and the level-dependent slowdown acts on the level it has reached. Paces
+are pooled (``omega ~ Normal(mu_omega, tau_omega)``), the asymptote ``A`` and floor ``f`` are
+common to the indicator, with the transition model's priors.
+
+No latent path and no level parameter are sampled: the likelihood is conditional on each
+geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
+definition, i.e. minus the estimated offset ``delta`` of a definitional break)::
+
+    eta[i] ~ Normal(D_k(eta[j]) + x[j] * S_k,  sqrt(sigma_u**2 V_k + e[i]**2 + e[j]**2))
+
+where ``D_k`` iterates the pace ``k`` years, ``x[j]`` is the per-year excess pace of the
+interval ending at ``j`` (``(eta[j] - D(eta[jj])) / gap``; 0 for a geo's first interval),
+``S_k = phi + ... + phi**k`` carries it, ``V_k = sum_{m=1..k} ((1 - phi**m) / (1 - phi))**2``
+is the variance of ``k`` years of AR(1) innovations summed, and ``e`` the observation error by
+source type (with extra error for part-year values). Each geo's first observation is the
+start of its chain and contributes no term. For gaps of one year this is the exact
+conditional of the process above; for longer gaps the pace is iterated along the mean.
+
+The forecast starts from each geo's last exact observation, carries its excess pace, runs
+the process forward with fresh innovations, and adds the error of that last observation
+(once per draw) and of the geo's main source type (each year). Years up to the last
+observation are the pace run backwards from it (no smoothing of the history).
+
+Limits: every geo needs an exact observation, and bounds (proxies) are not taken (a clear
+error says so): use the ``transition`` family for sparse, bounded series.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+from pydantic import BaseModel, ConfigDict, Field
+
+from tnmodel.models.common import beta_params, present_kinds
+from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.lazy import lazy
+from tnmodel.models.logit_trend import prefers_centred_pace
+from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
+from tnmodel.models.transition import chain_of, main_source_type, rate_np
+
+pm = lazy("pymc")
+pt = lazy("pytensor.tensor")
+
+#: The pace is iterated over gaps up to a multiple of this many years (one compiled structure
+#: for neighbouring cut-offs).
+GAP_STEP = 4
+
+
+class TransitionLocalPriors(BaseModel):
+    """Priors of the local transition model (logit scale; paces per year).
+
+    Pace, asymptote, floor, observation errors and breaks as in
+    :class:`~tnmodel.models.transition.TransitionPriors`. New: the persistence ``phi`` of the
+    excess pace, Beta with mean 0.5 and concentration 4 (anything from no memory to a nearly
+    permanent change of pace), and its innovation sd ``sigma_u``, log-normal with median 0.1
+    logits a year. ``level_*`` only shape the first value of each simulated geo.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    level_mean: float = 0.0
+    level_sd: float = Field(2.0, gt=0)
+    pace_mean: float = 0.35
+    pace_sd: float = Field(0.3, gt=0)
+    pace_spread_mean: float = Field(0.15, gt=0)
+    asymptote_mean: float = Field(0.9, gt=0, lt=1)
+    asymptote_concentration: float = Field(8.0, gt=0)
+    floor_mean: float = Field(0.15, gt=0, lt=1)
+    floor_concentration: float = Field(6.0, gt=0)
+    persistence_mean: float = Field(0.5, gt=0, lt=1, description=(
+        "Mean of the Beta prior of phi, the share of a year's excess pace kept the next year."))
+    persistence_concentration: float = Field(4.0, gt=0)
+    innovation_sd_median: float = Field(0.1, gt=0, description=(
+        "Median of the log-normal prior of sigma_u (logits a year)."))
+    innovation_sd_log_sd: float = Field(0.75, gt=0)
+    obs_sd_dataset: float = Field(0.05, gt=0)
+    obs_sd_repo_file: float = Field(0.15, gt=0)
+    obs_sd_page: float = Field(0.25, gt=0)
+    obs_sd_log_sd: float = Field(0.5, gt=0)
+    part_year_sd: float = Field(0.5, gt=0)
+    break_sd: float = Field(0.5, gt=0)
+
+    def obs_sd_medians(self) -> np.ndarray:
+        """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
+        by_type = {"dataset": self.obs_sd_dataset, "repo_file": self.obs_sd_repo_file,
+                   "page": self.obs_sd_page}
+        return np.array([by_type[t] for t in SOURCE_TYPES])
+
+
+class UnsupportedSeries(ValueError):
+    """The series has something this family does not model (bounds, a geo without values)."""
+
+
+def check_series(series: SeriesData) -> None:
+    """Raise :class:`UnsupportedSeries` (saying what to use instead) if the family cannot
+    fit ``series``."""
+    bounded = sorted(set(series.kind) - {"exact"})
+    if bounded:
+        raise UnsupportedSeries(
+            f"{series.indicator}: family 'transition_local' does not take bounds "
+            f"({', '.join(bounded)} bounds present); use family 'transition'")
+    exact_geos = set(series.geo_index[series.kind == "exact"].tolist())
+    missing = [g for i, g in enumerate(series.geos) if i not in exact_geos]
+    if missing:
+        raise UnsupportedSeries(
+            f"{series.indicator}: family 'transition_local' needs an exact value for every "
+            f"geo; none for {', '.join(missing)}; use family 'transition'")
+
+
+def max_gap(series: SeriesData) -> int:
+    """Longest gap between a geo's consecutive observations, padded to :data:`GAP_STEP`."""
+    _, gap, _ = chain_of(series.geo_index, series.year)
+    return GAP_STEP * max(1, math.ceil(float(gap.max(initial=1.0)) / GAP_STEP))
+
+
+def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
+    check_series(series)
+    prev, gap, first = chain_of(series.geo_index, series.year)
+    arrays = {"y": series.y.astype(float), "geo_of": series.geo_index.astype(np.int64),
+              "part": series.part_year.astype(float),
+              "src": series.source_types().astype(np.int64),
+              "prev": prev, "gap": gap, "first": first}
+    breaks = series.break_matrix()
+    for b in range(breaks.shape[1]):
+        arrays[f"brk{b}"] = breaks[:, b].astype(float)
+    return arrays
+
+
+def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps: int,
+                      where, maximum, invlogit):
+    """Mean of each observation given its geo's previous one, and its interval's excess pace.
+
+    Backend-agnostic (numpy with observations on the first axis and draws after, or
+    PyTensor vectors): ``where``, ``maximum`` and ``invlogit`` are the backend's functions.
+
+    Returns
+    -------
+    mean, excess
+        ``D_k(eta[prev]) + excess[prev] * S_k`` (``eta`` itself for a geo's first value), and
+        the per-year excess pace of the interval ending at each observation.
+    """
+    base = eta[prev]
+    for step in range(1, steps + 1):
+        pace = omega * maximum(floor, 1.0 - invlogit(base) / asymptote)
+        base = where(gap >= step, base + pace, base)
+    own = where((first > 0) | (gap < 1), 0.0, (eta - base) / maximum(gap, 1.0))
+    excess = where((first < 1) & (gap < 1), own[prev], own)  # same-year values share it
+    carry = phi * (1.0 - phi**gap) / (1.0 - phi)
+    mean = where(first > 0, eta, base + excess[prev] * carry)
+    return mean, excess
+
+
+def innovation_variance(phi, gap, steps: int, where):
+    """``V_k``: variance of ``k = gap`` years of AR(1) innovations summed, per unit sd."""
+    total = 0.0 * gap
+    for m in range(1, steps + 1):
+        total = total + where(gap >= m, ((1.0 - phi**m) / (1.0 - phi)) ** 2, 0.0)
+    return total
+
+
+def _invlogit_np(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+class TransitionLocal(Family):
+    """The local transition family (see module docstring)."""
+
+    name = "transition_local"
+    priors_class = TransitionLocalPriors
+    pace_var = "omega"
+    gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
+                 "sigma_src", "sigma_part", "delta", "omega")
+
+    def unsupported(self, series: SeriesData) -> str | None:
+        try:
+            check_series(series)
+        except UnsupportedSeries as exc:
+            return str(exc)
+        return None
+
+    def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
+        return _arrays(series)
+
+    def structure_key(self, series: SeriesData, priors: BaseModel) -> tuple:
+        check_series(series)
+        return (self.name, len(series.geos), max_gap(series), present_kinds(series),
+                series.break_matrix().shape[1], prefers_centred_pace(series),
+                priors.model_dump_json())
+
+    def build_model(self, series: SeriesData, priors: TransitionLocalPriors) -> pm.Model:
+        steps = max_gap(series)
+        n_breaks = series.break_matrix().shape[1]
+        coords = {"geo": list(series.geos), "source_type": list(SOURCE_TYPES),
+                  "break": list(range(n_breaks))}
+        with pm.Model(coords=coords) as model:
+            data = {name: pm.Data(name, values) for name, values in _arrays(series).items()}
+            mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
+            tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
+            if prefers_centred_pace(series):
+                omega = pm.Normal("omega", mu_omega, tau_omega, dims="geo")
+            else:
+                z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
+                omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
+            asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
+                                                          priors.asymptote_concentration))
+            floor = pm.Beta("floor", *beta_params(priors.floor_mean, priors.floor_concentration))
+            phi = pm.Beta("phi", *beta_params(priors.persistence_mean,
+                                              priors.persistence_concentration))
+            sigma_u = pm.LogNormal("sigma_u", np.log(priors.innovation_sd_median),
+                                   priors.innovation_sd_log_sd)
+            sigma_src = pm.LogNormal("sigma_src", np.log(priors.obs_sd_medians()),
+                                     priors.obs_sd_log_sd, dims="source_type")
+            sigma_part = pm.HalfNormal("sigma_part", priors.part_year_sd)
+            offset = 0.0
+            if n_breaks:
+                delta = pm.Normal("delta", 0.0, priors.break_sd, dims="break")
+                for b in range(n_breaks):
+                    offset = offset + data[f"brk{b}"] * delta[b]
+            eta = data["y"] - offset
+            prev, gap, first = data["prev"], data["gap"], data["first"]
+            mean, _ = conditional_means(eta, omega[data["geo_of"]], asymptote, floor, phi, prev,
+                                        gap, first, steps, pt.switch, pt.maximum,
+                                        pm.math.invlogit)
+            error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
+            variance = (sigma_u**2 * innovation_variance(phi, gap, steps, pt.switch)
+                        + error + error[prev])
+            sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
+            pm.Normal("y_obs", mean + offset, sd, observed=data["y"])
+        return model
+
+    def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
+        post = posterior.posterior
+        draws = {name: stack_draws(post[name]) for name in
+                 ("omega", "asymptote", "floor", "phi", "sigma_u", "sigma_src", "sigma_part")}
+        arrays = _arrays(series)
+        n = draws["phi"].shape[0]
+        offset = np.zeros((series.n_obs, n))
+        if "delta" in post:
+            offset = series.break_matrix() @ stack_draws(post["delta"]).T  # (obs, sample)
+        eta = arrays["y"][:, None] - offset
+        gap, first = arrays["gap"][:, None], arrays["first"][:, None]
+        _, excess = conditional_means(
+            eta, draws["omega"].T[arrays["geo_of"]], draws["asymptote"], draws["floor"],
+            draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
+            _invlogit_np)
+        error = (draws["sigma_src"].T[arrays["src"]] ** 2
+                 + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
+        last = last_rows(series)
+        draws["last_eta"], draws["last_excess"] = eta[last].T, excess[last].T  # (sample, geo)
+        draws["last_error_sd"] = np.sqrt(error[last]).T
+        draws["last_year"] = series.year[last].astype(float)
+        draws["main_type"] = main_source_type(series)
+        return draws
+
+    def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """The process run forward from each geo's last exact value (see module docstring)."""
+        years = np.asarray(years, dtype=int)
+        omega, A, f = draws["omega"], draws["asymptote"][:, None], draws["floor"][:, None]
+        phi, sigma_u = draws["phi"][:, None], draws["sigma_u"][:, None]
+        last_year = draws["last_year"].astype(int)  # (geo,)
+        ahead = max(0, int((years[None, :] - last_year[:, None]).max()))
+        behind = max(0, int((last_year[:, None] - years[None, :]).max()))
+        # Forward: (sample, geo, steps ahead 0..ahead).
+        level, excess = draws["last_eta"], draws["last_excess"]
+        forward = [level]
+        for _ in range(ahead):
+            excess = phi * excess + sigma_u * rng.standard_normal(level.shape)
+            level = level + rate_np(level, omega, A, f) + excess
+            forward.append(level)
+        # Backward: the pace run back from the last value, with the innovations' spread.
+        level, backward = draws["last_eta"], []
+        for step in range(1, behind + 1):
+            level = level - rate_np(level, omega, A, f)
+            backward.append(level + sigma_u * math.sqrt(step) * rng.standard_normal(level.shape))
+        h = years[None, :] - last_year[:, None]  # (geo, year)
+        geo = np.arange(len(last_year))[:, None]
+        paths = np.stack(forward, axis=2)[:, geo, np.maximum(h, 0)]
+        if behind:
+            back = np.stack(backward, axis=2)[:, geo, np.maximum(-h, 1) - 1]
+            paths = np.where((h < 0)[None], back, paths)
+        start_error = draws["last_error_sd"][:, :, None] * rng.standard_normal(paths.shape[:2]
+                                                                               )[:, :, None]
+        sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
+        noise = sd[:, :, None] * rng.standard_normal(paths.shape)
+        return inv_logit_percent(paths + start_error + noise), noise
+
+    def simulate(self, series: SeriesData, priors: TransitionLocalPriors,
+                 rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Parameters from the prior and logit observations drawn from the model's own
+        conditionals (every value exact, annual, source type 0; no breaks)."""
+        check_series(series)
+        G = len(series.geos)
+        mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
+        omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
+        A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
+        f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
+        phi = rng.beta(*beta_params(priors.persistence_mean, priors.persistence_concentration))
+        s = float(np.exp(rng.normal(np.log(priors.innovation_sd_median),
+                                    priors.innovation_sd_log_sd)))
+        sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
+        prev, gap, first = chain_of(series.geo_index, series.year)
+        steps = max_gap(series)
+        y = np.zeros(series.n_obs)
+        for i in np.lexsort((series.year, series.geo_index)):  # each after its previous
+            if first[i]:
+                y[i] = rng.normal(priors.level_mean, priors.level_sd)
+                continue
+            mean, _ = conditional_means(
+                y, omega[series.geo_index], A, f, phi, prev, gap, first, steps, np.where,
+                np.maximum, _invlogit_np)
+            variance = (s**2 * innovation_variance(phi, gap[i], steps, np.where)
+                        + 2 * sigma[0] ** 2)
+            y[i] = rng.normal(mean[i], math.sqrt(variance))
+        truth = {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
+                 "floor": np.array(f), "phi": np.array(phi), "sigma_u": np.array(s),
+                 "sigma_src": sigma}
+        return truth, y
+
+
+def last_rows(series: SeriesData) -> np.ndarray:
+    """Index of each geo's last exact observation (the latest in chain order)."""
+    order = np.lexsort((series.year, series.geo_index))
+    last = np.zeros(len(series.geos), dtype=int)
+    for i in order:
+        if series.kind[i] == "exact":
+            last[series.geo_index[i]] = i
+    return last
+
+
+TRANSITION_LOCAL = TransitionLocal()
