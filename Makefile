@@ -72,7 +72,11 @@ BACKTESTS ?= docs/backtests
 BACKTEST_ARGS ?= --data data/observations.csv --indicator internet_users_share --since 2000 \
 	--upper 100 --draws 1000 --tune 1000 --quiet
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam; development and new cut-offs) into docs/backtests/
+HELDOUT_ARGS ?= --data data/heldout/internet_users_heldout.csv \
+	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
+ROUND3_MODELS ?= --model transition_local --model cagr --model ets_damped
+
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, held-out panel; three rounds) into docs/backtests/
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --cutoff 2008 --cutoff 2011 --cutoff 2014 \
 	  --cutoff 2017 --out $(BACKTESTS)/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --geo vietnam --cutoff 2006 --cutoff 2008 \
@@ -82,8 +86,23 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam; d
 	  --cutoff 2018 --out $(BACKTESTS)/internet_panel_new
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --geo vietnam --cutoff 2007 --cutoff 2009 \
 	  --cutoff 2011 --cutoff 2013 --cutoff 2015 --cutoff 2017 --out $(BACKTESTS)/vietnam_new
+	$(PY) -m tnmodel backtest $(HELDOUT_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
+	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
+	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --cutoff 2008 --cutoff 2011 \
+	  --cutoff 2014 --cutoff 2017 --out $(BACKTESTS)/local/internet_panel
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --geo vietnam --cutoff 2006 \
+	  --cutoff 2008 --cutoff 2010 --cutoff 2012 --cutoff 2014 --cutoff 2016 --cutoff 2018 \
+	  --out $(BACKTESTS)/local/vietnam
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --cutoff 2009 --cutoff 2012 \
+	  --cutoff 2015 --cutoff 2018 --out $(BACKTESTS)/local/internet_panel_new
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --geo vietnam --cutoff 2007 \
+	  --cutoff 2009 --cutoff 2011 --cutoff 2013 --cutoff 2015 --cutoff 2017 \
+	  --out $(BACKTESTS)/local/vietnam_new
 	$(PY) scripts/backtest_table.py $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam \
-	  $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new
+	  $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new $(BACKTESTS)/internet_heldout \
+	  $(BACKTESTS)/local/internet_panel $(BACKTESTS)/local/vietnam \
+	  $(BACKTESTS)/local/internet_panel_new $(BACKTESTS)/local/vietnam_new
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
