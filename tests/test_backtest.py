@@ -184,6 +184,27 @@ def test_backtest_command_writes_the_files_and_refuses_bad_models(tmp_path):
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 
+def test_prior_settings_reach_only_the_families_that_have_them_and_typos_are_refused(tmp_path):
+    from tnmodel.backtest import family_priors
+
+    priors = family_priors(["innovation_scaling=binomial", "pace_sd=0.5"],
+                           ["transition", "transition_local", "cagr"], 100)
+    assert priors == {"transition_local": {"innovation_scaling": "binomial", "pace_sd": 0.5},
+                      "transition": {"pace_sd": 0.5}}
+    with pytest.raises(ValueError, match="did you mean 'innovation_scaling'"):
+        family_priors(["innovation_scalin=binomial"], ["transition_local"], 100)
+    with pytest.raises(ValueError, match="innovation_scaling"):
+        family_priors(["innovation_scaling=quadratic"], ["transition_local"], 100)
+    with pytest.raises(ValueError, match="NAME=VALUE"):
+        family_priors(["binomial"], ["transition_local"], 100)
+    runner = CliRunner()
+    bad = runner.invoke(app, ["backtest", "--data", str(_sim_panel(tmp_path / "sim.csv")),
+                              "--cutoff", "2009", "--model", "transition_local", "--upper",
+                              "100", "--prior", "phi_mean=0.3", "--out", str(tmp_path / "x")])
+    assert bad.exit_code == 2 and "--prior:" in bad.output and "did you mean" in bad.output
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_backtest_of_the_transition_model_on_a_simulated_panel_is_calibrated(tmp_path):

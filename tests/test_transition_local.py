@@ -33,7 +33,8 @@ def _pace(x, omega, asymptote, floor):
     return omega * max(floor, 1.0 - (1.0 / (1.0 + math.exp(-x))) / asymptote)
 
 
-def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs):
+def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
+                    scaling="constant"):
     """One geo's log-likelihood written as a loop over its observations (years ascending)."""
     total, excess_prev = 0.0, 0.0
     for i in range(1, len(y)):
@@ -43,20 +44,25 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs):
             level += _pace(level, omega, asymptote, floor)
         carry = sum(phi**m for m in range(1, k + 1)) * excess_prev
         var = sigma_u**2 * sum(((1 - phi**m) / (1 - phi)) ** 2 for m in range(1, k + 1))
+        if scaling == "binomial":
+            p = min(max(1.0 / (1.0 + math.exp(-y[i - 1])), 0.01), 0.99)
+            var *= 0.25 / (p * (1 - p))
         total += stats.norm.logpdf(y[i], level + carry, math.sqrt(var + 2 * sigma_obs**2))
         excess_prev = (y[i] - level) / k
     return total
 
 
-def test_model_log_likelihood_equals_the_process_written_as_a_loop():
+@pytest.mark.parametrize("scaling", ["constant", "binomial"])
+def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
     years = np.array([2010, 2011, 2013, 2014, 2017])
     y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])  # logits, one geo with gaps of 1-3 years
     series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
                                 inv_logit_percent(y))
     import pymc as pm
 
-    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors())
-    assert "omega" in {rv.name for rv in model.free_RVs}  # centred: 5 years of data
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_scaling=scaling))
+    assert "omega" in {rv.name for rv in model.free_RVs}
     fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
                           "phi": 0.6, "sigma_u": 0.15,
                           "sigma_src": np.array([0.05, 0.15, 0.25])})
@@ -64,7 +70,7 @@ def test_model_log_likelihood_equals_the_process_written_as_a_loop():
     fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
                           on_unused_input="ignore")
     loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
-    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, scaling)
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
 
@@ -94,6 +100,30 @@ def test_forecast_carries_the_excess_pace_and_spreads_as_the_likelihood_says():
     np.testing.assert_allclose(logits.mean(axis=0), carried, atol=0.01)
     sd = 0.1 * np.sqrt([innovation_variance(0.6, float(k), 8, np.where) for k in h])
     np.testing.assert_allclose(logits.std(axis=0), sd, rtol=0.04)
+
+
+def test_binomial_scaling_widens_the_innovations_away_from_50_percent():
+    series = series_from_arrays("sim", ("sim_mid", "sim_high"), [0] * 3 + [1] * 3,
+                                list(range(2018, 2021)) * 2, [50.0] * 3 + [90.0] * 3)
+    draws = _draws(series, excess=0.0)
+    draws["binomial_scaling"] = np.array(True)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                          np.random.default_rng(4))
+    sd = np.log(values / (100 - values))[:, :, 0].std(axis=0)
+    np.testing.assert_allclose(sd, 0.1 * np.sqrt(0.25 / np.array([0.25, 0.09])), rtol=0.03)
+
+
+def test_a_lone_geo_gets_the_pooled_prior_marginal_for_its_pace():
+    from tnmodel.models.transition_local import one_geo_pace_sd
+
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [20.0] * 4)
+    priors = TransitionLocalPriors()
+    model = TRANSITION_LOCAL.build_model(series, priors)
+    names = {rv.name for rv in model.free_RVs}
+    assert "omega" in names and not {"mu_omega", "tau_omega"} & names
+    pooled = TRANSITION_LOCAL.prior_pace(priors, 400_000, np.random.default_rng(0))
+    assert one_geo_pace_sd(priors) == pytest.approx(pooled.std(), rel=0.01)
+    assert pooled.mean() == pytest.approx(priors.pace_mean, abs=0.003)
 
 
 def test_forecast_applies_the_pace_at_the_level_reached():

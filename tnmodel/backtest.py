@@ -261,6 +261,41 @@ def check_models(models: Sequence[str], upper: float | None) -> list[str]:
     return problems
 
 
+def family_priors(settings: Sequence[str], models: Sequence[str] | None,
+                  upper: float | None) -> dict[str, dict]:
+    """``NAME=VALUE`` settings (``--prior``) as validated priors per chosen family.
+
+    Each setting goes to every chosen family whose priors have that name (VALUE is read as
+    YAML: numbers, booleans, words). Raises ``ValueError`` for a malformed setting, a name no
+    chosen family has (with a "did you mean") or a value the family refuses.
+    """
+    import yaml
+
+    from tnmodel.models import FAMILIES, priors_for
+    from tnmodel.problems import did_you_mean
+
+    chosen = [m for m in (models or (DEFAULT_BOUNDED if upper is not None
+                                     else DEFAULT_UNBOUNDED)) if m in FAMILIES]
+    values: dict[str, object] = {}
+    for setting in settings:
+        name, sep, text = setting.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"expected NAME=VALUE, got {setting!r}")
+        values[name.strip()] = yaml.safe_load(text)
+    out: dict[str, dict] = {}
+    for name in values:
+        owners = [m for m in chosen if name in FAMILIES[m].priors_class.model_fields]
+        if not owners:
+            known = sorted({f for m in chosen for f in FAMILIES[m].priors_class.model_fields})
+            raise ValueError(f"no chosen model ({', '.join(chosen) or 'none'}) has a prior "
+                             f"'{name}'{did_you_mean(name, known)}")
+        for model in owners:
+            out.setdefault(model, {})[name] = values[name]
+    for model, mine in out.items():
+        priors_for(model, mine)  # raises ValueError naming a bad value
+    return out
+
+
 def run_backtest(
     frame: pd.DataFrame,
     cutoffs: Sequence[int],
@@ -274,6 +309,7 @@ def run_backtest(
     seed: int = 2030,
     indicator: str = "series",
     progress: Callable[[str], None] = lambda line: None,
+    priors: dict[str, dict] | None = None,
 ) -> BacktestResult:
     """Back-test ``models`` on ``frame`` (``geo, year, value``) at every cut-off.
 
@@ -296,6 +332,8 @@ def run_backtest(
         Default: 2 chains of 500 draws after 500 tuning steps; R-hat <= 1.05, bulk ESS >= 100,
         no divergences. A fit that fails its gates (after one retry) is reported in
         ``fits.csv`` and its forecasts are left out of the scores.
+    priors : mapping, optional
+        Prior settings per family (from :func:`family_priors`); the defaults otherwise.
     """
     from tnmodel.models import (
         ConvergenceError,
@@ -349,7 +387,8 @@ def run_backtest(
                 progress(f"cutoff {cutoff}: fitting {model} ({series.n_obs} observations, "
                          f"{len(geos)} geos)")
                 try:
-                    fit = fit_series(series, ModelSpec(family=model), sampler,
+                    spec = ModelSpec(family=model, priors=(priors or {}).get(model))
+                    fit = fit_series(series, spec, sampler,
                                      seed + cutoff, gates)
                 except ConvergenceError as exc:
                     fit_rows.append({"model": model, "cutoff": cutoff,
@@ -389,6 +428,7 @@ def run_backtest(
         "horizon": horizon, "thresholds": list(thresholds), "seed": seed,
         "sampler": sampler.model_dump(), "gates": gates.model_dump(),
         "geos": sorted(frame["geo"].unique()), "n_rows": len(frame),
+        "priors": priors or {},
         "compiled": compile_stats(), "seconds": round(time.perf_counter() - started, 1),
     }
     return BacktestResult(scores, metrics, pit, brier, pd.DataFrame(fit_rows), manifest)

@@ -398,6 +398,9 @@ def backtest(
     draws: Annotated[int, typer.Option("--draws", min=50)] = 500,
     tune: Annotated[int, typer.Option("--tune", min=50)] = 500,
     seed: Annotated[int, typer.Option("--seed", min=0)] = 2030,
+    prior: Annotated[list[str] | None, typer.Option(
+        "--prior", help="NAME=VALUE: a prior setting for every chosen family that has it "
+        "(repeat), e.g. innovation_scaling=binomial")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")] = False,
 ) -> None:
     """Fit on years <= each cut-off, forecast the next years, score against what happened.
@@ -407,6 +410,7 @@ def backtest(
     """
     from tnmodel.backtest import (
         check_models,
+        family_priors,
         file_hash,
         read_backtest_csv,
         run_backtest,
@@ -420,6 +424,11 @@ def backtest(
             err.print(f"--model: {line}", markup=False, highlight=False)
         raise typer.Exit(2)
     try:
+        priors = family_priors(prior or [], model or None, upper)
+    except ValueError as exc:
+        err.print(f"--prior: {exc}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    try:
         frame = read_backtest_csv(data, indicator=indicator, geos=geo or (), since=since,
                                   upper=upper)
     except InputError as exc:
@@ -430,7 +439,8 @@ def backtest(
     result = run_backtest(
         frame, cutoff, models=model or None, upper=upper, horizon=horizon,
         thresholds=threshold or (), seed=seed, indicator=indicator or "series",
-        sampler=SamplerSettings(chains=chains, draws=draws, tune=tune), progress=progress)
+        sampler=SamplerSettings(chains=chains, draws=draws, tune=tune), progress=progress,
+        priors=priors)
     folder = write_backtest(result, out_dir, {
         "command": " ".join(["tnmodel", *sys.argv[1:]]), "data_file": str(data),
         "data_sha256": file_hash(data),

@@ -40,6 +40,7 @@ error says so): use the ``transition`` family for sparse, bounded series.
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import numpy as np
 import xarray as xr
@@ -87,6 +88,11 @@ class TransitionLocalPriors(BaseModel):
     innovation_sd_median: float = Field(0.1, gt=0, description=(
         "Median of the log-normal prior of sigma_u (logits a year)."))
     innovation_sd_log_sd: float = Field(0.75, gt=0)
+    innovation_scaling: Literal["constant", "binomial"] = Field("constant", description=(
+        "How the innovation sd depends on the level p: 'constant' (sigma_u at every level) "
+        "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
+        "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
+        "sigma_u is then the sd at 50%)."))
     obs_sd_dataset: float = Field(0.05, gt=0)
     obs_sd_repo_file: float = Field(0.15, gt=0)
     obs_sd_page: float = Field(0.25, gt=0)
@@ -127,7 +133,7 @@ def max_gap(series: SeriesData) -> int:
     return GAP_STEP * max(1, math.ceil(float(gap.max(initial=1.0)) / GAP_STEP))
 
 
-def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
+def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.ndarray]:
     check_series(series)
     prev, gap, first = chain_of(series.geo_index, series.year)
     arrays = {"y": series.y.astype(float), "geo_of": series.geo_index.astype(np.int64),
@@ -137,6 +143,8 @@ def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
     breaks = series.break_matrix()
     for b in range(breaks.shape[1]):
         arrays[f"brk{b}"] = breaks[:, b].astype(float)
+    # Kept with the fit (the posterior's constant data), read back by extract_draws.
+    arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
     return arrays
 
 
@@ -172,6 +180,25 @@ def innovation_variance(phi, gap, steps: int, where):
     return total
 
 
+#: Shares are clipped to this distance from 0 and 1 where the binomial scaling is computed.
+SCALE_CLIP = 0.01
+
+
+def innovation_scale(eta, scaling: str, invlogit, clip):
+    """Innovation sd per unit ``sigma_u`` at logit level ``eta``: 1, or with ``binomial``
+    scaling ``sqrt(0.25 / (p (1 - p)))`` (``p`` clipped to ``SCALE_CLIP``..``1 - SCALE_CLIP``)."""
+    if scaling == "constant":
+        return 1.0
+    p = clip(invlogit(eta), SCALE_CLIP, 1.0 - SCALE_CLIP)
+    return (0.25 / (p * (1.0 - p))) ** 0.5
+
+
+def one_geo_pace_sd(priors) -> float:
+    """Prior sd of the pace of a lone geo: the pooled prior's marginal sd, ``sqrt(pace_sd**2
+    + E[tau**2])`` with ``tau ~ Gamma(2, 2 / pace_spread_mean)`` (``E[tau**2] = 1.5 mean**2``)."""
+    return math.sqrt(priors.pace_sd**2 + 1.5 * priors.pace_spread_mean**2)
+
+
 def _invlogit_np(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -193,7 +220,7 @@ class TransitionLocal(Family):
         return None
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
-        return _arrays(series)
+        return _arrays(series, priors)
 
     def structure_key(self, series: SeriesData, priors: BaseModel) -> tuple:
         check_series(series)
@@ -207,12 +234,17 @@ class TransitionLocal(Family):
         coords = {"geo": list(series.geos), "source_type": list(SOURCE_TYPES),
                   "break": list(range(n_breaks))}
         with pm.Model(coords=coords) as model:
-            data = {name: pm.Data(name, values) for name, values in _arrays(series).items()}
-            mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
-            tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
-            if prefers_centred_pace(series):
+            data = {name: pm.Data(name, values) for name, values in _arrays(series, priors).items()}
+            if len(series.geos) == 1:  # nothing to pool with: the pool's marginal prior
+                omega = pm.Normal("omega", priors.pace_mean, one_geo_pace_sd(priors),
+                                  dims="geo")
+            elif prefers_centred_pace(series):
+                mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
+                tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
                 omega = pm.Normal("omega", mu_omega, tau_omega, dims="geo")
             else:
+                mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
+                tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
                 z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
                 omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
             asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
@@ -236,7 +268,9 @@ class TransitionLocal(Family):
                                         gap, first, steps, pt.switch, pt.maximum,
                                         pm.math.invlogit)
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
-            variance = (sigma_u**2 * innovation_variance(phi, gap, steps, pt.switch)
+            scale = innovation_scale(eta[prev], priors.innovation_scaling, pm.math.invlogit,
+                                     pt.clip)
+            variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
             pm.Normal("y_obs", mean + offset, sd, observed=data["y"])
@@ -246,7 +280,9 @@ class TransitionLocal(Family):
         post = posterior.posterior
         draws = {name: stack_draws(post[name]) for name in
                  ("omega", "asymptote", "floor", "phi", "sigma_u", "sigma_src", "sigma_part")}
-        arrays = _arrays(series)
+        scaling = ("binomial" if float(posterior["constant_data"]["binomial_scaling"]) > 0.5
+                   else "constant")
+        arrays = _arrays(series, TransitionLocalPriors(innovation_scaling=scaling))
         n = draws["phi"].shape[0]
         offset = np.zeros((series.n_obs, n))
         if "delta" in post:
@@ -264,6 +300,7 @@ class TransitionLocal(Family):
         draws["last_error_sd"] = np.sqrt(error[last]).T
         draws["last_year"] = series.year[last].astype(float)
         draws["main_type"] = main_source_type(series)
+        draws["binomial_scaling"] = np.array(scaling == "binomial")
         return draws
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
@@ -278,8 +315,10 @@ class TransitionLocal(Family):
         # Forward: (sample, geo, steps ahead 0..ahead).
         level, excess = draws["last_eta"], draws["last_excess"]
         forward = [level]
+        scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
         for _ in range(ahead):
-            excess = phi * excess + sigma_u * rng.standard_normal(level.shape)
+            shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
+            excess = phi * excess + shock * rng.standard_normal(level.shape)
             level = level + rate_np(level, omega, A, f) + excess
             forward.append(level)
         # Backward: the pace run back from the last value, with the innovations' spread.
@@ -305,8 +344,12 @@ class TransitionLocal(Family):
         conditionals (every value exact, annual, source type 0; no breaks)."""
         check_series(series)
         G = len(series.geos)
-        mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
-        omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
+        if G == 1:
+            mu_omega = priors.pace_mean
+            omega = rng.normal(mu_omega, one_geo_pace_sd(priors), 1)
+        else:
+            mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
+            omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
         A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
         f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
         phi = rng.beta(*beta_params(priors.persistence_mean, priors.persistence_concentration))
@@ -323,7 +366,9 @@ class TransitionLocal(Family):
             mean, _ = conditional_means(
                 y, omega[series.geo_index], A, f, phi, prev, gap, first, steps, np.where,
                 np.maximum, _invlogit_np)
-            variance = (s**2 * innovation_variance(phi, gap[i], steps, np.where)
+            scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
+                                     np.clip)
+            variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         + 2 * sigma[0] ** 2)
             y[i] = rng.normal(mean[i], math.sqrt(variance))
         truth = {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
