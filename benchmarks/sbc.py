@@ -32,14 +32,22 @@ def main() -> None:
     parser.add_argument("--target-accept", type=float, default=0.95,
                         help="0.995 is what scenario fits use")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE",
+                        help="a prior setting of the family (repeat), e.g. "
+                        "innovation_scaling=binomial")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/sbc_ranks.csv"))
     args = parser.parse_args()
+    import yaml
+
+    settings = {name: yaml.safe_load(value) for name, _, value in
+                (item.partition("=") for item in args.prior)}
     frames = []
     for family in args.family or sorted(FAMILIES):
         for design in args.design or sorted(DESIGNS):
             started = time.perf_counter()
             ranks = sbc_ranks(family, design, reps=args.reps, draws=args.draws, tune=args.tune,
-                              thin=args.thin, seed=args.seed, target_accept=args.target_accept)
+                              thin=args.thin, seed=args.seed, target_accept=args.target_accept,
+                              settings=settings)
             frames.append(ranks)
             print(f"{family} / {design}: {args.reps} replications in "
                   f"{time.perf_counter() - started:.0f} s "

@@ -188,3 +188,14 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                             encoding="utf-8")
     assert not [p for p in preflight(load_scenario(path), load_dataset(sim_data))
                 if "family" in str(p)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", ["sparse", "dense"])
+def test_sbc_ranks_are_uniform_with_binomial_innovation_scaling(design):
+    from tnmodel.models.sbc import sbc_ranks, uniformity
+
+    ranks = sbc_ranks("transition_local", design, reps=12, draws=200, tune=300, thin=2,
+                      seed=11, settings={"innovation_scaling": "binomial"})
+    table = uniformity(ranks, bins=3)
+    assert table["p_value"].min() > 1e-4, table.to_string()

@@ -45,29 +45,32 @@ def design_series(design: str, n_geos: int = 3):
                               np.full(geo_index.size, 50.0))
 
 
-def sbc_priors(family: str):
-    """The family's default priors (the linear family on a fixed unit scale)."""
+def sbc_priors(family: str, settings: dict | None = None):
+    """The family's default priors (the linear family on a fixed unit scale), with
+    ``settings`` (prior name: value) changed."""
     from tnmodel.models import FAMILIES
 
     priors_class = FAMILIES[family].priors_class
-    return priors_class(loc=0.0, scale=1.0) if family == "linear" else priors_class()
+    base = {"loc": 0.0, "scale": 1.0} if family == "linear" else {}
+    return priors_class(**base, **(settings or {}))
 
 
 def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: int = 300,
               thin: int = 2, seed: int = 0, n_geos: int = 3,
-              target_accept: float = 0.95) -> pd.DataFrame:
+              target_accept: float = 0.95, settings: dict | None = None) -> pd.DataFrame:
     """Ranks of the truth among ``draws // thin`` posterior draws, per replication/parameter.
 
     One chain per replication; divergent replications are kept (and counted), so the test is
     of the sampler at these settings, not only of the model.
 
+    ``settings`` changes prior settings of the family (e.g. an option's value).
     Columns: family, design, rep, parameter, rank, n_draws, divergences.
     """
     from tnmodel.models import FAMILIES
     from tnmodel.models.sampling import sample_family
 
     fam = FAMILIES[family]
-    priors = sbc_priors(family)
+    priors = sbc_priors(family, settings)
     skeleton = design_series(design, n_geos)
     rows = []
     for rep in range(reps):

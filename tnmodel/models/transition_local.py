@@ -268,8 +268,10 @@ class TransitionLocal(Family):
                                         gap, first, steps, pt.switch, pt.maximum,
                                         pm.math.invlogit)
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
-            scale = innovation_scale(eta[prev], priors.innovation_scaling, pm.math.invlogit,
-                                     pt.clip)
+            # The scaling is data (kept with the fit), so every compiled graph has it.
+            scale = pt.switch(data["binomial_scaling"] > 0.5,
+                              innovation_scale(eta[prev], "binomial", pm.math.invlogit, pt.clip),
+                              1.0)
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
