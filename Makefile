@@ -13,6 +13,8 @@ export TNMODEL_CACHE_DIR ?= $(CURDIR)/.cache/fits
 
 RESULTS   ?= results
 REPORT    ?= reports/index.html
+REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_panel_new \
+	vietnam_new internet_heldout internet_heldout2 internet_heldout2_binomial)
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
@@ -36,11 +38,11 @@ venv: $(STAMP)  ## create .venv with a Python >= 3.12 and install tnmodel with i
 
 run: $(STAMP)  ## run every shipped scenario, write results/ and reports/index.html, print the verdicts
 	$(PY) -m tnmodel run $(SCENARIOS) --out $(RESULTS)
-	$(PY) -m tnmodel report $(RESULTS) $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new --out $(REPORT)
+	$(PY) -m tnmodel report $(RESULTS) $(REPORT_BACKTESTS) --out $(REPORT)
 
 .PHONY: report
 report: $(STAMP)  ## write reports/index.html from results/ and the committed back-tests
-	$(PY) -m tnmodel report $(RESULTS) $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new --out $(REPORT)
+	$(PY) -m tnmodel report $(RESULTS) $(REPORT_BACKTESTS) --out $(REPORT)
 
 test: $(STAMP)  ## the whole test suite, notebooks included
 	$(PY) -m ruff check tnmodel tests scripts notebooks/*.py
@@ -74,6 +76,8 @@ BACKTEST_ARGS ?= --data data/observations.csv --indicator internet_users_share -
 
 HELDOUT_ARGS ?= --data data/heldout/internet_users_heldout.csv \
 	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
+HELDOUT2_ARGS ?= --data data/heldout/internet_users_heldout2.csv \
+	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
 ROUND3_MODELS ?= --model transition_local --model cagr --model ets_damped
 
 backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, held-out panel; three rounds) into docs/backtests/
@@ -89,6 +93,15 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, h
 	$(PY) -m tnmodel backtest $(HELDOUT_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
 	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
 	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout
+	$(PY) -m tnmodel backtest $(HELDOUT_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
+	  --cutoff 2018 $(ROUND3_MODELS) --prior innovation_scaling=binomial \
+	  --out $(BACKTESTS)/internet_heldout_binomial
+	$(PY) -m tnmodel backtest $(HELDOUT2_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
+	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
+	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout2
+	$(PY) -m tnmodel backtest $(HELDOUT2_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
+	  --cutoff 2018 $(ROUND3_MODELS) --prior innovation_scaling=binomial \
+	  --out $(BACKTESTS)/internet_heldout2_binomial
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --cutoff 2008 --cutoff 2011 \
 	  --cutoff 2014 --cutoff 2017 --out $(BACKTESTS)/local/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --geo vietnam --cutoff 2006 \
@@ -101,6 +114,8 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, h
 	  --out $(BACKTESTS)/local/vietnam_new
 	$(PY) scripts/backtest_table.py $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam \
 	  $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new $(BACKTESTS)/internet_heldout \
+	  $(BACKTESTS)/internet_heldout_binomial $(BACKTESTS)/internet_heldout2 \
+	  $(BACKTESTS)/internet_heldout2_binomial \
 	  $(BACKTESTS)/local/internet_panel $(BACKTESTS)/local/vietnam \
 	  $(BACKTESTS)/local/internet_panel_new $(BACKTESTS)/local/vietnam_new
 

@@ -223,7 +223,7 @@ shipped = sorted({p.parent for folder in backtest_folders if Path(folder).is_dir
 if not shipped:
     print("no committed back-test results under", ", ".join(backtest_folders))
 for folder in shipped:
-    display(Markdown(f"### {folder.name}"))
+    display(Markdown(f"### {folder.relative_to(Path(backtest_folders[0]).parent)}"))
     show_backtest(folder)
 
 # %%
