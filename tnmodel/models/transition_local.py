@@ -11,8 +11,11 @@ year-to-year *excess pace* persist as an AR(1)::
 
 so a geo that has slowed down (or sped up) carries its recent pace into the next years,
 damped by ``phi``, and the level-dependent slowdown acts on the level it has reached. Paces
-are pooled (``omega ~ Normal(mu_omega, tau_omega)``), the asymptote ``A`` and floor ``f`` are
-common to the indicator, with the transition model's priors.
+are pooled (``omega ~ Normal(mu_omega, tau_omega)``; a lone geo, with nothing to pool with,
+gets that prior's marginal mean and sd), the asymptote ``A`` and floor ``f`` are common to
+the indicator, with the transition model's priors. With ``innovation_scaling: binomial`` the
+innovation sd at level ``p`` is ``sigma_u * sqrt(0.25 / (p (1 - p)))`` (fourth round; off by
+default).
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
