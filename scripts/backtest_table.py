@@ -2,6 +2,8 @@
 
     python scripts/backtest_table.py docs/backtests/internet_panel docs/backtests/vietnam \
         docs/backtests/internet_panel_new docs/backtests/vietnam_new
+    python scripts/backtest_table.py --pooled docs/backtests/internet_heldout \
+        docs/backtests/internet_heldout2 docs/backtests/internet_heldout3
 
 For each folder: coverage of the 80% / 95% intervals with their binomial bands, misses
 below / above, CRPS and MAE per model and horizon, and the CRPS of each transition model
@@ -43,8 +45,26 @@ def relative_crps(scores: pd.DataFrame, model: str) -> list[str]:
 
 
 def table(folder: Path) -> str:
-    metrics = pd.read_csv(folder / "metrics.csv")
-    lines = [f"### {folder.name}", "",
+    return frame_table(folder.name, pd.read_csv(folder / "metrics.csv"),
+                       pd.read_csv(folder / "scores.csv"), pd.read_csv(folder / "fits.csv"))
+
+
+def pooled_table(folders: list[Path]) -> str:
+    """One table over several folders' forecasts (e.g. held-out panels of other countries):
+    the metrics recomputed from their pooled ``scores.csv``."""
+    from tnmodel.backtest import summarise
+
+    scores = pd.concat([pd.read_csv(f / "scores.csv").assign(geo=lambda d, f=f: f.name + "/"
+                                                               + d["geo"]) for f in folders],
+                       ignore_index=True)
+    fits = pd.concat([pd.read_csv(f / "fits.csv") for f in folders], ignore_index=True)
+    title = "pooled: " + ", ".join(f.name for f in folders)
+    return frame_table(title, summarise(scores), scores, fits)
+
+
+def frame_table(title: str, metrics: pd.DataFrame, scores: pd.DataFrame,
+                fits: pd.DataFrame) -> str:
+    lines = [f"### {title}", "",
              "| model | h | n | cov80 [band] | cov95 [band] | below80 / above80 | CRPS | MAE |",
              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for row in metrics.sort_values(["model", "horizon"]).itertuples():
@@ -55,11 +75,9 @@ def table(folder: Path) -> str:
             f"[{row.band_lo:.2f}, {row.band_hi:.2f}]{ok80} | {row.coverage95:.2f} "
             f"[{row.band95_lo:.2f}, {row.band95_hi:.2f}]{ok95} | {row.below80:.2f} / "
             f"{row.above80:.2f} | {row.crps:.2f} | {row.mae:.2f} |")
-    scores = pd.read_csv(folder / "scores.csv")
     for model in TRANSITION_MODELS:
         if model in set(scores["model"]):
             lines += relative_crps(scores, model)
-    fits = pd.read_csv(folder / "fits.csv")
     failed = fits[fits["status"] != "ok"]
     if len(failed):
         lines += ["", f"{len(failed)} fit(s) failed their gates and are left out: "
@@ -68,7 +86,11 @@ def table(folder: Path) -> str:
 
 
 def main() -> None:
-    for folder in sys.argv[1:]:
+    args = sys.argv[1:]
+    if args and args[0] == "--pooled":
+        print(pooled_table([Path(a) for a in args[1:]]))
+        return
+    for folder in args:
         print(table(Path(folder)))
 
 
