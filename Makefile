@@ -14,7 +14,7 @@ export TNMODEL_CACHE_DIR ?= $(CURDIR)/.cache/fits
 RESULTS   ?= results
 REPORT    ?= reports/index.html
 REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_panel_new \
-	vietnam_new internet_heldout internet_heldout2 internet_heldout2_binomial)
+	vietnam_new internet_heldout internet_heldout2 internet_heldout2_binomial internet_heldout3)
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
@@ -78,6 +78,8 @@ HELDOUT_ARGS ?= --data data/heldout/internet_users_heldout.csv \
 	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
 HELDOUT2_ARGS ?= --data data/heldout/internet_users_heldout2.csv \
 	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
+HELDOUT3_ARGS ?= --data data/heldout/internet_users_heldout3.csv \
+	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
 ROUND3_MODELS ?= --model transition_local --model cagr --model ets_damped
 
 backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, held-out panel; three rounds) into docs/backtests/
@@ -102,6 +104,9 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, h
 	$(PY) -m tnmodel backtest $(HELDOUT2_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
 	  --cutoff 2018 $(ROUND3_MODELS) --prior innovation_scaling=binomial \
 	  --out $(BACKTESTS)/internet_heldout2_binomial
+	$(PY) -m tnmodel backtest $(HELDOUT3_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
+	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
+	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout3
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --cutoff 2008 --cutoff 2011 \
 	  --cutoff 2014 --cutoff 2017 --out $(BACKTESTS)/local/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --geo vietnam --cutoff 2006 \
@@ -117,7 +122,10 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, h
 	  $(BACKTESTS)/internet_heldout_binomial $(BACKTESTS)/internet_heldout2 \
 	  $(BACKTESTS)/internet_heldout2_binomial \
 	  $(BACKTESTS)/local/internet_panel $(BACKTESTS)/local/vietnam \
-	  $(BACKTESTS)/local/internet_panel_new $(BACKTESTS)/local/vietnam_new
+	  $(BACKTESTS)/local/internet_panel_new $(BACKTESTS)/local/vietnam_new \
+	  $(BACKTESTS)/internet_heldout3
+	$(PY) scripts/backtest_table.py --pooled $(BACKTESTS)/internet_heldout \
+	  $(BACKTESTS)/internet_heldout2 $(BACKTESTS)/internet_heldout3
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
