@@ -74,58 +74,47 @@ BACKTESTS ?= docs/backtests
 BACKTEST_ARGS ?= --data data/observations.csv --indicator internet_users_share --since 2000 \
 	--upper 100 --draws 1000 --tune 1000 --quiet
 
-HELDOUT_ARGS ?= --data data/heldout/internet_users_heldout.csv \
-	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
-HELDOUT2_ARGS ?= --data data/heldout/internet_users_heldout2.csv \
-	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
-HELDOUT3_ARGS ?= --data data/heldout/internet_users_heldout3.csv \
-	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet
+ALL_MODELS ?= --model transition --model transition_local --model logit_trend --model cagr \
+	--model ols --model ets_damped
 ROUND3_MODELS ?= --model transition_local --model cagr --model ets_damped
+HELDOUT_CUTOFFS ?= --cutoff 2009 --cutoff 2012 --cutoff 2015 --cutoff 2018
+# $(call heldout,FILE,MODELS AND OPTIONS,OUT): a back-test of a held-out panel (data/heldout/FILE.csv)
+heldout = $(PY) -m tnmodel backtest --data data/heldout/$(1).csv \
+	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet \
+	$(HELDOUT_CUTOFFS) $(2) --out $(BACKTESTS)/$(3)
+PANEL_CUTOFFS := --cutoff 2008 --cutoff 2011 --cutoff 2014 --cutoff 2017
+PANEL_NEW_CUTOFFS := --cutoff 2009 --cutoff 2012 --cutoff 2015 --cutoff 2018
+VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cutoff 2012 \
+	--cutoff 2014 --cutoff 2016 --cutoff 2018
+VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 --cutoff 2013 \
+	--cutoff 2015 --cutoff 2017
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, held-out panel; three rounds) into docs/backtests/
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --cutoff 2008 --cutoff 2011 --cutoff 2014 \
-	  --cutoff 2017 --out $(BACKTESTS)/internet_panel
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --geo vietnam --cutoff 2006 --cutoff 2008 \
-	  --cutoff 2010 --cutoff 2012 --cutoff 2014 --cutoff 2016 --cutoff 2018 \
-	  --out $(BACKTESTS)/vietnam
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 --out $(BACKTESTS)/internet_panel_new
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --geo vietnam --cutoff 2007 --cutoff 2009 \
-	  --cutoff 2011 --cutoff 2013 --cutoff 2015 --cutoff 2017 --out $(BACKTESTS)/vietnam_new
-	$(PY) -m tnmodel backtest $(HELDOUT_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
-	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout
-	$(PY) -m tnmodel backtest $(HELDOUT_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 $(ROUND3_MODELS) --prior innovation_scaling=binomial \
-	  --out $(BACKTESTS)/internet_heldout_binomial
-	$(PY) -m tnmodel backtest $(HELDOUT2_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
-	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout2
-	$(PY) -m tnmodel backtest $(HELDOUT2_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 $(ROUND3_MODELS) --prior innovation_scaling=binomial \
-	  --out $(BACKTESTS)/internet_heldout2_binomial
-	$(PY) -m tnmodel backtest $(HELDOUT3_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 --model transition --model transition_local --model logit_trend \
-	  --model cagr --model ols --model ets_damped --out $(BACKTESTS)/internet_heldout3
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --cutoff 2008 --cutoff 2011 \
-	  --cutoff 2014 --cutoff 2017 --out $(BACKTESTS)/local/internet_panel
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --geo vietnam --cutoff 2006 \
-	  --cutoff 2008 --cutoff 2010 --cutoff 2012 --cutoff 2014 --cutoff 2016 --cutoff 2018 \
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, three held-out panels; four rounds) into docs/backtests/
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) --out $(BACKTESTS)/internet_panel
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_CUTOFFS) --out $(BACKTESTS)/vietnam
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_NEW_CUTOFFS) \
+	  --out $(BACKTESTS)/internet_panel_new
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) \
+	  --out $(BACKTESTS)/vietnam_new
+	$(call heldout,internet_users_heldout,$(ALL_MODELS),internet_heldout)
+	$(call heldout,internet_users_heldout,$(ROUND3_MODELS) --prior innovation_scaling=binomial,internet_heldout_binomial)
+	$(call heldout,internet_users_heldout2,$(ALL_MODELS),internet_heldout2)
+	$(call heldout,internet_users_heldout2,$(ROUND3_MODELS) --prior innovation_scaling=binomial,internet_heldout2_binomial)
+	$(call heldout,internet_users_heldout3,$(ALL_MODELS),internet_heldout3)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(PANEL_CUTOFFS) \
+	  --out $(BACKTESTS)/local/internet_panel
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) \
 	  --out $(BACKTESTS)/local/vietnam
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --cutoff 2009 --cutoff 2012 \
-	  --cutoff 2015 --cutoff 2018 --out $(BACKTESTS)/local/internet_panel_new
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) --geo vietnam --cutoff 2007 \
-	  --cutoff 2009 --cutoff 2011 --cutoff 2013 --cutoff 2015 --cutoff 2017 \
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(PANEL_NEW_CUTOFFS) \
+	  --out $(BACKTESTS)/local/internet_panel_new
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_NEW_CUTOFFS) \
 	  --out $(BACKTESTS)/local/vietnam_new
-	$(PY) scripts/backtest_table.py $(BACKTESTS)/internet_panel $(BACKTESTS)/vietnam \
-	  $(BACKTESTS)/internet_panel_new $(BACKTESTS)/vietnam_new $(BACKTESTS)/internet_heldout \
-	  $(BACKTESTS)/internet_heldout_binomial $(BACKTESTS)/internet_heldout2 \
-	  $(BACKTESTS)/internet_heldout2_binomial \
-	  $(BACKTESTS)/local/internet_panel $(BACKTESTS)/local/vietnam \
-	  $(BACKTESTS)/local/internet_panel_new $(BACKTESTS)/local/vietnam_new \
-	  $(BACKTESTS)/internet_heldout3
-	$(PY) scripts/backtest_table.py --pooled $(BACKTESTS)/internet_heldout \
-	  $(BACKTESTS)/internet_heldout2 $(BACKTESTS)/internet_heldout3
+	$(PY) scripts/backtest_table.py $(addprefix $(BACKTESTS)/,internet_panel vietnam \
+	  internet_panel_new vietnam_new internet_heldout internet_heldout_binomial \
+	  internet_heldout2 internet_heldout2_binomial internet_heldout3 local/internet_panel \
+	  local/vietnam local/internet_panel_new local/vietnam_new)
+	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
+	  internet_heldout2 internet_heldout3)
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500

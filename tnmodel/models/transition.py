@@ -66,23 +66,20 @@ pt = lazy("pytensor.tensor")
 GRID_STEP = 4
 
 
-class TransitionPriors(BaseModel):
-    """Priors of the transition model (logit scale; paces per year).
+class PacePriors(BaseModel):
+    """Priors the transition families share (logit scale; paces per year).
 
     Defaults are weakly informative: the low-level pace Normal(0.35, 0.3) spans no change to
     the fastest adoption curves of the internet panel (about 0.8 logits a year); the
-    asymptote Beta with mean 0.9 and concentration 8 spans 0.6-1.0 (with
-    ``asymptote_per_geo``: the typical asymptote ``invlogit(mu_A)`` has that Beta's logit
-    mean and sd, and geos spread around it by ``tau_A``, mean 0.5 logits); the floor keeps
-    at least 15% of the pace on average. Observation errors by source type: statistical
-    datasets 0.05 logits (about +-1 point near 50%), repository tables 0.15, web pages 0.25.
+    asymptote Beta with mean 0.9 and concentration 8 spans 0.6-1.0; the floor keeps at least
+    15% of the pace on average. Observation errors by source type: statistical datasets 0.05
+    logits (about +-1 point near 50%), repository tables 0.15, web pages 0.25.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     level_mean: float = 0.0
     level_sd: float = Field(2.0, gt=0)
-    level_spread_mean: float = Field(1.0, gt=0)
     pace_mean: float = 0.35
     pace_sd: float = Field(0.3, gt=0)
     pace_spread_mean: float = Field(0.15, gt=0)
@@ -91,24 +88,44 @@ class TransitionPriors(BaseModel):
         "asymptote; its logit mean and sd are the Normal prior of mu_A)."))
     asymptote_concentration: float = Field(8.0, gt=0, description=(
         "Concentration of that Beta (larger: the asymptote is known better)."))
-    asymptote_per_geo: bool = Field(False, description=(
-        "One asymptote per geo, pooled on the logit scale, instead of one for the "
-        "indicator (off by default: it failed its convergence gates on the internet panel)."))
-    asymptote_spread_mean: float = Field(0.5, gt=0, description=(
-        "With asymptote_per_geo: prior mean of tau_A, the sd of the geos' asymptotes around "
-        "the typical one on the logit scale (Gamma with shape 2)."))
     floor_mean: float = Field(0.15, gt=0, lt=1)
     floor_concentration: float = Field(6.0, gt=0)
-    ar_rho_mean: float = Field(0.6, gt=0, lt=1)
-    ar_rho_concentration: float = Field(6.0, gt=0)
-    ar_sd_median: float = Field(0.08, gt=0)
-    ar_sd_log_sd: float = Field(0.5, gt=0)
     obs_sd_dataset: float = Field(0.05, gt=0)
     obs_sd_repo_file: float = Field(0.15, gt=0)
     obs_sd_page: float = Field(0.25, gt=0)
     obs_sd_log_sd: float = Field(0.5, gt=0)
     part_year_sd: float = Field(0.5, gt=0)
     break_sd: float = Field(0.5, gt=0)
+
+    def obs_sd_medians(self) -> np.ndarray:
+        """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
+        by_type = {"dataset": self.obs_sd_dataset, "repo_file": self.obs_sd_repo_file,
+                   "page": self.obs_sd_page}
+        return np.array([by_type[t] for t in SOURCE_TYPES])
+
+
+class TransitionPriors(PacePriors):
+    """Priors of the transition model (logit scale; paces per year).
+
+    Those of :class:`PacePriors` (weakly informative: a low-level pace Normal(0.35, 0.3), an
+    asymptote Beta(mean 0.9, concentration 8), a floor keeping about 15% of the pace,
+    observation errors of 0.05 / 0.15 / 0.25 logits for datasets / repository tables / web
+    pages), plus the spread of the levels, the per-geo asymptote option (the typical
+    asymptote ``invlogit(mu_A)`` then has the Beta's logit mean and sd, and geos spread
+    around it by ``tau_A``, mean 0.5 logits) and the AR(1) deviations (rho, innovation sd).
+    """
+
+    level_spread_mean: float = Field(1.0, gt=0)
+    asymptote_per_geo: bool = Field(False, description=(
+        "One asymptote per geo, pooled on the logit scale, instead of one for the "
+        "indicator (off by default: it failed its convergence gates on the internet panel)."))
+    asymptote_spread_mean: float = Field(0.5, gt=0, description=(
+        "With asymptote_per_geo: prior mean of tau_A, the sd of the geos' asymptotes around "
+        "the typical one on the logit scale (Gamma with shape 2)."))
+    ar_rho_mean: float = Field(0.6, gt=0, lt=1)
+    ar_rho_concentration: float = Field(6.0, gt=0)
+    ar_sd_median: float = Field(0.08, gt=0)
+    ar_sd_log_sd: float = Field(0.5, gt=0)
 
     def asymptote_logit_moments(self) -> tuple[float, float]:
         """Mean and sd of ``logit(X)``, ``X ~ Beta(asymptote_mean, asymptote_concentration)``.
@@ -123,13 +140,6 @@ class TransitionPriors(BaseModel):
         a, b = beta_params(self.asymptote_mean, self.asymptote_concentration)
         return (float(digamma(a) - digamma(b)),
                 float(np.sqrt(polygamma(1, a) + polygamma(1, b))))
-
-    def obs_sd_medians(self) -> np.ndarray:
-        """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
-        by_type = {"dataset": self.obs_sd_dataset, "repo_file": self.obs_sd_repo_file,
-                   "page": self.obs_sd_page}
-        return np.array([by_type[t] for t in SOURCE_TYPES])
-
 
 def anchors(series: SeriesData) -> np.ndarray:
     """Anchor year of each geo: its mean observed year, rounded."""

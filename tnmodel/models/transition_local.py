@@ -47,14 +47,14 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from tnmodel.models.common import beta_params, present_kinds
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import prefers_centred_pace
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
-from tnmodel.models.transition import chain_of, main_source_type, rate_np
+from tnmodel.models.transition import PacePriors, chain_of, main_source_type, rate_np
 
 pm = lazy("pymc")
 pt = lazy("pytensor.tensor")
@@ -64,27 +64,16 @@ pt = lazy("pytensor.tensor")
 GAP_STEP = 4
 
 
-class TransitionLocalPriors(BaseModel):
+class TransitionLocalPriors(PacePriors):
     """Priors of the local transition model (logit scale; paces per year).
 
-    Pace, asymptote, floor, observation errors and breaks as in
-    :class:`~tnmodel.models.transition.TransitionPriors`. New: the persistence ``phi`` of the
+    Pace, asymptote, floor, observation errors and breaks are the transition model's
+    (:class:`~tnmodel.models.transition.PacePriors`). New: the persistence ``phi`` of the
     excess pace, Beta with mean 0.5 and concentration 4 (anything from no memory to a nearly
     permanent change of pace), and its innovation sd ``sigma_u``, log-normal with median 0.1
     logits a year. ``level_*`` only shape the first value of each simulated geo.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    level_mean: float = 0.0
-    level_sd: float = Field(2.0, gt=0)
-    pace_mean: float = 0.35
-    pace_sd: float = Field(0.3, gt=0)
-    pace_spread_mean: float = Field(0.15, gt=0)
-    asymptote_mean: float = Field(0.9, gt=0, lt=1)
-    asymptote_concentration: float = Field(8.0, gt=0)
-    floor_mean: float = Field(0.15, gt=0, lt=1)
-    floor_concentration: float = Field(6.0, gt=0)
     persistence_mean: float = Field(0.5, gt=0, lt=1, description=(
         "Mean of the Beta prior of phi, the share of a year's excess pace kept the next year."))
     persistence_concentration: float = Field(4.0, gt=0)
@@ -96,18 +85,6 @@ class TransitionLocalPriors(BaseModel):
         "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
         "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
         "sigma_u is then the sd at 50%)."))
-    obs_sd_dataset: float = Field(0.05, gt=0)
-    obs_sd_repo_file: float = Field(0.15, gt=0)
-    obs_sd_page: float = Field(0.25, gt=0)
-    obs_sd_log_sd: float = Field(0.5, gt=0)
-    part_year_sd: float = Field(0.5, gt=0)
-    break_sd: float = Field(0.5, gt=0)
-
-    def obs_sd_medians(self) -> np.ndarray:
-        """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
-        by_type = {"dataset": self.obs_sd_dataset, "repo_file": self.obs_sd_repo_file,
-                   "page": self.obs_sd_page}
-        return np.array([by_type[t] for t in SOURCE_TYPES])
 
 
 class UnsupportedSeries(ValueError):
