@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Check a transcription of the OWID internet-users file against the shipped 12-country panel.
 
-The held-out panel in ``data/heldout/internet_users_heldout.csv`` was transcribed by hand-paging
+The held-out panels in ``data/heldout/`` were transcribed page by page from a stored copy of
 the public file share-of-individuals-using-the-internet.csv (github
 Youssif-Alashry/Individuals-using-the-internet-dashboard
 @ 9db16e18430bbec2a606b2cc51e0c07a30ddbe07).

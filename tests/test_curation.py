@@ -127,3 +127,25 @@ def test_references_are_registered() -> None:
     assert (ranks["among"] != "").all()
     for t in read_yaml("targets.yaml")["targets"]:
         assert t["geo"] in geos and t["indicator"] in indicators and t["reading"] in indicators
+
+
+def test_held_out_panels_transcription_control_matches_the_shipped_panel():
+    """The held-out panels were transcribed the way their control was; the control must equal
+    the shipped 12-country panel (../shared) value for value."""
+    panel = REPO.parent / "shared" / "data" / "internet_users_panel.csv"
+    if not panel.exists():
+        pytest.skip("../shared/data is not beside the repository")
+    done = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "check_heldout_transcription.py"),
+         str(REPO / "data" / "heldout" / "transcription_control.csv"), "--panel", str(panel)],
+        capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "RESULT: OK" in done.stdout
+    frames = [pd.read_csv(p) for p in sorted((REPO / "data" / "heldout").glob(
+        "internet_users_heldout*.csv"))]
+    geos = [set(f["geo"]) for f in frames]
+    assert len(frames) == 3 and all(len(g) == 16 for g in geos)
+    assert not (geos[0] & geos[1] or geos[0] & geos[2] or geos[1] & geos[2])
+    for frame in frames:  # every row names its source; values are shares in percent
+        assert frame["source"].str.contains("9db16e18430bbec2a606b2cc51e0c07a30ddbe07").all()
+        assert frame["value"].between(0, 100).all()

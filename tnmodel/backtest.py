@@ -272,7 +272,6 @@ def family_priors(settings: Sequence[str], models: Sequence[str] | None,
     import yaml
 
     from tnmodel.models import FAMILIES, priors_for
-    from tnmodel.problems import did_you_mean
 
     chosen = [m for m in (models or (DEFAULT_BOUNDED if upper is not None
                                      else DEFAULT_UNBOUNDED)) if m in FAMILIES]
