@@ -109,10 +109,13 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, t
 	  --out $(BACKTESTS)/local/internet_panel_new
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_NEW_CUTOFFS) \
 	  --out $(BACKTESTS)/local/vietnam_new
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --chains 4 $(PANEL_NEW_CUTOFFS) \
+	  --model transition --model cagr --model ets_damped \
+	  --out $(BACKTESTS)/dev/internet_panel_new_4chains
 	$(PY) scripts/backtest_table.py $(addprefix $(BACKTESTS)/,internet_panel vietnam \
 	  internet_panel_new vietnam_new internet_heldout internet_heldout_binomial \
 	  internet_heldout2 internet_heldout2_binomial internet_heldout3 local/internet_panel \
-	  local/vietnam local/internet_panel_new local/vietnam_new)
+	  local/vietnam local/internet_panel_new local/vietnam_new dev/internet_panel_new_4chains)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3)
 
