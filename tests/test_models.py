@@ -70,9 +70,13 @@ def test_gates_fail_loudly_naming_the_series():
         check_gates("'online_dossier_share' (series: da_nang)", diag, GateThresholds())
     message = str(caught.value)
     for part in ("online_dossier_share", "R-hat 1.040", "beta[da_nang]", "ESS 120", "tau_beta",
-                 "3 divergent", "Try:"):
+                 "3 divergent", "Try:", "more chains (sampler.chains"):
         assert part in message
     check_gates("x", Diagnostics(1.005, 800.0, 0, "a", "b", 1.0), GateThresholds())
+    # Divergences alone: more chains would not help, so they are not suggested.
+    with pytest.raises(ConvergenceError) as caught:
+        check_gates("x", Diagnostics(1.001, 900.0, 2, "a", "b", 1.0), GateThresholds())
+    assert "divergent" in str(caught.value) and "more chains" not in str(caught.value)
 
 
 def test_mcse_of_mean_matches_iid_formula_for_independent_draws():

@@ -356,13 +356,17 @@ def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds,
     if not diagnostics.min_ess_bulk >= gates.min_ess_bulk:
         failures.append(f"bulk ESS {diagnostics.min_ess_bulk:.0f} < {gates.min_ess_bulk:.0f} "
                         f"(worst: {diagnostics.worst_ess})")
+    mixing = bool(failures)  # R-hat or ESS: judged better with more chains
     if diagnostics.divergences > gates.max_divergences:
         failures.append(f"{diagnostics.divergences} divergent transitions")
     if failures:
         sampler = sampler or SamplerSettings()
+        chains = (f"more chains (sampler.chains, now {sampler.chains}: R-hat and ESS of a "
+                  "slowly mixing parameter are judged better from 4), " if mixing else "")
         raise ConvergenceError(
             f"the fit of {fit_label} did not converge: " + "; ".join(failures) + ". "
-            f"Try: more tuning and draws (sampler.tune / sampler.draws, now {sampler.tune} / "
+            f"Try: {chains}more tuning and draws (sampler.tune / sampler.draws, now "
+            f"{sampler.tune} / "
             f"{sampler.draws}), a higher sampler.target_accept (now {sampler.target_accept}), "
             "a shorter data window (models.<indicator>.since), or leaving out a geo whose "
             "series conflicts with the rest (models.<indicator>.exclude_geos)."
