@@ -183,6 +183,13 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
     problems = [str(p) for p in preflight(load_scenario(path), load_dataset(sim_data))]
     assert any(f"{path.name}:10: models.sim_share.family:" in p and "does not take bounds" in p
                for p in problems), problems
+    # Chosen as the scenario's default model: the problem points at that line.
+    path = write_sim_scenario(tmp_path, sim_data,
+                              extra="default_model:\n  family: transition_local\n")
+    problems = [str(p) for p in preflight(load_scenario(path), load_dataset(sim_data))]
+    assert any(f"{path.name}:9: default_model.family:" in p and "does not take bounds" in p
+               for p in problems), problems
+    path = write_sim_scenario(tmp_path, sim_data, extra=extra)
     # The same family on a series of exact values only is fine.
     observations.write_text("\n".join(observations.read_text("utf-8").splitlines()[:-1]) + "\n",
                             encoding="utf-8")

@@ -281,7 +281,7 @@ def _check_families(scenario: Scenario, to_fit: list[str], series_for) -> list[P
         message = FAMILIES[spec.family].unsupported(series_for(indicator))
         if message:
             keys = ("models", indicator, "family") if indicator in scenario.models else \
-                ("models",)
+                ("default_model", "family")
             problems.append(scenario.problem(keys, message))
     return problems
 
