@@ -366,8 +366,8 @@ def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds,
         raise ConvergenceError(
             f"the fit of {fit_label} did not converge: " + "; ".join(failures) + ". "
             f"Try: {chains}more tuning and draws (sampler.tune / sampler.draws, now "
-            f"{sampler.tune} / "
-            f"{sampler.draws}), a higher sampler.target_accept (now {sampler.target_accept}), "
+            f"{sampler.tune} / {sampler.draws}), a higher sampler.target_accept (now "
+            f"{sampler.target_accept}), "
             "a shorter data window (models.<indicator>.since), or leaving out a geo whose "
             "series conflicts with the rest (models.<indicator>.exclude_geos)."
         )

@@ -141,6 +141,7 @@ class TransitionPriors(PacePriors):
         return (float(digamma(a) - digamma(b)),
                 float(np.sqrt(polygamma(1, a) + polygamma(1, b))))
 
+
 def anchors(series: SeriesData) -> np.ndarray:
     """Anchor year of each geo: its mean observed year, rounded."""
     return np.round(series.centre_years()).astype(int)
@@ -160,7 +161,8 @@ def rate_np(mu: np.ndarray, omega: np.ndarray, asymptote, floor) -> np.ndarray:
     return omega * np.maximum(floor, 1.0 - p / asymptote)
 
 
-def _rate_pt(mu, omega, asymptote, floor):
+def rate_pt(mu, omega, asymptote, floor):
+    """Yearly logit change at level ``mu`` (PyTensor)."""
     p = pm.math.invlogit(mu)
     return omega * pt.maximum(floor, 1.0 - p / asymptote)
 
@@ -263,10 +265,10 @@ class Transition(Family):
 
             forward = [alpha]
             for _ in range(hi):
-                forward.append(forward[-1] + _rate_pt(forward[-1], omega, asymptote, floor))
+                forward.append(forward[-1] + rate_pt(forward[-1], omega, asymptote, floor))
             backward, current = [], alpha
             for _ in range(-lo):
-                current = current - _rate_pt(current, omega, asymptote, floor)
+                current = current - rate_pt(current, omega, asymptote, floor)
                 backward.append(current)
             mu = pt.stack(backward[::-1] + forward, axis=1)  # (geo, grid)
 

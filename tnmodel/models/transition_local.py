@@ -54,7 +54,13 @@ from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.logit_trend import prefers_centred_pace
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
-from tnmodel.models.transition import PacePriors, chain_of, main_source_type, rate_np
+from tnmodel.models.transition import (
+    PacePriors,
+    chain_of,
+    main_source_type,
+    rate_np,
+    rate_pt,
+)
 
 pm = lazy("pymc")
 pt = lazy("pytensor.tensor")
@@ -129,11 +135,12 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
 
 
 def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps: int,
-                      where, maximum, invlogit):
+                      where, maximum, rate):
     """Mean of each observation given its geo's previous one, and its interval's excess pace.
 
     Backend-agnostic (numpy with observations on the first axis and draws after, or
-    PyTensor vectors): ``where``, ``maximum`` and ``invlogit`` are the backend's functions.
+    PyTensor vectors): ``where``, ``maximum`` and ``rate`` (the transition model's pace,
+    :func:`~tnmodel.models.transition.rate_np` or ``rate_pt``) are the backend's functions.
 
     Returns
     -------
@@ -143,8 +150,7 @@ def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps
     """
     base = eta[prev]
     for step in range(1, steps + 1):
-        pace = omega * maximum(floor, 1.0 - invlogit(base) / asymptote)
-        base = where(gap >= step, base + pace, base)
+        base = where(gap >= step, base + rate(base, omega, asymptote, floor), base)
     own = where((first > 0) | (gap < 1), 0.0, (eta - base) / maximum(gap, 1.0))
     excess = where((first < 1) & (gap < 1), own[prev], own)  # same-year values share it
     carry = phi * (1.0 - phi**gap) / (1.0 - phi)
@@ -218,15 +224,15 @@ class TransitionLocal(Family):
             if len(series.geos) == 1:  # nothing to pool with: the pool's marginal prior
                 omega = pm.Normal("omega", priors.pace_mean, one_geo_pace_sd(priors),
                                   dims="geo")
-            elif prefers_centred_pace(series):
-                mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
-                tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
-                omega = pm.Normal("omega", mu_omega, tau_omega, dims="geo")
             else:
                 mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
                 tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
-                z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
-                omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
+                if prefers_centred_pace(series):
+                    omega = pm.Normal("omega", mu_omega, tau_omega, dims="geo")
+                else:
+                    z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
+                    omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega,
+                                             dims="geo")
             asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
                                                           priors.asymptote_concentration))
             floor = pm.Beta("floor", *beta_params(priors.floor_mean, priors.floor_concentration))
@@ -245,8 +251,7 @@ class TransitionLocal(Family):
             eta = data["y"] - offset
             prev, gap, first = data["prev"], data["gap"], data["first"]
             mean, _ = conditional_means(eta, omega[data["geo_of"]], asymptote, floor, phi, prev,
-                                        gap, first, steps, pt.switch, pt.maximum,
-                                        pm.math.invlogit)
+                                        gap, first, steps, pt.switch, pt.maximum, rate_pt)
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
             # The scaling is data (kept with the fit), so every compiled graph has it.
             scale = pt.switch(data["binomial_scaling"] > 0.5,
@@ -274,7 +279,7 @@ class TransitionLocal(Family):
         _, excess = conditional_means(
             eta, draws["omega"].T[arrays["geo_of"]], draws["asymptote"], draws["floor"],
             draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
-            _invlogit_np)
+            rate_np)
         error = (draws["sigma_src"].T[arrays["src"]] ** 2
                  + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
         last = last_rows(series)
@@ -347,7 +352,7 @@ class TransitionLocal(Family):
                 continue
             mean, _ = conditional_means(
                 y, omega[series.geo_index], A, f, phi, prev, gap, first, steps, np.where,
-                np.maximum, _invlogit_np)
+                np.maximum, rate_np)
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
