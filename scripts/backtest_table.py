@@ -81,8 +81,17 @@ def frame_table(title: str, metrics: pd.DataFrame, scores: pd.DataFrame,
     failed = fits[fits["status"] != "ok"]
     if len(failed):
         lines += ["", f"{len(failed)} fit(s) failed their gates and are left out: "
-                  + ", ".join(f"{r.model} at {r.cutoff}" for r in failed.itertuples())]
+                  + ", ".join(describe_fit(r) for r in failed.to_dict("records"))]
     return "\n".join(lines) + "\n"
+
+
+def describe_fit(row: dict) -> str:
+    """``model at cutoff``, with the geo of a lone fit and "reference fit" for a reference
+    panel's fit (older folders' fits.csv has neither column)."""
+    where = [str(row["geo"])] if isinstance(row.get("geo"), str) and row["geo"] else []
+    if row.get("role") == "reference":
+        where.append("reference fit")
+    return f"{row['model']} at {row['cutoff']}" + (f" ({', '.join(where)})" if where else "")
 
 
 def main() -> None:

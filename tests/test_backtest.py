@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -218,3 +219,153 @@ def test_backtest_of_the_transition_model_on_a_simulated_panel_is_calibrated(tmp
     # 16 forecasts per horizon: a calibrated 80% interval covers 10-16 of them (binomial).
     assert (metrics["coverage80"] >= metrics["band_lo"] - 1e-9).all()
     assert (metrics["coverage95"] >= metrics["band95_lo"] - 1e-9).all()
+
+
+# --------------------------------------------------------------------------------------------
+# Reference panel (priors learned at each cut-off) and lone fits. The orchestration is tested
+# with the fitting replaced by recorders; the statistics in the slow test below.
+
+
+def _recording_fits(monkeypatch, fail_reference_at=()):
+    """Replace the reference fit and the forecast fit by recorders; return their logs."""
+    import tnmodel.backtest as backtest
+    import tnmodel.models.reference as reference
+
+    learned, fitted = [], []
+
+    def fake_learn(series, family, *, sampler, gates, seed, inflation, priors):
+        from tnmodel.models import ConvergenceError
+
+        learned.append({"family": family, "geos": series.geos, "years": set(series.year),
+                        "chains": sampler.chains, "priors": priors})
+        if int(max(series.year)) in fail_reference_at:
+            raise ConvergenceError("sim: R-hat 1.2")
+        fit = SimpleNamespace(diagnostics=SimpleNamespace(as_dict=lambda: {"max_rhat": 1.0}))
+        return {"pace_mean": 0.5, "pace_sd": 0.1}, fit
+
+    def fake_draws(model, train, geos, years, upper, settings, *args):
+        fitted.append({"geos": geos, "settings": settings})
+        draws = {g: np.full((200, len(years)), 50.0) for g in geos}
+        return draws, {"model": model, "cutoff": args[-3], "role": "forecast", "status": "ok"}
+
+    monkeypatch.setattr(reference, "learn_priors", fake_learn)
+    monkeypatch.setattr(backtest, "_bayesian_draws", fake_draws)
+    return learned, fitted
+
+
+def test_reference_priors_are_learned_per_cutoff_from_the_past_of_other_geos(tmp_path,
+                                                                             monkeypatch):
+    from tnmodel.backtest import ReferencePanel
+
+    learned, fitted = _recording_fits(monkeypatch)
+    panel = read_backtest_csv(_sim_panel(tmp_path / "sim.csv", n_geos=6), upper=100)
+    local = panel[panel["geo"].isin(["sim_0", "sim_1"])]
+    result = run_backtest(local, [2008, 2011], models=["transition_local"], upper=100,
+                          reference=ReferencePanel(panel), lone=True,
+                          priors={"transition_local": {"pace_sd": 0.3}})
+    # One reference fit per cut-off, on years <= the cut-off, without the back-tested geos,
+    # with 4 chains (the back-test's 2 raised) and the --prior settings.
+    assert [max(call["years"]) for call in learned] == [2008, 2011]
+    assert all(call["geos"] == ("sim_2", "sim_3", "sim_4", "sim_5") for call in learned)
+    assert all(call["chains"] == 4 and call["priors"] == {"pace_sd": 0.3} for call in learned)
+    # Lone: one fit per geo and cut-off; learned priors reach it, --prior wins over them.
+    assert [call["geos"] for call in fitted] == [("sim_0",), ("sim_1",)] * 2
+    assert all(call["settings"] == {"pace_mean": 0.5, "pace_sd": 0.3} for call in fitted)
+    roles = result.fits.groupby("role").size().to_dict()
+    assert roles == {"reference": 2, "forecast": 4}
+    assert result.manifest["reference"]["learned_priors"]["transition_local"]["2008"] == {
+        "pace_mean": 0.5, "pace_sd": 0.3}
+    assert result.manifest["lone"] is True
+    assert set(result.scores["geo"]) == {"sim_0", "sim_1"}
+
+
+def test_a_failed_reference_fit_leaves_that_cutoff_out_and_says_so(tmp_path, monkeypatch):
+    from tnmodel.backtest import ReferencePanel
+
+    learned, fitted = _recording_fits(monkeypatch, fail_reference_at=(2008,))
+    panel = read_backtest_csv(_sim_panel(tmp_path / "sim.csv", n_geos=4), upper=100)
+    local = panel[panel["geo"] == "sim_0"]
+    result = run_backtest(local, [2008, 2011], models=["transition", "cagr"], upper=100,
+                          reference=ReferencePanel(panel))
+    assert len(learned) == 2 and len(fitted) == 1  # only 2011 was fitted
+    failed = result.fits[result.fits["status"] != "ok"]
+    assert list(zip(failed["role"], failed["cutoff"], strict=True)) == [("reference", 2008)]
+    assert "R-hat 1.2" in failed["status"].iloc[0]
+    scored = result.scores.groupby("model")["cutoff"].unique()
+    assert list(scored["transition"]) == [2011]
+    assert sorted(scored["cagr"]) == [2008, 2011]  # baselines need no reference
+
+
+def test_reference_panel_needs_a_family_with_reference_priors_and_known_geos(tmp_path):
+    data = _sim_panel(tmp_path / "sim.csv")
+    runner = CliRunner()
+    no_summary = runner.invoke(app, ["backtest", "--data", str(data), "--cutoff", "2009",
+                                     "--model", "linear", "--reference-data", str(data),
+                                     "--out", str(tmp_path / "x")])
+    assert no_summary.exit_code == 2 and "no reference priors" in no_summary.output
+    typo = runner.invoke(app, ["backtest", "--data", str(data), "--cutoff", "2009",
+                               "--model", "cagr", "--upper", "100", "--reference-data",
+                               str(data), "--reference-exclude", "sim_00",
+                               "--out", str(tmp_path / "y")])
+    assert typo.exit_code == 1 and "did you mean 'sim_0'" in typo.output
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def _sim_transition_local_panel(n_geos: int, seed: int) -> pd.DataFrame:
+    """A SIMULATED panel from the local transition process with fixed parameters (pace
+    about 0.3 logits a year, asymptote 0.9, phi 0.5, innovation sd 0.1, error 0.03)."""
+    from tnmodel.models import series_from_arrays
+    from tnmodel.models.series import inv_logit_percent
+    from tnmodel.models.transition_local import TRANSITION_LOCAL, TransitionLocalPriors
+
+    years = np.arange(2000, 2016)
+    geos = tuple(f"sim_{g}" for g in range(n_geos))
+    series = series_from_arrays("sim", geos, np.repeat(np.arange(n_geos), len(years)),
+                                np.tile(years, n_geos), np.full(n_geos * len(years), 10.0))
+    fixed = TransitionLocalPriors(
+        level_mean=-2.5, level_sd=0.5, pace_mean=0.3, pace_sd=0.01, pace_spread_mean=0.05,
+        asymptote_mean=0.9, asymptote_concentration=500, floor_mean=0.3,
+        floor_concentration=500, persistence_mean=0.5, persistence_concentration=500,
+        innovation_sd_median=0.1, innovation_sd_log_sd=0.01, obs_sd_dataset=0.03,
+        obs_sd_log_sd=0.01)
+    _, y = TRANSITION_LOCAL.simulate(series, fixed, np.random.default_rng(seed))
+    return pd.DataFrame({"geo": [geos[i] for i in series.geo_index], "year": series.year,
+                         "value": inv_logit_percent(y)})
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_lone_series_with_priors_learned_from_a_simulated_panel_are_calibrated():
+    """The FPEM workflow end to end: learn from a panel at the cut-off, fit each other geo
+    alone with those priors; its intervals cover the held-out values of the same process."""
+    from tnmodel.backtest import ReferencePanel
+
+    panel = _sim_transition_local_panel(n_geos=16, seed=5)
+    local = panel[panel["geo"].isin([f"sim_{g}" for g in range(8)])]
+    result = run_backtest(local, [2009], models=["transition_local"], upper=100, horizon=3,
+                          reference=ReferencePanel(panel), lone=True,
+                          sampler=SamplerSettings(chains=2, draws=500, tune=1000))
+    assert (result.fits["status"] == "ok").all(), list(result.fits["status"])
+    learned = result.manifest["reference"]["learned_priors"]["transition_local"]["2009"]
+    # The learned pace prior must have found the simulated pace (the default prior is
+    # 0.35 +- 0.3) and be narrower than the default.
+    assert abs(learned["pace_mean"] - 0.3) < 0.1 and learned["pace_sd"] < 0.3
+    metrics = result.metrics  # 8 forecasts per horizon
+    assert (metrics["coverage80"] >= metrics["band_lo"] - 1e-9).all()
+    assert (metrics["coverage95"] >= metrics["band95_lo"] - 1e-9).all()
+
+
+def test_several_data_files_are_one_panel_but_a_geo_may_be_in_one_only(tmp_path):
+    from tnmodel.backtest import read_backtest_files
+
+    panel = pd.read_csv(_sim_panel(tmp_path / "sim.csv", n_geos=4))
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    panel[panel["geo"].isin(["sim_0", "sim_1"])].to_csv(first, index=False)
+    panel[panel["geo"].isin(["sim_2", "sim_3"])].to_csv(second, index=False)
+    both = read_backtest_files([first, second], upper=100, geos=["sim_1", "sim_2"])
+    assert sorted(both["geo"].unique()) == ["sim_1", "sim_2"] and len(both) == 32
+    with pytest.raises(InputError, match="did you mean 'sim_3'"):
+        read_backtest_files([first, second], geos=["sim_33"])
+    panel[panel["geo"] == "sim_1"].to_csv(second, index=False)
+    with pytest.raises(InputError, match="geo 'sim_1' is also in"):
+        read_backtest_files([first, second])

@@ -97,6 +97,46 @@ def test_reference_priors_are_reused_with_overrides_and_provenance():
                                   "priors": {"from": "reference_internt"}})
 
 
+def _fake_fit(family: str, draws: dict[str, np.ndarray]):
+    """A stand-in for a fit: 2 chains of SIMULATED draws of the pooled parameters."""
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    posterior = xr.Dataset({name: (("chain", "draw", *[f"{name}_{i}" for i in range(v.ndim - 1)]),
+                                   v.reshape(2, -1, *v.shape[1:])) for name, v in draws.items()})
+    return SimpleNamespace(posterior=SimpleNamespace(posterior=posterior),
+                           spec=ModelSpec(family=family))
+
+
+@pytest.mark.parametrize("family", ["transition", "transition_local"])
+def test_learned_priors_are_valid_settings_and_never_wider_than_the_prior(family):
+    from tnmodel.models import priors_for
+    from tnmodel.models.common import beta_params
+    from tnmodel.models.reference import summarise_hyperparameters
+
+    rng = np.random.default_rng(7)
+    default = priors_for(family)
+    n = 4000
+    # The panel pins the pace down; the floor's posterior is its prior (not informed).
+    floor = rng.beta(*beta_params(default.floor_mean, default.floor_concentration), n)
+    draws = {"mu_omega": rng.normal(0.6, 0.02, n), "tau_omega": rng.gamma(20, 0.005, n),
+             "asymptote": rng.beta(90, 10, n), "floor": floor,
+             "sigma_src": np.exp(rng.normal(np.log([0.05, 0.15, 0.25]), 0.1, (n, 3)))}
+    if family == "transition":
+        draws |= {"rho": rng.beta(60, 40, n), "sigma_ar": np.exp(rng.normal(-2, 0.1, n))}
+    else:
+        draws |= {"phi": rng.beta(60, 40, n), "sigma_u": np.exp(rng.normal(-2, 0.1, n))}
+    learned = summarise_hyperparameters(_fake_fit(family, draws), inflation=2.0)
+    priors = priors_for(family, learned)  # every name and value is accepted
+    assert priors.pace_mean == pytest.approx(0.6, abs=0.01)
+    assert priors.pace_sd == pytest.approx(0.04, rel=0.1)  # posterior sd 0.02, inflated x2
+    assert priors.asymptote_concentration > default.asymptote_concentration
+    # Not informed: the prior's own width, around the posterior mean.
+    assert priors.floor_concentration == pytest.approx(default.floor_concentration)
+    assert priors.floor_mean == pytest.approx(floor.mean(), abs=1e-3)
+
+
 # ------------------------------------------------------------------ series: sources and breaks
 
 

@@ -152,6 +152,44 @@ def read_backtest_csv(
     return frame.drop(columns="_r").sort_values(["geo", "year"]).reset_index(drop=True)
 
 
+def read_backtest_files(paths: Sequence[Path | str], *, indicator: str | None = None,
+                        geos: Sequence[str] = (), since: int | None = None,
+                        upper: float | None = None) -> pd.DataFrame:
+    """:func:`read_backtest_csv` of several files of different geos, as one frame.
+
+    ``geos`` may name geos of any of the files. Raises :class:`InputError` for the problems
+    of every file, and for a geo found in two files (it would be counted twice).
+    """
+    paths = [Path(p) for p in paths]
+    if len(paths) == 1:
+        return read_backtest_csv(paths[0], indicator=indicator, geos=geos, since=since,
+                                 upper=upper)
+    frames, problems, seen = [], [], {}
+    for path in paths:
+        try:
+            frames.append(read_backtest_csv(path, indicator=indicator, since=since,
+                                            upper=upper))
+        except InputError as exc:
+            problems += exc.problems
+            continue
+        for geo in frames[-1]["geo"].unique():
+            if geo in seen:
+                problems.append(Problem(relative(path), 1, "geo", f"geo '{geo}' is also in "
+                                        f"{seen[geo]}: give each geo in one file only"))
+            seen.setdefault(geo, relative(path))
+    if problems:
+        raise InputError(problems, what="the --data files")
+    frame = pd.concat(frames, ignore_index=True)
+    unknown = [g for g in geos if g not in seen]
+    if unknown:
+        raise InputError([Problem(", ".join(relative(p) for p in paths), 1, "geo",
+                                  f"no rows of geo '{g}'{did_you_mean(g, sorted(seen))}")
+                          for g in unknown], what="the --data files")
+    if geos:
+        frame = frame[frame["geo"].isin(geos)]
+    return frame.sort_values(["geo", "year"]).reset_index(drop=True)
+
+
 def _as_number(text: str) -> float | None:
     try:
         value = float(str(text).strip())
@@ -248,8 +286,38 @@ class BacktestResult:
     manifest: dict = field(repr=False)
 
 
-def check_models(models: Sequence[str], upper: float | None) -> list[str]:
-    """Problems with the ``--model`` names (unknown; bounded family without ``--upper``)."""
+@dataclass(frozen=True)
+class ReferencePanel:
+    """A panel to learn prior settings from at each cut-off (FPEM's global-then-local fit).
+
+    At every cut-off each Bayesian family is first fitted to this panel's years up to the
+    cut-off (without the back-tested geos), its pooled hyper-parameters become the priors
+    (:func:`tnmodel.models.reference.learn_priors`), and the back-tested series is fitted
+    with them. Settings given with ``--prior`` apply to both fits and win over learned ones.
+
+    Attributes
+    ----------
+    frame : DataFrame
+        ``geo, year, value`` (from :func:`read_backtest_csv`, in the same units).
+    sampler : SamplerSettings, optional
+        Of the reference fits (default: the back-test's, with 4 chains: the pooled
+        parameters of a 12-country panel mix slowly with 2).
+    inflation : float
+        Posterior sds are multiplied by this when they become prior sds.
+    """
+
+    frame: pd.DataFrame = field(repr=False)
+    sampler: object | None = None
+    inflation: float = 2.0
+
+
+def check_models(models: Sequence[str], upper: float | None, *,
+                 reference: bool = False) -> list[str]:
+    """Problems with the ``--model`` names (unknown; bounded family without ``--upper``;
+    with a reference panel, a family that has no reference priors)."""
+    from tnmodel.models import FAMILIES
+    from tnmodel.models.reference import REFERENCE_FAMILIES
+
     problems = []
     for model in models:
         if model not in known_models():
@@ -258,6 +326,10 @@ def check_models(models: Sequence[str], upper: float | None) -> list[str]:
         elif model in BOUNDED_FAMILIES and upper is None:
             problems.append(f"model '{model}' is for bounded shares: give --upper (e.g. "
                             "--upper 100 for percent)")
+        elif reference and model in FAMILIES and model not in REFERENCE_FAMILIES:
+            problems.append(f"model '{model}' has no reference priors to learn (families "
+                            f"with them: {', '.join(REFERENCE_FAMILIES)}); leave out "
+                            "--reference-data or this model")
     return problems
 
 
@@ -309,6 +381,8 @@ def run_backtest(
     indicator: str = "series",
     progress: Callable[[str], None] = lambda line: None,
     priors: dict[str, dict] | None = None,
+    reference: ReferencePanel | None = None,
+    lone: bool = False,
 ) -> BacktestResult:
     """Back-test ``models`` on ``frame`` (``geo, year, value``) at every cut-off.
 
@@ -333,20 +407,19 @@ def run_backtest(
         ``fits.csv`` and its forecasts are left out of the scores.
     priors : mapping, optional
         Prior settings per family (from :func:`family_priors`); the defaults otherwise.
+    reference : ReferencePanel, optional
+        Learn each family's priors at each cut-off from this panel's years up to the
+        cut-off (see :class:`ReferencePanel`); a reference fit that fails its gates leaves
+        that family out at that cut-off.
+    lone : bool
+        Fit every geo alone (as a lone local series is fitted), not all geos pooled.
     """
-    from tnmodel.models import (
-        ConvergenceError,
-        GateThresholds,
-        ModelSpec,
-        SamplerSettings,
-        fit_series,
-        series_from_arrays,
-    )
+    from tnmodel.models import GateThresholds, SamplerSettings
     from tnmodel.models.sampling import compile_stats
 
     started = time.perf_counter()
     models = list(models or (DEFAULT_BOUNDED if upper is not None else DEFAULT_UNBOUNDED))
-    problems = check_models(models, upper)
+    problems = check_models(models, upper, reference=reference is not None)
     if problems:
         raise ValueError("; ".join(problems))
     sampler = sampler or SamplerSettings(chains=2, draws=500, tune=500)
@@ -354,6 +427,7 @@ def run_backtest(
     if not thresholds and upper is not None:
         thresholds = (0.5 * upper, 0.75 * upper, 0.9 * upper)
     rng = np.random.default_rng(seed)
+    learned: dict[str, dict[str, dict]] = {}
     per_year = frame.groupby(["geo", "year"], as_index=False)["value"].mean()
     score_rows, event_rows, fit_rows = [], [], []
 
@@ -375,35 +449,31 @@ def run_backtest(
                     draws[geo] = baseline_draws(
                         model, mine["year"].to_numpy(), mine["value"].to_numpy(), years,
                         n_draws=BASELINE_DRAWS, rng=rng, lower=0.0, upper=upper)
-                fit_rows.append({"model": model, "cutoff": cutoff, "status": "ok",
-                                 "seconds": round(time.perf_counter() - t0, 2)})
+                fit_rows.append({"model": model, "cutoff": cutoff, "role": "forecast",
+                                 "status": "ok", "seconds": round(time.perf_counter() - t0, 2)})
             else:
-                index = {g: i for i, g in enumerate(geos)}
-                scale = 100.0 / upper if upper is not None else 1.0
-                series = series_from_arrays(
-                    indicator, geos, train["geo"].map(index).to_numpy(),
-                    train["year"].to_numpy(), train["value"].to_numpy() * scale)
-                progress(f"cutoff {cutoff}: fitting {model} ({series.n_obs} observations, "
-                         f"{len(geos)} geos)")
-                try:
-                    spec = ModelSpec(family=model, priors=(priors or {}).get(model))
-                    fit = fit_series(series, spec, sampler,
-                                     seed + cutoff, gates)
-                except ConvergenceError as exc:
-                    fit_rows.append({"model": model, "cutoff": cutoff,
-                                     "status": f"failed gates: {exc}",
-                                     "seconds": round(time.perf_counter() - t0, 2)})
-                    progress(f"cutoff {cutoff}: {model} failed its gates; left out")
-                    continue
-                from tnmodel.models import FAMILIES
-
-                values = FAMILIES[model].forecast(
-                    fit.draws, series, years, np.random.default_rng([seed, cutoff]))[0] / scale
-                draws = {g: values[:, i, :] for i, g in enumerate(geos)}
-                fit_rows.append({"model": model, "cutoff": cutoff, "status": "ok",
-                                 "seconds": round(time.perf_counter() - t0, 2),
-                                 **fit.diagnostics.as_dict()})
+                settings = (priors or {}).get(model)
+                if reference is not None:
+                    settings, row = _reference_priors(
+                        model, reference, frame, cutoff, upper, settings, sampler, gates,
+                        seed, indicator, progress)
+                    fit_rows.append(row)
+                    if settings is None:
+                        progress(f"cutoff {cutoff}: {model}'s reference fit failed its "
+                                 "gates; left out")
+                        continue
+                    learned.setdefault(model, {})[str(cutoff)] = settings
+                groups = [(g,) for g in geos] if lone else [geos]
+                draws = {}
+                for group in groups:
+                    mine, row = _bayesian_draws(model, train, group, years, upper, settings,
+                                                sampler, gates, seed, cutoff, indicator,
+                                                progress)
+                    draws |= mine
+                    fit_rows.append(row | {"geo": group[0] if lone else ""})
             for row in held.itertuples():
+                if row.geo not in draws:  # its fit failed the gates (reported in fits.csv)
+                    continue
                 sample = draws[row.geo][:, int(row.year - cutoff - 1)]
                 h = int(row.year - cutoff)
                 score_rows.append({"model": model, "cutoff": cutoff, "geo": row.geo,
@@ -427,10 +497,88 @@ def run_backtest(
         "horizon": horizon, "thresholds": list(thresholds), "seed": seed,
         "sampler": sampler.model_dump(), "gates": gates.model_dump(),
         "geos": sorted(frame["geo"].unique()), "n_rows": len(frame),
-        "priors": priors or {},
+        "priors": priors or {}, "lone": lone,
+        "reference": None if reference is None else {
+            "geos": sorted(reference.frame["geo"].unique()),
+            "n_rows": len(reference.frame), "inflation": reference.inflation,
+            "sampler": _reference_sampler(reference, sampler).model_dump(),
+            "learned_priors": learned},
         "compiled": compile_stats(), "seconds": round(time.perf_counter() - started, 1),
     }
     return BacktestResult(scores, metrics, pit, brier, pd.DataFrame(fit_rows), manifest)
+
+
+def _series(train: pd.DataFrame, geos: tuple[str, ...], upper: float | None,
+            indicator: str):
+    """The Bayesian families' input: ``train``'s rows of ``geos``, as percent of ``upper``."""
+    from tnmodel.models import series_from_arrays
+
+    rows = train[train["geo"].isin(geos)]
+    index = {g: i for i, g in enumerate(geos)}
+    scale = 100.0 / upper if upper is not None else 1.0
+    return series_from_arrays(indicator, geos, rows["geo"].map(index).to_numpy(),
+                              rows["year"].to_numpy(), rows["value"].to_numpy() * scale), scale
+
+
+def _bayesian_draws(model, train, geos, years, upper, settings, sampler, gates, seed, cutoff,
+                    indicator, progress) -> tuple[dict[str, np.ndarray], dict]:
+    """Fit ``model`` to ``geos`` (pooled) and forecast ``years``: draws per geo (none if the
+    fit failed its gates) and the ``fits.csv`` row."""
+    from tnmodel.models import FAMILIES, ConvergenceError, ModelSpec, fit_series
+
+    t0 = time.perf_counter()
+    series, scale = _series(train, geos, upper, indicator)
+    progress(f"cutoff {cutoff}: fitting {model} ({series.n_obs} observations, "
+             f"{len(geos)} geo{'s' if len(geos) > 1 else ''})")
+    row = {"model": model, "cutoff": cutoff, "role": "forecast"}
+    try:
+        fit = fit_series(series, ModelSpec(family=model, priors=settings), sampler,
+                         seed + cutoff, gates)
+    except ConvergenceError as exc:
+        progress(f"cutoff {cutoff}: {model} failed its gates; left out")
+        return {}, row | {"status": f"failed gates: {exc}",
+                          "seconds": round(time.perf_counter() - t0, 2)}
+    values = FAMILIES[model].forecast(
+        fit.draws, series, years, np.random.default_rng([seed, cutoff]))[0] / scale
+    return ({g: values[:, i, :] for i, g in enumerate(geos)},
+            row | {"status": "ok", "seconds": round(time.perf_counter() - t0, 2),
+                   **fit.diagnostics.as_dict()})
+
+
+def _reference_sampler(reference: ReferencePanel, sampler):
+    return reference.sampler or sampler.model_copy(update={"chains": max(4, sampler.chains)})
+
+
+def _reference_priors(model, reference, frame, cutoff, upper, settings, sampler, gates, seed,
+                      indicator, progress) -> tuple[dict | None, dict]:
+    """Prior settings of ``model`` learned from the reference panel's years <= ``cutoff``
+    (the back-tested geos left out), with ``settings`` (``--prior``) winning; ``None`` if
+    the reference fit failed its gates. Also the ``fits.csv`` row of the reference fit."""
+    from tnmodel.models import ConvergenceError
+    from tnmodel.models.reference import learn_priors
+
+    t0 = time.perf_counter()
+    panel = reference.frame[(reference.frame["year"] <= cutoff)
+                            & ~reference.frame["geo"].isin(frame["geo"])]
+    geos = tuple(sorted(panel["geo"].unique()))
+    row = {"model": model, "cutoff": cutoff, "role": "reference", "geo": ""}
+    if len(geos) < 2:
+        return None, row | {"status": f"failed: the reference panel has {len(geos)} geo(s) "
+                            f"with data up to {cutoff} besides the back-tested ones; "
+                            "pooled priors need at least 2", "seconds": 0.0}
+    series, _ = _series(panel, geos, upper, indicator)
+    progress(f"cutoff {cutoff}: learning {model}'s priors from the reference panel "
+             f"({series.n_obs} observations, {len(geos)} geos)")
+    try:
+        learned, fit = learn_priors(series, model, sampler=_reference_sampler(reference, sampler),
+                                    gates=gates, seed=seed + cutoff,
+                                    inflation=reference.inflation, priors=settings)
+    except ConvergenceError as exc:
+        return None, row | {"status": f"failed gates: {exc}",
+                            "seconds": round(time.perf_counter() - t0, 2)}
+    return ({**learned, **(settings or {})},
+            row | {"status": "ok", "seconds": round(time.perf_counter() - t0, 2),
+                   **fit.diagnostics.as_dict()})
 
 
 def write_backtest(result: BacktestResult, out_dir: Path | str, extra_manifest: dict) -> Path:

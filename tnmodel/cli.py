@@ -377,8 +377,9 @@ def main() -> None:
 
 @app.command()
 def backtest(
-    data: Annotated[Path, typer.Option("--data",
-                                       help="long CSV: geo, year, value [, indicator]")],
+    data: Annotated[list[Path], typer.Option(
+        "--data", help="long CSV: geo, year, value [, indicator] (repeat: several files of "
+        "different geos are back-tested together)")],
     cutoff: Annotated[list[int], typer.Option("--cutoff", help="last year fitted (repeat)")],
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the result files")],
     upper: Annotated[float | None, typer.Option(
@@ -401,24 +402,43 @@ def backtest(
     prior: Annotated[list[str] | None, typer.Option(
         "--prior", help="NAME=VALUE: a prior setting for every chosen family that has it "
         "(repeat), e.g. innovation_scaling=binomial")] = None,
+    reference_data: Annotated[Path | None, typer.Option(
+        "--reference-data", help="long CSV of a reference panel: at each cut-off the Bayesian "
+        "families first learn their priors from its years <= the cut-off (FPEM-style)")]
+    = None,
+    reference_indicator: Annotated[str | None, typer.Option(
+        "--reference-indicator", help="rows of this indicator in --reference-data "
+        "(default: --indicator)")] = None,
+    reference_exclude: Annotated[list[str] | None, typer.Option(
+        "--reference-exclude", help="leave this geo out of the reference panel (repeat; the "
+        "back-tested geos are always left out)")] = None,
+    reference_chains: Annotated[int, typer.Option(
+        "--reference-chains", min=1, max=16, help="chains of the reference fits")] = 4,
+    lone: Annotated[bool, typer.Option(
+        "--lone", help="fit every geo alone (as a lone local series), not pooled")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress lines")] = False,
 ) -> None:
     """Fit on years <= each cut-off, forecast the next years, score against what happened.
 
     Writes OUT/metrics.csv (coverage, CRPS, MAE with binomial bands per model and horizon),
-    pit.csv, brier.csv, scores.csv, fits.csv and manifest.json.
+    pit.csv, brier.csv, scores.csv, fits.csv and manifest.json. With --reference-data, each
+    Bayesian family is first fitted to the reference panel at every cut-off and the
+    back-tested series are fitted with the priors it learned (add --lone to fit each geo
+    alone, as a sparse local series is).
     """
     from tnmodel.backtest import (
+        ReferencePanel,
         check_models,
         family_priors,
         file_hash,
         read_backtest_csv,
+        read_backtest_files,
         run_backtest,
         write_backtest,
     )
     from tnmodel.models import SamplerSettings
 
-    problems = check_models(model or [], upper)
+    problems = check_models(model or [], upper, reference=reference_data is not None)
     if problems:
         for line in problems:
             err.print(f"--model: {line}", markup=False, highlight=False)
@@ -428,9 +448,18 @@ def backtest(
     except ValueError as exc:
         err.print(f"--prior: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from None
+    sampler = SamplerSettings(chains=chains, draws=draws, tune=tune)
+    reference = None
     try:
-        frame = read_backtest_csv(data, indicator=indicator, geos=geo or (), since=since,
-                                  upper=upper)
+        frame = read_backtest_files(data, indicator=indicator, geos=geo or (), since=since,
+                                    upper=upper)
+        if reference_data is not None:
+            panel = read_backtest_csv(reference_data, indicator=reference_indicator or indicator,
+                                      since=since, upper=upper)
+            panel = panel[~panel["geo"].isin(_known_geos(reference_exclude or [], panel,
+                                                         reference_data))]
+            reference = ReferencePanel(panel, sampler.model_copy(
+                update={"chains": reference_chains}))
     except InputError as exc:
         _print_problems(exc.problems)
         raise typer.Exit(1) from None
@@ -439,13 +468,19 @@ def backtest(
     result = run_backtest(
         frame, cutoff, models=model or None, upper=upper, horizon=horizon,
         thresholds=threshold or (), seed=seed, indicator=indicator or "series",
-        sampler=SamplerSettings(chains=chains, draws=draws, tune=tune), progress=progress,
-        priors=priors)
+        sampler=sampler, progress=progress, priors=priors, reference=reference, lone=lone)
     folder = write_backtest(result, out_dir, {
-        "command": " ".join(["tnmodel", *sys.argv[1:]]), "data_file": str(data),
-        "data_sha256": file_hash(data),
-        "indicator": indicator, "since": since})
-    view = Table(title=f"Back-test of {relative(data)} at cut-offs "
+        "command": " ".join(["tnmodel", *sys.argv[1:]]),
+        **({"data_file": str(data[0]), "data_sha256": file_hash(data[0])} if len(data) == 1
+           else {"data_file": [str(d) for d in data],
+                 "data_sha256": [file_hash(d) for d in data]}),
+        "indicator": indicator, "since": since,
+        **({} if reference_data is None else {
+            "reference_file": str(reference_data),
+            "reference_sha256": file_hash(reference_data),
+            "reference_indicator": reference_indicator or indicator,
+            "reference_excluded": sorted(reference_exclude or [])})})
+    view = Table(title=f"Back-test of {', '.join(relative(d) for d in data)} at cut-offs "
                  f"{', '.join(map(str, sorted(set(cutoff))))}")
     for column in ("model", "h", "n", "cov80 [band]", "cov95 [band]", "below/above80",
                    "CRPS", "MAE"):
@@ -461,6 +496,19 @@ def backtest(
     for row in getattr(failed, "itertuples", lambda: [])():
         err.print(f"  {row.model} at {row.cutoff}: {row.status}", markup=False, highlight=False)
     out.print(f"wrote {relative(folder)}/", highlight=False)
+
+
+def _known_geos(geos: list[str], frame, path: Path) -> list[str]:
+    """``geos`` if every one is in ``frame``; else :class:`InputError` with a "did you mean"."""
+    from tnmodel.problems import Problem, did_you_mean
+
+    present = sorted(set(frame["geo"]))
+    unknown = [g for g in geos if g not in present]
+    if unknown:
+        raise InputError([Problem(relative(path), 1, "geo", f"--reference-exclude: no rows of "
+                                  f"geo '{g}'{did_you_mean(g, present)}") for g in unknown],
+                         what=f"file {relative(path)}")
+    return geos
 
 
 priors_app = typer.Typer(no_args_is_help=True, help="Reference priors learned from a panel.")
@@ -493,12 +541,17 @@ def priors_learn(
     """
     from tnmodel.data import load_dataset
     from tnmodel.models import FAMILIES, ConvergenceError, GateThresholds, SamplerSettings
-    from tnmodel.models.reference import learn_reference, write_reference
+    from tnmodel.models.reference import REFERENCE_FAMILIES, learn_reference, write_reference
     from tnmodel.problems import did_you_mean
 
     if family not in FAMILIES:
         err.print(f"--family: unknown family '{family}'{did_you_mean(family, FAMILIES)}",
                   markup=False, highlight=False)
+        raise typer.Exit(2)
+    if family not in REFERENCE_FAMILIES:
+        err.print(f"--family: family '{family}' has no pooled pace to learn; families with "
+                  f"reference priors: {', '.join(REFERENCE_FAMILIES)}", markup=False,
+                  highlight=False)
         raise typer.Exit(2)
     try:
         dataset = load_dataset(data)

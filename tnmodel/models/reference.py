@@ -57,20 +57,36 @@ def load_reference(name: str) -> Reference:
                      dict(doc.get("provenance", {})))
 
 
-def _beta_concentration(draws: np.ndarray, inflation: float) -> float:
+def _beta_concentration(draws: np.ndarray, inflation: float, prior: float) -> float:
+    """Concentration of a Beta with the draws' mean and inflated variance, but never below
+    ``prior`` (the reference fit's own) nor 2."""
     m, v = float(np.mean(draws)), float(np.var(draws)) * inflation**2
-    return float(max(2.0, m * (1 - m) / max(v, 1e-9) - 1))
+    return float(max(2.0, prior, m * (1 - m) / max(v, 1e-9) - 1))
 
 
 def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict:
-    """Prior settings (of ``fit``'s family) from the posterior of its pooled parameters."""
+    """Prior settings (of ``fit``'s family) from the posterior of its pooled parameters.
+
+    Means are posterior means (medians for scales); sds are posterior sds times
+    ``inflation``. A learned prior is never wider than the prior the reference fit started
+    from: where the panel says little about a parameter (its posterior about as wide as its
+    prior, so the inflated one wider), the prior's own width is kept, around the posterior
+    mean.
+    """
     post = fit.posterior.posterior
+    own = fit.spec.priors
 
     def draws(name: str) -> np.ndarray:
         return np.asarray(post[name].values).reshape(-1, *post[name].shape[2:])
 
     def r(x: float) -> float:
         return float(f"{x:.4g}")
+
+    def sd(values: np.ndarray, prior_sd: float, least: float) -> float:
+        return r(max(min(float(values.std()) * inflation, prior_sd), least))
+
+    def concentration(values: np.ndarray, field: str) -> float:
+        return r(_beta_concentration(values, inflation, getattr(own, field)))
 
     family = fit.spec.family
     if family == "transition":
@@ -87,29 +103,90 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
         else:
             A = draws("asymptote")
         return {
-            "pace_mean": r(omega.mean()), "pace_sd": r(max(omega.std() * inflation, 0.02)),
+            "pace_mean": r(omega.mean()), "pace_sd": sd(omega, own.pace_sd, 0.02),
             "pace_spread_mean": r(tau.mean()),
             "asymptote_mean": r(A.mean()),
-            "asymptote_concentration": r(_beta_concentration(A, inflation)),
+            "asymptote_concentration": concentration(A, "asymptote_concentration"),
             **per_geo,
-            "floor_mean": r(f.mean()), "floor_concentration": r(_beta_concentration(f, inflation)),
+            "floor_mean": r(f.mean()),
+            "floor_concentration": concentration(f, "floor_concentration"),
             "ar_rho_mean": r(rho.mean()),
-            "ar_rho_concentration": r(_beta_concentration(rho, inflation)),
+            "ar_rho_concentration": concentration(rho, "ar_rho_concentration"),
             "ar_sd_median": r(np.median(sigma_ar)),
-            "ar_sd_log_sd": r(max(np.log(sigma_ar).std() * inflation, 0.1)),
+            "ar_sd_log_sd": sd(np.log(sigma_ar), own.ar_sd_log_sd, 0.1),
+            "obs_sd_dataset": r(np.median(sigma_src[:, 0])),
+        }
+    if family == "transition_local":
+        omega, tau = draws("mu_omega"), draws("tau_omega")
+        A, f, phi = draws("asymptote"), draws("floor"), draws("phi")
+        sigma_u, sigma_src = draws("sigma_u"), draws("sigma_src")
+        return {
+            "pace_mean": r(omega.mean()), "pace_sd": sd(omega, own.pace_sd, 0.02),
+            "pace_spread_mean": r(tau.mean()),
+            "asymptote_mean": r(A.mean()),
+            "asymptote_concentration": concentration(A, "asymptote_concentration"),
+            "floor_mean": r(f.mean()),
+            "floor_concentration": concentration(f, "floor_concentration"),
+            "persistence_mean": r(phi.mean()),
+            "persistence_concentration": concentration(phi, "persistence_concentration"),
+            "innovation_sd_median": r(np.median(sigma_u)),
+            "innovation_sd_log_sd": sd(np.log(sigma_u), own.innovation_sd_log_sd, 0.1),
+            # The scale the panel's sigma_u is measured on goes with it.
+            "innovation_scaling": own.innovation_scaling,
             "obs_sd_dataset": r(np.median(sigma_src[:, 0])),
         }
     if family in ("logit_trend", "logistic"):
         beta, tau = draws("mu_beta"), draws("tau_beta")
-        out = {"pace_mean": r(beta.mean()), "pace_sd": r(max(beta.std() * inflation, 0.02)),
+        out = {"pace_mean": r(beta.mean()), "pace_sd": sd(beta, own.pace_sd, 0.02),
                "pace_spread_mean": r(tau.mean()),
                "obs_sd_median": r(np.median(draws("sigma_obs")))}
         if family == "logistic":
             C = draws("ceiling")
             out |= {"ceiling_mean": r(C.mean()),
-                    "ceiling_concentration": r(_beta_concentration(C, inflation))}
+                    "ceiling_concentration": concentration(C, "ceiling_concentration")}
         return out
     raise ValueError(f"no reference summary for family '{family}'")
+
+
+#: Families whose pooled hyper-parameters :func:`summarise_hyperparameters` can turn into
+#: prior settings.
+REFERENCE_FAMILIES = ("transition", "transition_local", "logit_trend", "logistic")
+
+
+def learn_priors(series, family: str, *, sampler, gates, seed: int,
+                 inflation: float = DEFAULT_INFLATION, priors: dict | None = None):
+    """Fit ``family`` to a reference panel ``series``; its hyper-parameters as priors.
+
+    Parameters
+    ----------
+    series : SeriesData
+        The reference panel (several geos: the pooled parameters are what is learned).
+    family : str
+        One of :data:`REFERENCE_FAMILIES`.
+    sampler, gates, seed
+        As for :func:`tnmodel.models.fit_series`.
+    inflation : float
+        Posterior sds are multiplied by this when they become prior sds.
+    priors : mapping, optional
+        Prior settings of the reference fit itself (e.g. ``innovation_scaling``).
+
+    Returns
+    -------
+    settings, fit
+        The prior settings (a dict for ``priors_for(family, ...)``) and the reference fit.
+
+    Raises
+    ------
+    ConvergenceError
+        If the reference fit fails its gates (after the automatic retry).
+    """
+    from tnmodel.models import ModelSpec, fit_series
+
+    if family not in REFERENCE_FAMILIES:
+        raise ValueError(f"no reference summary for family '{family}'; families with one: "
+                         f"{', '.join(REFERENCE_FAMILIES)}")
+    fit = fit_series(series, ModelSpec(family=family, priors=priors), sampler, seed, gates)
+    return summarise_hyperparameters(fit, inflation), fit
 
 
 def learn_reference(dataset, indicator: str, *, family: str = "transition",
@@ -117,17 +194,18 @@ def learn_reference(dataset, indicator: str, *, family: str = "transition",
                     exclude_geos: tuple[str, ...] = (), sampler=None, gates=None,
                     seed: int = 2030, inflation: float = DEFAULT_INFLATION) -> dict:
     """Fit ``family`` to a reference panel and return the reference document (a dict)."""
-    from tnmodel.models import GateThresholds, ModelSpec, SamplerSettings, fit_series
+    from tnmodel.models import GateThresholds, SamplerSettings
     from tnmodel.models.series import select_series
 
     sampler = sampler or SamplerSettings()
     gates = gates or GateThresholds()
     series = select_series(dataset, indicator, since=since, until=until,
                            exclude_geos=exclude_geos)
-    fit = fit_series(series, ModelSpec(family=family), sampler, seed, gates)
+    settings, fit = learn_priors(series, family, sampler=sampler, gates=gates, seed=seed,
+                                 inflation=inflation)
     return {
         "family": family,
-        "priors": summarise_hyperparameters(fit, inflation),
+        "priors": settings,
         "provenance": {
             "what": f"hyper-parameters of the '{family}' family fitted to '{indicator}'",
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
