@@ -82,6 +82,14 @@ HELDOUT_CUTOFFS ?= --cutoff 2009 --cutoff 2012 --cutoff 2015 --cutoff 2018
 heldout = $(PY) -m tnmodel backtest --data data/heldout/$(1).csv \
 	--indicator internet_users_share --since 2000 --upper 100 --draws 1000 --tune 1000 --quiet \
 	$(HELDOUT_CUTOFFS) $(2) --out $(BACKTESTS)/$(3)
+# Fifth round: priors learned from the 12-country panel at each cut-off (reference panel).
+REFERENCE_ARGS := --reference-data data/observations.csv --reference-exclude thai_nguyen \
+	--reference-exclude bac_kan
+HELDOUT_ALL := $(foreach f,internet_users_heldout internet_users_heldout2 \
+	internet_users_heldout3,--data data/heldout/$(f).csv) --indicator internet_users_share \
+	--since 2000 --upper 100 --draws 1000 --tune 1000 --quiet $(HELDOUT_CUTOFFS)
+ROUND5_MODELS := --model transition --model transition_local --model cagr --model ols \
+	--model ets_damped
 PANEL_CUTOFFS := --cutoff 2008 --cutoff 2011 --cutoff 2014 --cutoff 2017
 PANEL_NEW_CUTOFFS := --cutoff 2009 --cutoff 2012 --cutoff 2015 --cutoff 2018
 VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cutoff 2012 \
@@ -89,7 +97,7 @@ VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cut
 VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 --cutoff 2013 \
 	--cutoff 2015 --cutoff 2017
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, three held-out panels; four rounds) into docs/backtests/
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, three held-out panels; five rounds) into docs/backtests/
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) --out $(BACKTESTS)/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_CUTOFFS) --out $(BACKTESTS)/vietnam
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_NEW_CUTOFFS) \
@@ -112,10 +120,19 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, t
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) --chains 4 $(PANEL_NEW_CUTOFFS) \
 	  --model transition --model cagr --model ets_damped \
 	  --out $(BACKTESTS)/dev/internet_panel_new_4chains
+	$(PY) -m tnmodel backtest $(HELDOUT_ALL) $(ROUND5_MODELS) $(REFERENCE_ARGS) --lone \
+	  --out $(BACKTESTS)/reference/heldout_lone
+	$(PY) -m tnmodel backtest $(HELDOUT_ALL) --model transition --model transition_local --lone \
+	  --out $(BACKTESTS)/reference/heldout_lone_own
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND5_MODELS) $(REFERENCE_ARGS) \
+	  $(VIETNAM_CUTOFFS) --out $(BACKTESTS)/reference/vietnam
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND5_MODELS) $(REFERENCE_ARGS) \
+	  $(VIETNAM_NEW_CUTOFFS) --out $(BACKTESTS)/reference/vietnam_new
 	$(PY) scripts/backtest_table.py $(addprefix $(BACKTESTS)/,internet_panel vietnam \
 	  internet_panel_new vietnam_new internet_heldout internet_heldout_binomial \
 	  internet_heldout2 internet_heldout2_binomial internet_heldout3 local/internet_panel \
-	  local/vietnam local/internet_panel_new local/vietnam_new dev/internet_panel_new_4chains)
+	  local/vietnam local/internet_panel_new local/vietnam_new dev/internet_panel_new_4chains \
+	  reference/heldout_lone reference/heldout_lone_own reference/vietnam reference/vietnam_new)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3)
 
