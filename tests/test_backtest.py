@@ -369,3 +369,12 @@ def test_several_data_files_are_one_panel_but_a_geo_may_be_in_one_only(tmp_path)
     panel[panel["geo"] == "sim_1"].to_csv(second, index=False)
     with pytest.raises(InputError, match="geo 'sim_1' is also in"):
         read_backtest_files([first, second])
+
+
+def test_excluded_geos_must_exist_but_may_have_only_part_year_rows(tmp_path):
+    path = tmp_path / "mixed.csv"
+    path.write_text("geo,year,value,period\nsim_a,2010,10,\nsim_a,2011,12,\n"
+                    "sim_b,2011,30,part-year\n", encoding="utf-8")
+    assert list(read_backtest_csv(path, exclude_geos=["sim_b"])["geo"]) == ["sim_a", "sim_a"]
+    with pytest.raises(InputError, match="cannot leave out geo 'sim_bb'.*did you mean 'sim_b'"):
+        read_backtest_csv(path, exclude_geos=["sim_bb"])

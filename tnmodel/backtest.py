@@ -62,13 +62,16 @@ def read_backtest_csv(
     geos: Sequence[str] = (),
     since: int | None = None,
     upper: float | None = None,
+    exclude_geos: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Read and check a long CSV (``geo, year, value``, optional ``indicator``).
 
     Returns a frame with ``geo, year, value``; a value repeated for the same geo and year
     (republished by another source) counts once; different values of one geo and year are
     kept (and averaged when scored). Rows with a non-empty ``period`` or ``bound`` (if those
-    columns exist) are left out: a back-test scores annual values.
+    columns exist) are left out: a back-test scores annual values. ``geos`` keeps only those
+    geos, ``exclude_geos`` leaves those out; both must name geos of the file (of the
+    indicator), whether or not they have annual values.
 
     Raises
     ------
@@ -113,6 +116,12 @@ def read_backtest_csv(
                                 f"(e.g. {some}); choose one with --indicator"))
     if problems:
         raise InputError(problems, what=f"file {name}")
+    in_file = sorted(set(raw["geo"].str.strip()))
+    problems = [Problem(name, 1, "geo", f"cannot leave out geo '{g}': no rows of it"
+                        f"{did_you_mean(g, in_file)}") for g in exclude_geos if g not in in_file]
+    if problems:
+        raise InputError(problems, what=f"file {name}")
+    raw = raw[~raw["geo"].str.strip().isin(exclude_geos)]
     for column in ("period", "bound"):
         if column in raw.columns:
             raw = raw[raw[column].str.strip() == ""]

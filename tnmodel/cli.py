@@ -455,9 +455,8 @@ def backtest(
                                     upper=upper)
         if reference_data is not None:
             panel = read_backtest_csv(reference_data, indicator=reference_indicator or indicator,
-                                      since=since, upper=upper)
-            panel = panel[~panel["geo"].isin(_known_geos(reference_exclude or [], panel,
-                                                         reference_data))]
+                                      since=since, upper=upper,
+                                      exclude_geos=reference_exclude or ())
             reference = ReferencePanel(panel, sampler.model_copy(
                 update={"chains": reference_chains}))
     except InputError as exc:
@@ -496,19 +495,6 @@ def backtest(
     for row in getattr(failed, "itertuples", lambda: [])():
         err.print(f"  {row.model} at {row.cutoff}: {row.status}", markup=False, highlight=False)
     out.print(f"wrote {relative(folder)}/", highlight=False)
-
-
-def _known_geos(geos: list[str], frame, path: Path) -> list[str]:
-    """``geos`` if every one is in ``frame``; else :class:`InputError` with a "did you mean"."""
-    from tnmodel.problems import Problem, did_you_mean
-
-    present = sorted(set(frame["geo"]))
-    unknown = [g for g in geos if g not in present]
-    if unknown:
-        raise InputError([Problem(relative(path), 1, "geo", f"--reference-exclude: no rows of "
-                                  f"geo '{g}'{did_you_mean(g, present)}") for g in unknown],
-                         what=f"file {relative(path)}")
-    return geos
 
 
 priors_app = typer.Typer(no_args_is_help=True, help="Reference priors learned from a panel.")
