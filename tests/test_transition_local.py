@@ -34,7 +34,7 @@ def _pace(x, omega, asymptote, floor):
 
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
-                    scaling="constant"):
+                    scaling="constant", nu=None):
     """One geo's log-likelihood written as a loop over its observations (years ascending)."""
     total, excess_prev = 0.0, 0.0
     for i in range(1, len(y)):
@@ -47,7 +47,9 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
         if scaling == "binomial":
             p = min(max(1.0 / (1.0 + math.exp(-y[i - 1])), 0.01), 0.99)
             var *= 0.25 / (p * (1 - p))
-        total += stats.norm.logpdf(y[i], level + carry, math.sqrt(var + 2 * sigma_obs**2))
+        scale = math.sqrt(var + 2 * sigma_obs**2)
+        total += (stats.norm.logpdf(y[i], level + carry, scale) if nu is None
+                  else stats.t.logpdf(y[i], nu, level + carry, scale))
         excess_prev = (y[i] - level) / k
     return total
 
@@ -73,6 +75,40 @@ def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, scaling)
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
+
+
+def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
+    years = np.array([2010, 2011, 2013, 2014, 2017])
+    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
+    series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
+                                inv_logit_percent(y))
+    import pymc as pm
+
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_tails="student_t"))
+    fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
+                          "phi": 0.6, "sigma_u": 0.15, "nu_excess": 3.0,
+                          "sigma_src": np.array([0.05, 0.15, 0.25])})
+    point = fixed.initial_point()
+    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
+                          on_unused_input="ignore")
+    loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, nu=5.0)
+    expected += stats.t.logpdf(series.y[0], 5.0, series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
+
+
+def test_student_t_forecast_has_the_t_quantiles_of_its_innovations():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    draws = _draws(series, n=40000, excess=0.0)
+    draws["nu"] = np.full(40000, 3.0)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                          np.random.default_rng(6))
+    logits = np.log(values / (100 - values))[:, 0, 0]
+    # One year ahead from 50% (pace 0): 0.1 * t(3); its 95% quantile is 0.1 * 2.353, a
+    # normal with the same sd (0.1 * sqrt(3)) would give 0.285.
+    assert np.quantile(logits, 0.95) == pytest.approx(0.1 * stats.t.ppf(0.95, 3), rel=0.04)
+    assert np.quantile(logits, 0.75) == pytest.approx(0.1 * stats.t.ppf(0.75, 3), rel=0.04)
 
 
 def _draws(series, n=20000, omega=0.0, phi=0.6, sigma_u=0.1, excess=0.2, error=1e-6):
@@ -204,5 +240,16 @@ def test_sbc_ranks_are_uniform_with_binomial_innovation_scaling(design):
 
     ranks = sbc_ranks("transition_local", design, reps=12, draws=200, tune=300, thin=2,
                       seed=11, settings={"innovation_scaling": "binomial"})
+    table = uniformity(ranks, bins=3)
+    assert table["p_value"].min() > 1e-4, table.to_string()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("design", ["sparse", "dense"])
+def test_sbc_ranks_are_uniform_with_student_t_innovations(design):
+    from tnmodel.models.sbc import sbc_ranks, uniformity
+
+    ranks = sbc_ranks("transition_local", design, reps=12, draws=200, tune=300, thin=2,
+                      seed=12, settings={"innovation_tails": "student_t"})
     table = uniformity(ranks, bins=3)
     assert table["p_value"].min() > 1e-4, table.to_string()

@@ -133,6 +133,7 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
             "innovation_sd_log_sd": sd(np.log(sigma_u), own.innovation_sd_log_sd, 0.1),
             # The scale the panel's sigma_u is measured on goes with it.
             "innovation_scaling": own.innovation_scaling,
+            "innovation_tails": own.innovation_tails,
             "obs_sd_dataset": r(np.median(sigma_src[:, 0])),
         }
     if family in ("logit_trend", "logistic"):

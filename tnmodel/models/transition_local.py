@@ -15,7 +15,9 @@ are pooled (``omega ~ Normal(mu_omega, tau_omega)``; a lone geo, with nothing to
 gets that prior's marginal mean and sd), the asymptote ``A`` and floor ``f`` are common to
 the indicator, with the transition model's priors. With ``innovation_scaling: binomial`` the
 innovation sd at level ``p`` is ``sigma_u * sqrt(0.25 / (p (1 - p)))`` (fourth round; off by
-default).
+default). With ``innovation_tails: student_t`` the conditional below is a Student-t with
+``nu = 2 + Gamma(2, 0.1)`` degrees of freedom instead of a normal, and the forecast draws
+t innovations (sixth round; off by default): most years' surprises small, a few large.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -91,6 +93,15 @@ class TransitionLocalPriors(PacePriors):
         "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
         "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
         "sigma_u is then the sd at 50%)."))
+    innovation_tails: Literal["normal", "student_t"] = Field("normal", description=(
+        "Distribution of a year's innovation: 'normal', or 'student_t' with nu - 2 ~ "
+        "Gamma(tail_dof_shape, tail_dof_rate) degrees of freedom (sixth round: a narrow core "
+        "with rare large surprises, as method changes and revisions give; sigma_u is then "
+        "its scale)."))
+    tail_dof_shape: float = Field(2.0, gt=0)
+    tail_dof_rate: float = Field(0.1, gt=0, description=(
+        "With student_t: nu - 2 ~ Gamma(shape, rate); the defaults give nu a prior mean of 22 "
+        "(nearly normal) with a long left tail down to 2 (finite variance)."))
 
 
 class UnsupportedSeries(ValueError):
@@ -185,6 +196,16 @@ def one_geo_pace_sd(priors) -> float:
     return math.sqrt(priors.pace_sd**2 + 1.5 * priors.pace_spread_mean**2)
 
 
+def innovations(rng: np.random.Generator, shape: tuple[int, ...],
+                nu: np.ndarray | None) -> np.ndarray:
+    """Standard innovations of shape (sample, ...): normal, or Student-t with each sample's
+    degrees of freedom ``nu`` (sample,)."""
+    if nu is None:
+        return rng.standard_normal(shape)
+    df = np.broadcast_to(np.asarray(nu, float).reshape(-1, *[1] * (len(shape) - 1)), shape)
+    return rng.standard_t(df)
+
+
 def _invlogit_np(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -196,7 +217,7 @@ class TransitionLocal(Family):
     priors_class = TransitionLocalPriors
     pace_var = "omega"
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
-                 "sigma_src", "sigma_part", "delta", "omega")
+                 "sigma_src", "sigma_part", "delta", "omega", "nu_excess")
 
     def unsupported(self, series: SeriesData) -> str | None:
         try:
@@ -260,7 +281,12 @@ class TransitionLocal(Family):
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
-            pm.Normal("y_obs", mean + offset, sd, observed=data["y"])
+            if priors.innovation_tails == "student_t":
+                nu_excess = pm.Gamma("nu_excess", priors.tail_dof_shape, priors.tail_dof_rate)
+                nu = pm.Deterministic("nu", 2.0 + nu_excess)
+                pm.StudentT("y_obs", nu=nu, mu=mean + offset, sigma=sd, observed=data["y"])
+            else:
+                pm.Normal("y_obs", mean + offset, sd, observed=data["y"])
         return model
 
     def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
@@ -288,6 +314,8 @@ class TransitionLocal(Family):
         draws["last_year"] = series.year[last].astype(float)
         draws["main_type"] = main_source_type(series)
         draws["binomial_scaling"] = np.array(scaling == "binomial")
+        if "nu" in post:
+            draws["nu"] = stack_draws(post["nu"])
         return draws
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
@@ -303,9 +331,10 @@ class TransitionLocal(Family):
         level, excess = draws["last_eta"], draws["last_excess"]
         forward = [level]
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
+        nu = draws.get("nu")
         for _ in range(ahead):
             shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
-            excess = phi * excess + shock * rng.standard_normal(level.shape)
+            excess = phi * excess + shock * innovations(rng, level.shape, nu)
             level = level + rate_np(level, omega, A, f) + excess
             forward.append(level)
         # Backward: the pace run back from the last value, with the innovations' spread.
@@ -343,6 +372,8 @@ class TransitionLocal(Family):
         s = float(np.exp(rng.normal(np.log(priors.innovation_sd_median),
                                     priors.innovation_sd_log_sd)))
         sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
+        nu = (2.0 + rng.gamma(priors.tail_dof_shape, 1.0 / priors.tail_dof_rate)
+              if priors.innovation_tails == "student_t" else None)
         prev, gap, first = chain_of(series.geo_index, series.year)
         steps = max_gap(series)
         y = np.zeros(series.n_obs)
@@ -357,10 +388,13 @@ class TransitionLocal(Family):
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         + 2 * sigma[0] ** 2)
-            y[i] = rng.normal(mean[i], math.sqrt(variance))
+            draw = rng.standard_normal() if nu is None else rng.standard_t(nu)
+            y[i] = mean[i] + math.sqrt(variance) * draw
         truth = {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
                  "floor": np.array(f), "phi": np.array(phi), "sigma_u": np.array(s),
                  "sigma_src": sigma}
+        if nu is not None:
+            truth["nu_excess"] = np.array(nu - 2.0)
         return truth, y
 
 
