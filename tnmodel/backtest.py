@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ import pandas as pd
 from tnmodel.atomic import atomic_folder
 from tnmodel.baselines import BASELINE_MODELS, baseline_draws
 from tnmodel.problems import InputError, Problem, did_you_mean, relative
+
+if TYPE_CHECKING:
+    from tnmodel.models import SamplerSettings
 
 #: Families that need bounded values (``--upper``): they model shares on the logit scale.
 BOUNDED_FAMILIES = ("transition", "transition_local", "logit_trend", "logistic")
@@ -316,7 +320,7 @@ class ReferencePanel:
     """
 
     frame: pd.DataFrame = field(repr=False)
-    sampler: object | None = None
+    sampler: SamplerSettings | None = None
     inflation: float = 2.0
 
 
