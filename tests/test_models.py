@@ -136,3 +136,24 @@ def test_same_seed_same_draws_different_seed_different_draws():
     c = fit_series(series, ModelSpec(), settings, seed=2, gates=loose)
     np.testing.assert_array_equal(a.draws["beta"], b.draws["beta"])
     assert not np.array_equal(a.draws["beta"], c.draws["beta"])
+
+
+@pytest.mark.slow
+def test_a_reused_compiled_structure_labels_the_posterior_with_this_series_geos():
+    """Two one-geo series share one compiled model; each posterior (and so each gate
+    message) names its own geo, not the geo the model was first compiled for."""
+    from tnmodel.models.sampling import compile_stats
+
+    _, panel = _simulated_series(6, geos=2, years=np.arange(2016, 2024))
+    settings = SamplerSettings(chains=2, draws=100, tune=100)
+    loose = GateThresholds(min_ess_bulk=10, max_rhat=1.5, max_divergences=100)
+    fits = []
+    for g, name in enumerate(("sim_first", "sim_second")):
+        mine = panel.geo_index == g
+        series = series_from_arrays("sim_share", (name,), np.zeros(mine.sum(), int),
+                                    panel.year[mine], inv_logit_percent(panel.y[mine]))
+        compiled = compile_stats()["compiled"]
+        fits.append(fit_series(series, ModelSpec(), settings, seed=3, gates=loose))
+    assert compile_stats()["compiled"] == compiled  # the second fit reused the first's model
+    for fit, name in zip(fits, ("sim_first", "sim_second"), strict=True):
+        assert list(fit.posterior.posterior["beta"].coords["geo"].values) == [name]

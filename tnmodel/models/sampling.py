@@ -108,8 +108,8 @@ def sample_family(
 ) -> tuple[xr.DataTree, float]:
     """Draw from the posterior of ``family`` on ``series``; return it and the seconds taken.
 
-    The posterior carries the ``observed_data`` / ``constant_data`` groups of *this* series
-    (not of the series the structure was first compiled for).
+    The posterior carries the ``observed_data`` / ``constant_data`` groups and the ``geo``
+    labels of *this* series (not of the series the structure was first compiled for).
     """
     entry = _compiled_for(family, series, priors)
     started = time.perf_counter()
@@ -125,6 +125,9 @@ def sample_family(
         target_accept=target_accept,
     )
     seconds = time.perf_counter() - started
+    draws = posterior["posterior"].to_dataset()
+    if "geo" in draws.dims:  # the compiled structure's labels are the first series' geos
+        posterior["posterior"] = xr.DataTree(draws.assign_coords(geo=list(series.geos)))
     data = family.data_arrays(series, priors)
     for group in ("constant_data", "observed_data"):
         if group in posterior.children:
