@@ -14,7 +14,8 @@ export TNMODEL_CACHE_DIR ?= $(CURDIR)/.cache/fits
 RESULTS   ?= results
 REPORT    ?= reports/index.html
 REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_panel_new \
-	vietnam_new internet_heldout internet_heldout2 internet_heldout2_binomial internet_heldout3)
+	vietnam_new internet_heldout internet_heldout2 internet_heldout2_binomial internet_heldout3 \
+	internet_heldout4)
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
@@ -77,6 +78,9 @@ BACKTEST_ARGS ?= --data data/observations.csv --indicator internet_users_share -
 ALL_MODELS ?= --model transition --model transition_local --model logit_trend --model cagr \
 	--model ols --model ets_damped
 ROUND3_MODELS ?= --model transition_local --model cagr --model ets_damped
+# The first four folders were run with the defaults of rounds one to five (`transition`).
+ROUND2_MODELS ?= --model transition --model logit_trend --model cagr --model ols \
+	--model ets_damped
 HELDOUT_CUTOFFS ?= --cutoff 2009 --cutoff 2012 --cutoff 2015 --cutoff 2018
 # $(call heldout,FILE,MODELS AND OPTIONS,OUT): a back-test of a held-out panel (data/heldout/FILE.csv)
 heldout = $(PY) -m tnmodel backtest --data data/heldout/$(1).csv \
@@ -98,11 +102,13 @@ VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 -
 	--cutoff 2015 --cutoff 2017
 
 backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, four held-out panels; six rounds) into docs/backtests/
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) --out $(BACKTESTS)/internet_panel
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_CUTOFFS) --out $(BACKTESTS)/vietnam
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_NEW_CUTOFFS) \
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(PANEL_CUTOFFS) \
+	  --out $(BACKTESTS)/internet_panel
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(VIETNAM_CUTOFFS) \
+	  --out $(BACKTESTS)/vietnam
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(PANEL_NEW_CUTOFFS) \
 	  --out $(BACKTESTS)/internet_panel_new
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) \
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(VIETNAM_NEW_CUTOFFS) \
 	  --out $(BACKTESTS)/vietnam_new
 	$(call heldout,internet_users_heldout,$(ALL_MODELS),internet_heldout)
 	$(call heldout,internet_users_heldout,$(ROUND3_MODELS) --prior innovation_scaling=binomial,internet_heldout_binomial)
