@@ -143,7 +143,7 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, f
 	  reference/heldout_lone reference/heldout_lone_own reference/vietnam reference/vietnam_new \
 	  internet_heldout4 internet_heldout4_student_t)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
-	  internet_heldout2 internet_heldout3)
+	  internet_heldout2 internet_heldout3 internet_heldout4)
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
