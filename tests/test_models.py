@@ -67,7 +67,8 @@ def test_gates_fail_loudly_naming_the_series():
     diag = Diagnostics(max_rhat=1.04, min_ess_bulk=120.0, divergences=3,
                        worst_rhat="beta[da_nang]", worst_ess="tau_beta", sampling_seconds=1.0)
     with pytest.raises(ConvergenceError) as caught:
-        check_gates("'online_dossier_share' (series: da_nang)", diag, GateThresholds())
+        check_gates("'online_dossier_share' (series: da_nang)", diag, GateThresholds(),
+                    SamplerSettings(chains=2))
     message = str(caught.value)
     for part in ("online_dossier_share", "R-hat 1.040", "beta[da_nang]", "ESS 120", "tau_beta",
                  "3 divergent", "Try:", "more chains (sampler.chains"):
@@ -77,6 +78,10 @@ def test_gates_fail_loudly_naming_the_series():
     with pytest.raises(ConvergenceError) as caught:
         check_gates("x", Diagnostics(1.001, 900.0, 2, "a", "b", 1.0), GateThresholds())
     assert "divergent" in str(caught.value) and "more chains" not in str(caught.value)
+    # Already 4 chains or more: not suggested again.
+    with pytest.raises(ConvergenceError) as caught:
+        check_gates("x", diag, GateThresholds(), SamplerSettings(chains=6))
+    assert "R-hat" in str(caught.value) and "more chains" not in str(caught.value)
 
 
 def test_mcse_of_mean_matches_iid_formula_for_independent_draws():

@@ -362,7 +362,8 @@ def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds,
     if failures:
         sampler = sampler or SamplerSettings()
         chains = (f"more chains (sampler.chains, now {sampler.chains}: R-hat and ESS of a "
-                  "slowly mixing parameter are judged better from 4), " if mixing else "")
+                  "slowly mixing parameter are judged better from 4), "
+                  if mixing and sampler.chains < 4 else "")
         raise ConvergenceError(
             f"the fit of {fit_label} did not converge: " + "; ".join(failures) + ". "
             f"Try: {chains}more tuning and draws (sampler.tune / sampler.draws, now "
