@@ -88,11 +88,23 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
     def concentration(values: np.ndarray, field: str) -> float:
         return r(_beta_concentration(values, inflation, getattr(own, field)))
 
+    def pace_block(A: np.ndarray) -> dict:
+        """Settings of :class:`~tnmodel.models.transition.PacePriors` the transition
+        families share: pooled pace, asymptote ``A``, floor, dataset error."""
+        omega, f = draws("mu_omega"), draws("floor")
+        return {
+            "pace_mean": r(omega.mean()), "pace_sd": sd(omega, own.pace_sd, 0.02),
+            "pace_spread_mean": r(draws("tau_omega").mean()),
+            "asymptote_mean": r(A.mean()),
+            "asymptote_concentration": concentration(A, "asymptote_concentration"),
+            "floor_mean": r(f.mean()),
+            "floor_concentration": concentration(f, "floor_concentration"),
+            "obs_sd_dataset": r(np.median(draws("sigma_src")[:, 0])),
+        }
+
     family = fit.spec.family
     if family == "transition":
-        omega, tau = draws("mu_omega"), draws("tau_omega")
-        f, rho = draws("floor"), draws("rho")
-        sigma_ar, sigma_src = draws("sigma_ar"), draws("sigma_src")
+        rho, sigma_ar = draws("rho"), draws("sigma_ar")
         per_geo = {}
         if "mu_asymptote" in post:
             # The typical asymptote across geos (its prior is stated as a Beta; see
@@ -103,38 +115,23 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
         else:
             A = draws("asymptote")
         return {
-            "pace_mean": r(omega.mean()), "pace_sd": sd(omega, own.pace_sd, 0.02),
-            "pace_spread_mean": r(tau.mean()),
-            "asymptote_mean": r(A.mean()),
-            "asymptote_concentration": concentration(A, "asymptote_concentration"),
-            **per_geo,
-            "floor_mean": r(f.mean()),
-            "floor_concentration": concentration(f, "floor_concentration"),
+            **pace_block(A), **per_geo,
             "ar_rho_mean": r(rho.mean()),
             "ar_rho_concentration": concentration(rho, "ar_rho_concentration"),
             "ar_sd_median": r(np.median(sigma_ar)),
             "ar_sd_log_sd": sd(np.log(sigma_ar), own.ar_sd_log_sd, 0.1),
-            "obs_sd_dataset": r(np.median(sigma_src[:, 0])),
         }
     if family == "transition_local":
-        omega, tau = draws("mu_omega"), draws("tau_omega")
-        A, f, phi = draws("asymptote"), draws("floor"), draws("phi")
-        sigma_u, sigma_src = draws("sigma_u"), draws("sigma_src")
+        phi, sigma_u = draws("phi"), draws("sigma_u")
         return {
-            "pace_mean": r(omega.mean()), "pace_sd": sd(omega, own.pace_sd, 0.02),
-            "pace_spread_mean": r(tau.mean()),
-            "asymptote_mean": r(A.mean()),
-            "asymptote_concentration": concentration(A, "asymptote_concentration"),
-            "floor_mean": r(f.mean()),
-            "floor_concentration": concentration(f, "floor_concentration"),
+            **pace_block(draws("asymptote")),
             "persistence_mean": r(phi.mean()),
             "persistence_concentration": concentration(phi, "persistence_concentration"),
             "innovation_sd_median": r(np.median(sigma_u)),
             "innovation_sd_log_sd": sd(np.log(sigma_u), own.innovation_sd_log_sd, 0.1),
-            # The scale the panel's sigma_u is measured on goes with it.
+            # The scale and tails the panel's sigma_u is measured with go with it.
             "innovation_scaling": own.innovation_scaling,
             "innovation_tails": own.innovation_tails,
-            "obs_sd_dataset": r(np.median(sigma_src[:, 0])),
         }
     if family in ("logit_trend", "logistic"):
         beta, tau = draws("mu_beta"), draws("tau_beta")
