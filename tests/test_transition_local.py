@@ -235,21 +235,12 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
 
 @pytest.mark.slow
 @pytest.mark.parametrize("design", ["sparse", "dense"])
-def test_sbc_ranks_are_uniform_with_binomial_innovation_scaling(design):
+@pytest.mark.parametrize(("settings", "seed"), [({"innovation_scaling": "binomial"}, 11),
+                                                ({"innovation_tails": "student_t"}, 12)])
+def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 
     ranks = sbc_ranks("transition_local", design, reps=12, draws=200, tune=300, thin=2,
-                      seed=11, settings={"innovation_scaling": "binomial"})
-    table = uniformity(ranks, bins=3)
-    assert table["p_value"].min() > 1e-4, table.to_string()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("design", ["sparse", "dense"])
-def test_sbc_ranks_are_uniform_with_student_t_innovations(design):
-    from tnmodel.models.sbc import sbc_ranks, uniformity
-
-    ranks = sbc_ranks("transition_local", design, reps=12, draws=200, tune=300, thin=2,
-                      seed=12, settings={"innovation_tails": "student_t"})
+                      seed=seed, settings=settings)
     table = uniformity(ranks, bins=3)
     assert table["p_value"].min() > 1e-4, table.to_string()
