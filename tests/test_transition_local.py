@@ -34,9 +34,11 @@ def _pace(x, omega, asymptote, floor):
 
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
-                    scaling="constant", nu=None):
-    """One geo's log-likelihood written as a loop over its observations (years ascending)."""
+                    scaling="constant", nu=None, blips=None):
+    """One geo's log-likelihood written as a loop over its observations (years ascending).
+    ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``."""
     total, excess_prev = 0.0, 0.0
+    gap_prev = 0  # the previous value's own gap (0: it is the geo's first)
     for i in range(1, len(y)):
         k = years[i] - years[i - 1]
         level = y[i - 1]
@@ -48,9 +50,22 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
             p = min(max(1.0 / (1.0 + math.exp(-y[i - 1])), 0.01), 0.99)
             var *= 0.25 / (p * (1 - p))
         scale = math.sqrt(var + 2 * sigma_obs**2)
-        total += (stats.norm.logpdf(y[i], level + carry, scale) if nu is None
-                  else stats.t.logpdf(y[i], nu, level + carry, scale))
+        if blips is not None:
+            # A blip b in y[i] adds b; in y[i - 1] it moves the start by b and the carried
+            # excess pace by b / gap_prev per year, i.e. the mean by b (1 + S_k / gap_prev).
+            rate, sd = blips
+            lever = 1 + (sum(phi**m for m in range(1, k + 1)) / gap_prev if gap_prev else 0)
+            cases = [((1 - rate) ** 2, 0.0), (rate * (1 - rate), sd**2),
+                     (rate * (1 - rate), (lever * sd) ** 2),
+                     (rate**2, sd**2 + (lever * sd) ** 2)]
+            total += math.log(sum(w * stats.norm.pdf(y[i], level + carry,
+                                                     math.sqrt(scale**2 + v))
+                                  for w, v in cases))
+        else:
+            total += (stats.norm.logpdf(y[i], level + carry, scale) if nu is None
+                      else stats.t.logpdf(y[i], nu, level + carry, scale))
         excess_prev = (y[i] - level) / k
+        gap_prev = k
     return total
 
 
@@ -96,6 +111,59 @@ def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, nu=5.0)
     expected += stats.t.logpdf(series.y[0], 5.0, series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
+
+
+def test_transient_outliers_log_likelihood_equals_the_loop_with_four_cases():
+    years = np.array([2010, 2011, 2013, 2014, 2017])
+    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
+    series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
+                                inv_logit_percent(y))
+    import pymc as pm
+
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(observation_outliers="transient"))
+    fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
+                          "phi": 0.6, "sigma_u": 0.15, "outlier_rate": 0.2, "outlier_sd": 0.5,
+                          "sigma_src": np.array([0.05, 0.15, 0.25])})
+    point = fixed.initial_point()
+    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
+                          on_unused_input="ignore")
+    loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05,
+                               blips=(0.2, 0.5))
+    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
+    # Without blips (rate 0) it is the plain model's likelihood.
+    assert _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05,
+                           blips=(0.0, 0.5)) == pytest.approx(
+        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05), rel=1e-12)
+
+
+def test_transient_outliers_forecast_is_the_four_case_mixture_one_year_ahead():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    n, phi, rate, sd = 200_000, 0.6, 0.2, 0.5
+    draws = _draws(series, n=n, excess=0.0, phi=phi)
+    draws |= {"outlier_rate": np.full(n, rate), "outlier_sd": np.full(n, sd),
+              "last_excess_lever": np.array([1.0])}
+    values, noise = TRANSITION_LOCAL.forecast(draws, series, np.array([2021, 2023]),
+                                              np.random.default_rng(8))
+    logits = np.log(values / (100 - values))[:, 0, :]
+    # One year ahead from 50% (pace 0): innovation 0.1, a blip in the new value (sd 0.5)
+    # and one under the last value, which also moved the excess pace (lever 1 + phi).
+    weights, variances = [(1 - rate) ** 2, rate * (1 - rate), rate * (1 - rate), rate**2], [
+        0.01, 0.01 + sd**2, 0.01 + (1.6 * sd) ** 2, 0.01 + sd**2 + (1.6 * sd) ** 2]
+    for q in (0.6, 0.75, 0.9, 0.97):
+        cdf = sum(w * stats.norm.cdf(np.quantile(logits[:, 0], q), 0, math.sqrt(v))
+                  for w, v in zip(weights, variances, strict=True))
+        assert cdf == pytest.approx(q, abs=0.005)
+    # The new value's blip is observation noise: not carried to later years.
+    assert np.mean(noise[:, 0, 0] != noise[:, 0, 1]) > 0.99
+    assert np.var(noise[:, 0, 0]) == pytest.approx(rate * sd**2, rel=0.03)
+
+
+def test_transient_outliers_are_not_combined_with_student_t_innovations():
+    with pytest.raises(ValueError, match="not combined"):
+        TransitionLocalPriors(observation_outliers="transient", innovation_tails="student_t")
 
 
 def test_student_t_forecast_has_the_t_quantiles_of_its_innovations():
@@ -236,7 +304,8 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
 @pytest.mark.slow
 @pytest.mark.parametrize("design", ["sparse", "dense"])
 @pytest.mark.parametrize(("settings", "seed"), [({"innovation_scaling": "binomial"}, 11),
-                                                ({"innovation_tails": "student_t"}, 12)])
+                                                ({"innovation_tails": "student_t"}, 12),
+                                                ({"observation_outliers": "transient"}, 13)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

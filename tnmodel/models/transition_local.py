@@ -49,7 +49,7 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from tnmodel.models.common import beta_params, present_kinds
 from tnmodel.models.family import Family, stack_draws
@@ -102,6 +102,24 @@ class TransitionLocalPriors(PacePriors):
     tail_dof_rate: float = Field(0.1, gt=0, description=(
         "With student_t: nu - 2 ~ Gamma(shape, rate); the defaults give nu a prior mean of 22 "
         "(nearly normal) with a long left tail down to 2 (finite variance)."))
+    observation_outliers: Literal["none", "transient"] = Field("none", description=(
+        "'none', or 'transient': each value is, with probability outlier_rate, off by a "
+        "transient blip ~ Normal(0, outlier_sd) that the next values do not follow (seventh "
+        "round: revisions and one-year jumps that revert; the yearly innovations stay "
+        "normal, so a lasting change of pace is still carried)."))
+    outlier_rate_mean: float = Field(0.1, gt=0, lt=1, description=(
+        "Mean of the Beta prior of outlier_rate, the share of values that are blips."))
+    outlier_rate_concentration: float = Field(10.0, gt=0)
+    outlier_sd_median: float = Field(0.3, gt=0, description=(
+        "Median of the log-normal prior of outlier_sd (logits)."))
+    outlier_sd_log_sd: float = Field(0.5, gt=0)
+
+    @model_validator(mode="after")
+    def _one_change_of_tails(self) -> TransitionLocalPriors:
+        if self.observation_outliers == "transient" and self.innovation_tails != "normal":
+            raise ValueError("observation_outliers 'transient' takes normal innovations; "
+                             "set innovation_tails: normal (the two are not combined)")
+        return self
 
 
 class UnsupportedSeries(ValueError):
@@ -190,6 +208,32 @@ def innovation_scale(eta, scaling: str, invlogit, clip):
     return (0.25 / (p * (1.0 - p))) ** 0.5
 
 
+def blip_lever(phi, gap, prev, first, where, maximum):
+    """How far a blip of 1 in each observation's previous value moves the observation's
+    conditional mean: 1 through the level it starts from, plus ``S_k / gap[prev]`` through the
+    excess pace of the interval that value ends (none if it is its geo's first value)."""
+    carry = phi * (1.0 - phi**gap) / (1.0 - phi)
+    ends_interval = (first[prev] < 1) & (gap[prev] >= 1)
+    return 1.0 + where(ends_interval, carry / maximum(gap[prev], 1.0), 0.0)
+
+
+def blip_components(variance, rate, blip_sd, lever):
+    """Weights and variances of an observation's conditional with transient blips: no blip,
+    a blip in the new value, in the previous value (moved by ``lever``), in both."""
+    new, old = blip_sd**2, (lever * blip_sd) ** 2
+    weights = [(1.0 - rate) ** 2, rate * (1.0 - rate), rate * (1.0 - rate), rate**2]
+    return weights, [variance, variance + new, variance + old, variance + new + old]
+
+
+def blips(rng: np.random.Generator, rate: np.ndarray, blip_sd: np.ndarray,
+          shape: tuple[int, ...]) -> np.ndarray:
+    """Transient blips of shape (sample, ...): each value, with its sample's probability
+    ``rate``, off by Normal(0, ``blip_sd``); otherwise 0."""
+    extra = (1,) * (len(shape) - 1)
+    hit = rng.random(shape) < np.reshape(rate, (-1, *extra))
+    return np.where(hit, np.reshape(blip_sd, (-1, *extra)) * rng.standard_normal(shape), 0.0)
+
+
 def one_geo_pace_sd(priors) -> float:
     """Prior sd of the pace of a lone geo: the pooled prior's marginal sd, ``sqrt(pace_sd**2
     + E[tau**2])`` with ``tau ~ Gamma(2, 2 / pace_spread_mean)`` (``E[tau**2] = 1.5 mean**2``)."""
@@ -217,7 +261,8 @@ class TransitionLocal(Family):
     priors_class = TransitionLocalPriors
     pace_var = "omega"
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
-                 "sigma_src", "sigma_part", "delta", "omega", "nu_excess")
+                 "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
+                 "outlier_sd")
 
     def unsupported(self, series: SeriesData) -> str | None:
         try:
@@ -281,7 +326,17 @@ class TransitionLocal(Family):
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
-            if priors.innovation_tails == "student_t":
+            if priors.observation_outliers == "transient":
+                outlier_rate = pm.Beta("outlier_rate", *beta_params(
+                    priors.outlier_rate_mean, priors.outlier_rate_concentration))
+                outlier_sd = pm.LogNormal("outlier_sd", np.log(priors.outlier_sd_median),
+                                          priors.outlier_sd_log_sd)
+                lever = blip_lever(phi, gap, prev, first, pt.switch, pt.maximum)
+                weights, variances = blip_components(variance, outlier_rate, outlier_sd, lever)
+                pm.Mixture("y_obs", w=pt.stack(weights), comp_dists=[
+                    pm.Normal.dist(mean + offset, pt.switch(first > 0, 1.0, pt.sqrt(v)))
+                    for v in variances], observed=data["y"])
+            elif priors.innovation_tails == "student_t":
                 nu_excess = pm.Gamma("nu_excess", priors.tail_dof_shape, priors.tail_dof_rate)
                 nu = pm.Deterministic("nu", 2.0 + nu_excess)
                 pm.StudentT("y_obs", nu=nu, mu=mean + offset, sigma=sd, observed=data["y"])
@@ -316,6 +371,12 @@ class TransitionLocal(Family):
         draws["binomial_scaling"] = np.array(scaling == "binomial")
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
+        if "outlier_rate" in post:
+            draws["outlier_rate"] = stack_draws(post["outlier_rate"])
+            draws["outlier_sd"] = stack_draws(post["outlier_sd"])
+            ends = (arrays["first"][last] < 1) & (arrays["gap"][last] >= 1)
+            draws["last_excess_lever"] = np.where(
+                ends, 1.0 / np.maximum(arrays["gap"][last], 1.0), 0.0)  # (geo,)
         return draws
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
@@ -329,6 +390,10 @@ class TransitionLocal(Family):
         behind = max(0, int((last_year[:, None] - years[None, :]).max()))
         # Forward: (sample, geo, steps ahead 0..ahead).
         level, excess = draws["last_eta"], draws["last_excess"]
+        transient = "outlier_rate" in draws
+        if transient:  # the last value may be a blip: the process starts from under it
+            blip = blips(rng, draws["outlier_rate"], draws["outlier_sd"], level.shape)
+            level, excess = level - blip, excess - blip * draws["last_excess_lever"]
         forward = [level]
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
         nu = draws.get("nu")
@@ -352,6 +417,8 @@ class TransitionLocal(Family):
                                                                                )[:, :, None]
         sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
         noise = sd[:, :, None] * rng.standard_normal(paths.shape)
+        if transient:
+            noise = noise + blips(rng, draws["outlier_rate"], draws["outlier_sd"], paths.shape)
         return inv_logit_percent(paths + start_error + noise), noise
 
     def simulate(self, series: SeriesData, priors: TransitionLocalPriors,
@@ -374,6 +441,12 @@ class TransitionLocal(Family):
         sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
         nu = (2.0 + rng.gamma(priors.tail_dof_shape, 1.0 / priors.tail_dof_rate)
               if priors.innovation_tails == "student_t" else None)
+        transient = priors.observation_outliers == "transient"
+        if transient:
+            outlier_rate = rng.beta(*beta_params(priors.outlier_rate_mean,
+                                                 priors.outlier_rate_concentration))
+            outlier_sd = float(np.exp(rng.normal(np.log(priors.outlier_sd_median),
+                                                 priors.outlier_sd_log_sd)))
         prev, gap, first = chain_of(series.geo_index, series.year)
         steps = max_gap(series)
         y = np.zeros(series.n_obs)
@@ -388,6 +461,10 @@ class TransitionLocal(Family):
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         + 2 * sigma[0] ** 2)
+            if transient:  # one of the four cases, by its weight
+                lever = blip_lever(phi, gap, prev, first, np.where, np.maximum)[i]
+                weights, variances = blip_components(variance, outlier_rate, outlier_sd, lever)
+                variance = variances[rng.choice(4, p=np.asarray(weights) / np.sum(weights))]
             draw = rng.standard_normal() if nu is None else rng.standard_t(nu)
             y[i] = mean[i] + math.sqrt(variance) * draw
         truth = {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
@@ -395,6 +472,9 @@ class TransitionLocal(Family):
                  "sigma_src": sigma}
         if nu is not None:
             truth["nu_excess"] = np.array(nu - 2.0)
+        if transient:
+            truth["outlier_rate"] = np.array(outlier_rate)
+            truth["outlier_sd"] = np.array(outlier_sd)
         return truth, y
 
 
