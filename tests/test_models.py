@@ -17,6 +17,7 @@ from tnmodel.models import (
     fit_series,
     inv_logit_percent,
     mcse_of_mean,
+    retry_sampler,
     select_series,
     series_from_arrays,
 )
@@ -82,6 +83,34 @@ def test_gates_fail_loudly_naming_the_series():
     with pytest.raises(ConvergenceError) as caught:
         check_gates("x", diag, GateThresholds(), SamplerSettings(chains=6))
     assert "R-hat" in str(caught.value) and "more chains" not in str(caught.value)
+
+
+@pytest.mark.parametrize(("first", "chains"), [
+    (Diagnostics(1.08, 900.0, 0, "a", "b", 1.0), 4),   # R-hat: retried with 4 chains
+    (Diagnostics(1.001, 60.0, 0, "a", "b", 1.0), 4),   # ESS: the same
+    (Diagnostics(1.001, 900.0, 3, "a", "b", 1.0), 2),  # divergences only: chains unchanged
+])
+def test_the_retry_doubles_tuning_and_adds_chains_when_mixing_failed(monkeypatch, first, chains):
+    import tnmodel.models as models
+
+    tried = []
+
+    def fake_sample(family, series, spec, sampler, seed, progressbar):
+        tried.append(sampler)
+        return None, first  # fails every time: the second failure is reported
+
+    monkeypatch.setattr(models, "_sample", fake_sample)
+    series = series_from_arrays("sim_share", ("sim_a",), [0, 0, 0], [2018, 2019, 2020],
+                                [10.0, 20.0, 30.0])
+    sampler = SamplerSettings(chains=2, tune=500, target_accept=0.99)
+    with pytest.raises(ConvergenceError):
+        fit_series(series, ModelSpec(family="logit_trend"), sampler, 1, GateThresholds())
+    assert [t.chains for t in tried] == [2, chains]
+    assert (tried[1].tune, tried[1].target_accept) == (1000, 0.995)
+    assert tried[1] == retry_sampler(sampler, first, GateThresholds())
+    # Six chains asked for: the retry never runs fewer.
+    assert retry_sampler(sampler.model_copy(update={"chains": 6}), first,
+                         GateThresholds()).chains == 6
 
 
 def test_mcse_of_mean_matches_iid_formula_for_independent_draws():

@@ -56,6 +56,7 @@ __all__ = [
     "fit_series",
     "inv_logit_percent",
     "mcse_of_mean",
+    "retry_sampler",
     "select_series",
     "series_from_arrays",
 ]
@@ -199,6 +200,7 @@ class Diagnostics:
     sampling_seconds: float
     retried_with_tune: int | None = None
     retried_with_target_accept: float | None = None
+    retried_with_chains: int | None = None
     #: Messages about what the data cannot identify (e.g. a geo whose pace is the pool's).
     notes: tuple[str, ...] = ()
     #: Prior vs posterior of each geo's pace (:func:`tnmodel.models.influence.prior_influence`).
@@ -214,6 +216,7 @@ class Diagnostics:
             "sampling_seconds": round(self.sampling_seconds, 2),
             "retried_with_tune": self.retried_with_tune,
             "retried_with_target_accept": self.retried_with_target_accept,
+            "retried_with_chains": self.retried_with_chains,
             "notes": list(self.notes),
             "prior_pace": self.prior_pace,
         }
@@ -346,6 +349,39 @@ def _extreme(tree: xr.DataTree, largest: bool) -> tuple[float, str]:
     return max(candidates) if largest else min(candidates)
 
 
+#: Chains of the retry after an R-hat or ESS failure: a slowly mixing parameter is judged
+#: better from 4 chains (and 4 chains give it twice the draws).
+RETRY_CHAINS = 4
+
+
+def mixing_failed(diagnostics: Diagnostics, gates: GateThresholds) -> bool:
+    """Whether the R-hat or the bulk-ESS gate failed (as opposed to divergences only)."""
+    return not (diagnostics.max_rhat <= gates.max_rhat
+                and diagnostics.min_ess_bulk >= gates.min_ess_bulk)
+
+
+def retry_sampler(sampler: SamplerSettings, diagnostics: Diagnostics,
+                  gates: GateThresholds) -> SamplerSettings:
+    """Settings of the one retry after a failed gate: twice the tuning and a
+    ``target_accept`` halfway to 1 (longer adaptation, smaller steps), and at least
+    :data:`RETRY_CHAINS` chains if R-hat or ESS failed."""
+    update: dict[str, Any] = {
+        "tune": 2 * sampler.tune,
+        "target_accept": round(1.0 - (1.0 - sampler.target_accept) / 2, 6)}
+    if mixing_failed(diagnostics, gates):
+        update["chains"] = max(sampler.chains, RETRY_CHAINS)
+    return sampler.model_copy(update=update)
+
+
+def retried(diagnostics: Diagnostics, first: SamplerSettings,
+            retry: SamplerSettings) -> Diagnostics:
+    """``diagnostics`` of a retry, saying what it changed."""
+    return dataclasses.replace(
+        diagnostics, retried_with_tune=retry.tune,
+        retried_with_target_accept=retry.target_accept,
+        retried_with_chains=retry.chains if retry.chains != first.chains else None)
+
+
 def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds,
                 sampler: SamplerSettings | None = None) -> None:
     """Raise :class:`ConvergenceError` if any gate fails, saying which and what to try."""
@@ -400,8 +436,9 @@ def fit_series(
     Raises
     ------
     ConvergenceError
-        If a gate fails twice (the second try doubles the tuning); the message names the
-        series and what to try.
+        If a gate fails twice (the second try doubles the tuning, and runs at least 4 chains
+        if R-hat or ESS failed: :func:`retry_sampler`); the message names the series and
+        what to try.
     """
     gates = gates or GateThresholds()
     family = FAMILIES[spec.family]
@@ -410,17 +447,13 @@ def fit_series(
     try:
         check_gates(label, diagnostics, gates, sampler)
     except ConvergenceError:
-        # The first things to try are longer adaptation and smaller steps: do it once,
-        # deterministically, and say so in the diagnostics. A second failure is reported.
-        # The compiled model is reused.
-        sampler = sampler.model_copy(update={
-            "tune": 2 * sampler.tune,
-            "target_accept": round(1.0 - (1.0 - sampler.target_accept) / 2, 6)})
-        posterior, diagnostics = _sample(family, series, spec, sampler, seed, progressbar)
-        diagnostics = dataclasses.replace(
-            diagnostics, retried_with_tune=sampler.tune,
-            retried_with_target_accept=sampler.target_accept)
-        check_gates(label, diagnostics, gates, sampler)
+        # The first things to try are longer adaptation and smaller steps, and more chains
+        # for slow mixing: do it once, deterministically, and say so in the diagnostics. A
+        # second failure is reported. The compiled model is reused.
+        retry = retry_sampler(sampler, diagnostics, gates)
+        posterior, diagnostics = _sample(family, series, spec, retry, seed, progressbar)
+        diagnostics = retried(diagnostics, sampler, retry)
+        check_gates(label, diagnostics, gates, retry)
     fit = Fit(series, spec, posterior, family.extract_draws(posterior, series), diagnostics)
     from tnmodel.models.influence import prior_influence_summary
 

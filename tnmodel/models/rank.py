@@ -44,7 +44,6 @@ Known simplifications (said in the output notes)
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import time
@@ -66,6 +65,8 @@ from tnmodel.models import (
     _extreme,
     check_gates,
     lazy_posterior,
+    retried,
+    retry_sampler,
 )
 from tnmodel.models.family import stack_draws
 from tnmodel.models.lazy import lazy
@@ -626,13 +627,10 @@ def fit_ranks(
     try:
         check_gates(label, diagnostics, gates, sampler)
     except ConvergenceError:
-        sampler = sampler.model_copy(update={
-            "tune": 2 * sampler.tune,
-            "target_accept": round(1.0 - (1.0 - sampler.target_accept) / 2, 6)})
-        posterior, diagnostics = attempt(sampler)
-        diagnostics = dataclasses.replace(diagnostics, retried_with_tune=sampler.tune,
-                                          retried_with_target_accept=sampler.target_accept)
-        check_gates(label, diagnostics, gates, sampler)
+        retry = retry_sampler(sampler, diagnostics, gates)
+        posterior, diagnostics = attempt(retry)
+        diagnostics = retried(diagnostics, sampler, retry)
+        check_gates(label, diagnostics, gates, retry)
     post = posterior.posterior
     draws = {name: stack_draws(post[name]) for name in HYPER}
     return RankFit(panel, priors, posterior, draws, diagnostics, int(post.sizes["chain"]))
