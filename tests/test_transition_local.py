@@ -113,6 +113,19 @@ def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
     assert loglik == pytest.approx(expected, rel=1e-9)
 
 
+def test_pooled_paces_are_sampled_non_centred_even_for_dense_series():
+    # Dense series (10 years each) would get the centred form under the rule other families
+    # use; here the centred form mixed tau_omega too slowly (docs/backtests.md, round eight).
+    years = np.tile(np.arange(2010, 2020), 3)
+    geo = np.repeat([0, 1, 2], 10)
+    series = series_from_arrays("sim", ("sim_a", "sim_b", "sim_c"), geo, years,
+                                np.linspace(10.0, 80.0, 30))
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors())
+    free = {rv.name for rv in model.free_RVs}
+    assert "z_omega" in free and "omega" not in free
+    assert "omega" in {v.name for v in model.deterministics}
+
+
 def test_transient_outliers_log_likelihood_equals_the_loop_with_four_cases():
     years = np.array([2010, 2011, 2013, 2014, 2017])
     y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
