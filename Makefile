@@ -101,7 +101,7 @@ VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cut
 VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 --cutoff 2013 \
 	--cutoff 2015 --cutoff 2017
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, five held-out panels; seven rounds) into docs/backtests/
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; nine rounds) into docs/backtests/
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(PANEL_CUTOFFS) \
 	  --out $(BACKTESTS)/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(VIETNAM_CUTOFFS) \
@@ -138,16 +138,29 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, f
 	$(call heldout,internet_users_heldout4,$(ROUND3_MODELS) --prior innovation_tails=student_t,internet_heldout4_student_t)
 	$(call heldout,internet_users_heldout5,$(ALL_MODELS),internet_heldout5)
 	$(call heldout,internet_users_heldout5,$(ROUND3_MODELS) --prior observation_outliers=transient,internet_heldout5_transient)
+	$(call heldout,internet_users_heldout6,$(ALL_MODELS),internet_heldout6)
+	$(call heldout,internet_users_heldout5,$(ROUND3_MODELS),dev/internet_heldout5_noncentred)
+	$(call heldout,internet_users_heldout6,$(ROUND3_MODELS),dev/internet_heldout6_noncentred)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(PANEL_CUTOFFS) \
+	  --out $(BACKTESTS)/dev/internet_panel_noncentred
+	$(call heldout,internet_users_heldout7,$(ALL_MODELS),internet_heldout7)
 	$(PY) scripts/backtest_table.py $(addprefix $(BACKTESTS)/,internet_panel vietnam \
 	  internet_panel_new vietnam_new internet_heldout internet_heldout_binomial \
 	  internet_heldout2 internet_heldout2_binomial internet_heldout3 local/internet_panel \
 	  local/vietnam local/internet_panel_new local/vietnam_new dev/internet_panel_new_4chains \
 	  reference/heldout_lone reference/heldout_lone_own reference/vietnam reference/vietnam_new \
-	  internet_heldout4 internet_heldout4_student_t internet_heldout5 internet_heldout5_transient)
+	  internet_heldout4 internet_heldout4_student_t internet_heldout5 internet_heldout5_transient \
+	  internet_heldout6 dev/internet_heldout5_noncentred dev/internet_heldout6_noncentred \
+	  dev/internet_panel_noncentred internet_heldout7)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4 internet_heldout5)
+	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
+	  internet_heldout2 internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6)
+	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
+	  internet_heldout2 internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 \
+	  internet_heldout7)
 	$(PY) scripts/spread_bound.py $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4)
 
