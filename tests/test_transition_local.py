@@ -69,24 +69,29 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
     return total
 
 
+def _observed_loglik(model, fixed_values: dict) -> float:
+    """The observed log-likelihood of ``model`` with its parameters fixed to ``fixed_values``."""
+    import pymc as pm
+
+    fixed = pm.do(model, fixed_values)
+    point = fixed.initial_point()
+    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars, on_unused_input="ignore")
+    return fn({v.name: point[v.name] for v in fixed.value_vars})
+
+
 @pytest.mark.parametrize("scaling", ["constant", "binomial"])
 def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
     years = np.array([2010, 2011, 2013, 2014, 2017])
     y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])  # logits, one geo with gaps of 1-3 years
     series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
                                 inv_logit_percent(y))
-    import pymc as pm
 
     model = TRANSITION_LOCAL.build_model(
         series, TransitionLocalPriors(innovation_scaling=scaling))
     assert "omega" in {rv.name for rv in model.free_RVs}
-    fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
-                          "phi": 0.6, "sigma_u": 0.15,
-                          "sigma_src": np.array([0.05, 0.15, 0.25])})
-    point = fixed.initial_point()
-    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
-                          on_unused_input="ignore")
-    loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "sigma_src": np.array([0.05, 0.15, 0.25])})
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, scaling)
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
@@ -97,17 +102,12 @@ def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
     y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
     series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
                                 inv_logit_percent(y))
-    import pymc as pm
 
     model = TRANSITION_LOCAL.build_model(
         series, TransitionLocalPriors(innovation_tails="student_t"))
-    fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
-                          "phi": 0.6, "sigma_u": 0.15, "nu_excess": 3.0,
-                          "sigma_src": np.array([0.05, 0.15, 0.25])})
-    point = fixed.initial_point()
-    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
-                          on_unused_input="ignore")
-    loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "nu_excess": 3.0, "sigma_src": np.array([0.05, 0.15, 0.25])})
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, nu=5.0)
     expected += stats.t.logpdf(series.y[0], 5.0, series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
@@ -131,17 +131,12 @@ def test_transient_outliers_log_likelihood_equals_the_loop_with_four_cases():
     y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
     series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
                                 inv_logit_percent(y))
-    import pymc as pm
 
     model = TRANSITION_LOCAL.build_model(
         series, TransitionLocalPriors(observation_outliers="transient"))
-    fixed = pm.do(model, {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2,
-                          "phi": 0.6, "sigma_u": 0.15, "outlier_rate": 0.2, "outlier_sd": 0.5,
-                          "sigma_src": np.array([0.05, 0.15, 0.25])})
-    point = fixed.initial_point()
-    fn = fixed.compile_fn(fixed.observedlogp, inputs=fixed.value_vars,
-                          on_unused_input="ignore")
-    loglik = fn({v.name: point[v.name] for v in fixed.value_vars})
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "outlier_rate": 0.2, "outlier_sd": 0.5, "sigma_src": np.array([0.05, 0.15, 0.25])})
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05,
                                blips=(0.2, 0.5))
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
