@@ -4,14 +4,15 @@
         data/heldout/internet_users_heldout2.csv data/heldout/internet_users_heldout3.csv \
         data/heldout/internet_users_heldout4.csv
 
-On the logit scale (annual values from ``--since``, shares clipped to 0.5-99.5%), the change
-of the yearly change, ``d2[t] = eta[t] - 2 eta[t-1] + eta[t-2]`` (consecutive years only), is
-a year's surprise to a trend that keeps its pace. If surprises are lasting changes of pace,
-consecutive ``d2`` are uncorrelated; a one-off step in the level gives a correlation of -0.5;
-a value off by a blip that the next values do not follow (observation noise) gives -0.67.
-Printed: the correlation over all ``d2`` and over the large ones (``|d2| > --large``), how
-often a large one is followed by one of the other sign, and the sd of ``d2`` with its robust
-counterpart (1.4826 x median absolute value; equal for normal surprises).
+On the logit scale (annual values from ``--since``, shares clipped to 0.5-99.5% as the
+models do), the change of the yearly change, ``d2[t] = eta[t] - 2 eta[t-1] + eta[t-2]``
+(consecutive years only), is a year's surprise to a trend that keeps its pace. If surprises
+are lasting changes of pace, consecutive ``d2`` are uncorrelated; a one-off step in the
+level gives a correlation of -0.5; a value off by a blip that the next values do not follow
+(observation noise) gives -0.67. Printed: the correlation over all ``d2`` and over the large
+ones (``|d2| > --large``), how often a large one is followed by one of the other sign, and
+the sd of ``d2`` with its robust counterpart (1.4826 x median absolute value; equal for
+normal surprises).
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ import pandas as pd
 
 def second_differences(frame: pd.DataFrame) -> pd.DataFrame:
     """``d2`` and the next year's ``d2`` per geo and year (consecutive years only)."""
+    from tnmodel.models.series import logit_share
+
     rows = []
     for geo, part in frame.groupby("geo"):
-        share = part.groupby("year")["value"].mean() / 100.0
-        eta = np.log(share.clip(0.005, 0.995) / (1 - share.clip(0.005, 0.995)))
+        percent = part.groupby("year")["value"].mean()
+        eta = pd.Series(logit_share(percent.to_numpy()), index=percent.index)
         eta = eta.reindex(range(int(eta.index.min()), int(eta.index.max()) + 1))
         d2 = eta.diff().diff()
         rows.append(pd.DataFrame({"geo": geo, "year": d2.index, "d2": d2.to_numpy(),

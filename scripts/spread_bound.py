@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tnmodel.models.series import inv_logit_percent
+
 #: Multipliers of the spread tried.
 FACTORS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 #: z of the 80% interval's ends.
@@ -42,7 +44,7 @@ def rescaled(forecasts: pd.DataFrame, factor: float, n_draws: int = 2000) -> pd.
     sd = (_logit(forecasts["q90"].to_numpy()) - _logit(forecasts["q10"].to_numpy())) / (2 * Z80)
     observed = forecasts["observed"].to_numpy(float)
     z = np.sort(np.random.default_rng(0).standard_normal(n_draws))  # same draws for all
-    draws = 100.0 / (1.0 + np.exp(-(median[:, None] + factor * sd[:, None] * z[None, :])))
+    draws = inv_logit_percent(median[:, None] + factor * sd[:, None] * z[None, :])
     n = n_draws
     spread_term = (draws * (2 * np.arange(1, n + 1) - n - 1)).sum(axis=1) / n**2
     crps = np.abs(draws - observed[:, None]).mean(axis=1) - spread_term
