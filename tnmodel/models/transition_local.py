@@ -210,13 +210,18 @@ def innovation_scale(eta, scaling: str, invlogit, clip):
     return (0.25 / (p * (1.0 - p))) ** 0.5
 
 
+def blip_share(gap, first, where, maximum):
+    """How much of a blip of 1 in each value enters the per-year excess pace of the interval
+    that value ends: ``1 / gap`` (0 for a geo's first value, which ends no interval)."""
+    return where((first < 1) & (gap >= 1), 1.0 / maximum(gap, 1.0), 0.0)
+
+
 def blip_lever(phi, gap, prev, first, where, maximum):
     """How far a blip of 1 in each observation's previous value moves the observation's
-    conditional mean: 1 through the level it starts from, plus ``S_k / gap[prev]`` through the
-    excess pace of the interval that value ends (none if it is its geo's first value)."""
+    conditional mean: 1 through the level it starts from, plus ``S_k`` times its
+    :func:`blip_share` through the carried excess pace."""
     carry = phi * (1.0 - phi**gap) / (1.0 - phi)
-    ends_interval = (first[prev] < 1) & (gap[prev] >= 1)
-    return 1.0 + where(ends_interval, carry / maximum(gap[prev], 1.0), 0.0)
+    return 1.0 + carry * blip_share(gap, first, where, maximum)[prev]
 
 
 def blip_components(variance, rate, blip_sd, lever):
@@ -375,9 +380,8 @@ class TransitionLocal(Family):
         if "outlier_rate" in post:
             draws["outlier_rate"] = stack_draws(post["outlier_rate"])
             draws["outlier_sd"] = stack_draws(post["outlier_sd"])
-            ends = (arrays["first"][last] < 1) & (arrays["gap"][last] >= 1)
-            draws["last_excess_lever"] = np.where(
-                ends, 1.0 / np.maximum(arrays["gap"][last], 1.0), 0.0)  # (geo,)
+            draws["last_excess_lever"] = blip_share(
+                arrays["gap"], arrays["first"], np.where, np.maximum)[last]  # (geo,)
         return draws
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
@@ -450,6 +454,8 @@ class TransitionLocal(Family):
                                                  priors.outlier_sd_log_sd)))
         prev, gap, first = chain_of(series.geo_index, series.year)
         steps = max_gap(series)
+        if transient:
+            levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
         y = np.zeros(series.n_obs)
         for i in np.lexsort((series.year, series.geo_index)):  # each after its previous
             if first[i]:
@@ -463,8 +469,8 @@ class TransitionLocal(Family):
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         + 2 * sigma[0] ** 2)
             if transient:  # one of the four cases, by its weight
-                lever = blip_lever(phi, gap, prev, first, np.where, np.maximum)[i]
-                weights, variances = blip_components(variance, outlier_rate, outlier_sd, lever)
+                weights, variances = blip_components(variance, outlier_rate, outlier_sd,
+                                                     levers[i])
                 variance = variances[rng.choice(4, p=np.asarray(weights) / np.sum(weights))]
             draw = rng.standard_normal() if nu is None else rng.standard_t(nu)
             y[i] = mean[i] + math.sqrt(variance) * draw
