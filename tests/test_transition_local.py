@@ -79,12 +79,17 @@ def _observed_loglik(model, fixed_values: dict) -> float:
     return fn({v.name: point[v.name] for v in fixed.value_vars})
 
 
+def _gappy_series():
+    """One simulated geo's years and series: logits -2.0 .. 0.6 with gaps of 1-3 years."""
+    years = np.array([2010, 2011, 2013, 2014, 2017])
+    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
+    return years, series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
+                                     inv_logit_percent(y))
+
+
 @pytest.mark.parametrize("scaling", ["constant", "binomial"])
 def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
-    years = np.array([2010, 2011, 2013, 2014, 2017])
-    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])  # logits, one geo with gaps of 1-3 years
-    series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
-                                inv_logit_percent(y))
+    years, series = _gappy_series()
 
     model = TRANSITION_LOCAL.build_model(
         series, TransitionLocalPriors(innovation_scaling=scaling))
@@ -98,10 +103,7 @@ def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
 
 
 def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
-    years = np.array([2010, 2011, 2013, 2014, 2017])
-    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
-    series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
-                                inv_logit_percent(y))
+    years, series = _gappy_series()
 
     model = TRANSITION_LOCAL.build_model(
         series, TransitionLocalPriors(innovation_tails="student_t"))
@@ -127,10 +129,7 @@ def test_pooled_paces_are_sampled_non_centred_even_for_dense_series():
 
 
 def test_transient_outliers_log_likelihood_equals_the_loop_with_four_cases():
-    years = np.array([2010, 2011, 2013, 2014, 2017])
-    y = np.array([-2.0, -1.6, -0.9, -0.5, 0.6])
-    series = series_from_arrays("sim", ("sim_a",), np.zeros(5, int), years,
-                                inv_logit_percent(y))
+    years, series = _gappy_series()
 
     model = TRANSITION_LOCAL.build_model(
         series, TransitionLocalPriors(observation_outliers="transient"))
