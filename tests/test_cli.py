@@ -74,6 +74,7 @@ def test_run_writes_results_and_same_seed_gives_same_numbers(tmp_path, sim_data)
     assert list(table["status"]) == ["estimated", "upper bound via proxy", "insufficient data"]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["seed"] == 7 and manifest["versions"]["pymc"]
+    assert "tnmodel_commit" in manifest["versions"]
     assert manifest["data_files_sha256"]["observations.csv"]
     assert manifest["fits"]["sim_share"]["diagnostics"]["divergences"] == 0
 
@@ -149,3 +150,21 @@ def test_sweep_writes_one_tidy_table(tmp_path, sim_data):
         (7, 2030), (7, 2031), (8, 2030), (8, 2031)}
     manifest = json.loads((tmp_path / "s" / "sweep.json").read_text())
     assert manifest["variants"] == 4 and manifest["fit_groups"] == 2
+
+
+def test_source_commit_names_the_commit_and_says_when_files_changed(tmp_path):
+    from tnmodel.runner import source_commit
+
+    assert source_commit(tmp_path) == "unknown"  # not a git checkout
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=sim", "-c", "user.email=sim@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.txt").write_text("one\n", encoding="utf-8")
+    subprocess.run([*git, "add", "a.txt"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "sim"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True,
+                          check=True).stdout.strip()
+    assert source_commit(tmp_path) == head
+    (tmp_path / "new.txt").write_text("untracked files do not count\n", encoding="utf-8")
+    assert source_commit(tmp_path) == head
+    (tmp_path / "a.txt").write_text("two\n", encoding="utf-8")
+    assert source_commit(tmp_path) == head + "-dirty"

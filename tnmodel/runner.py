@@ -358,9 +358,28 @@ def _fit_seed(seed: int, indicator: str) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
+def source_commit(root: Path | None = None) -> str:
+    """The git commit of tnmodel's source (``root``: default, the folder above the package),
+    with ``-dirty`` if tracked files are changed, or ``unknown`` outside a git checkout: a
+    version number does not say which code ran."""
+    import subprocess
+
+    root = root or Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain",
+                                  "--untracked-files=no"], capture_output=True, text=True,
+                                 timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("-dirty" if changed else "") if head else "unknown"
+
+
 @functools.cache
 def _package_versions() -> dict[str, str]:
-    found = {"tnmodel": __version__, "python": platform.python_version()}
+    found = {"tnmodel": __version__, "tnmodel_commit": source_commit(),
+             "python": platform.python_version()}
     for name in PACKAGES:
         try:
             found[name] = version(name)
