@@ -392,14 +392,14 @@ def check_gates(fit_label: str, diagnostics: Diagnostics, gates: GateThresholds,
     if not diagnostics.min_ess_bulk >= gates.min_ess_bulk:
         failures.append(f"bulk ESS {diagnostics.min_ess_bulk:.0f} < {gates.min_ess_bulk:.0f} "
                         f"(worst: {diagnostics.worst_ess})")
-    mixing = bool(failures)  # R-hat or ESS: judged better with more chains
     if diagnostics.divergences > gates.max_divergences:
         failures.append(f"{diagnostics.divergences} divergent transitions")
     if failures:
         sampler = sampler or SamplerSettings()
         chains = (f"more chains (sampler.chains, now {sampler.chains}: R-hat and ESS of a "
-                  "slowly mixing parameter are judged better from 4), "
-                  if mixing and sampler.chains < 4 else "")
+                  f"slowly mixing parameter are judged better from {RETRY_CHAINS}), "
+                  if mixing_failed(diagnostics, gates) and sampler.chains < RETRY_CHAINS
+                  else "")
         raise ConvergenceError(
             f"the fit of {fit_label} did not converge: " + "; ".join(failures) + ". "
             f"Try: {chains}more tuning and draws (sampler.tune / sampler.draws, now "
