@@ -42,7 +42,8 @@ if TYPE_CHECKING:
     from tnmodel.models import SamplerSettings
 
 #: Families that need bounded values (``--upper``): they model shares on the logit scale.
-BOUNDED_FAMILIES = ("transition", "transition_local", "logit_trend", "logistic")
+BOUNDED_FAMILIES = ("transition", "transition_local", "transition_state", "logit_trend",
+                    "logistic")
 #: The default models. The transition model of back-tests is ``transition_local`` since the
 #: sixth round (``docs/backtests.md``: the decision rule fixed before the fourth held-out
 #: panel); ``--model transition`` runs the default family of scenarios.

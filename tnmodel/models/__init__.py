@@ -33,6 +33,7 @@ from tnmodel.models.series import (
 )
 from tnmodel.models.transition import TRANSITION, TransitionPriors
 from tnmodel.models.transition_local import TRANSITION_LOCAL, TransitionLocalPriors
+from tnmodel.models.transition_state import TRANSITION_STATE, TransitionStatePriors
 
 az = lazy("arviz")
 
@@ -49,6 +50,7 @@ __all__ = [
     "ModelSpec",
     "TransitionLocalPriors",
     "TransitionPriors",
+    "TransitionStatePriors",
     "SamplerSettings",
     "SeriesData",
     "check_gates",
@@ -64,12 +66,13 @@ __all__ = [
 
 #: Model families by the name scenario files use.
 FAMILIES: dict[str, Family] = {
-    family.name: family for family in (LOGIT_TREND, TRANSITION, TRANSITION_LOCAL, LOGISTIC,
-                                        LINEAR)
+    family.name: family for family in (LOGIT_TREND, TRANSITION, TRANSITION_LOCAL,
+                                        TRANSITION_STATE, LOGISTIC, LINEAR)
 }
-FamilyName = Literal["logit_trend", "transition", "transition_local", "logistic", "linear"]
-AnyPriors = (LogitTrendPriors | TransitionPriors | TransitionLocalPriors | LogisticPriors
-             | LinearPriors)
+FamilyName = Literal["logit_trend", "transition", "transition_local", "transition_state",
+                     "logistic", "linear"]
+AnyPriors = (LogitTrendPriors | TransitionPriors | TransitionLocalPriors | TransitionStatePriors
+             | LogisticPriors | LinearPriors)
 
 
 class SamplerSettings(BaseModel):

@@ -31,6 +31,9 @@ PARAMETERS = {
     "transition_local": (("omega", 0, "omega"), ("mu_omega", None, "mu_omega"),
                          ("phi", None, "phi"), ("sigma_u", None, "sigma_u"),
                          ("asymptote", None, "asymptote")),
+    "transition_state": (("omega", 0, "omega"), ("mu_omega", None, "mu_omega"),
+                         ("phi", None, "phi"), ("sigma_u", None, "sigma_u"),
+                         ("sigma_src", 0, "sigma_src"), ("asymptote", None, "asymptote")),
 }
 
 

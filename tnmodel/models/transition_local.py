@@ -74,8 +74,8 @@ pt = lazy("pytensor.tensor")
 GAP_STEP = 4
 
 
-class TransitionLocalPriors(PacePriors):
-    """Priors of the local transition model (logit scale; paces per year).
+class LocalPacePriors(PacePriors):
+    """Priors of a pace applied to the series' own level, with a persistent excess pace.
 
     Pace, asymptote, floor, observation errors and breaks are the transition model's
     (:class:`~tnmodel.models.transition.PacePriors`). New: the persistence ``phi`` of the
@@ -90,6 +90,14 @@ class TransitionLocalPriors(PacePriors):
     innovation_sd_median: float = Field(0.1, gt=0, description=(
         "Median of the log-normal prior of sigma_u (logits a year)."))
     innovation_sd_log_sd: float = Field(0.75, gt=0)
+
+
+class TransitionLocalPriors(LocalPacePriors):
+    """Priors of the local transition model (logit scale; paces per year): those of
+    :class:`LocalPacePriors` and the options of the third to seventh rounds (innovation
+    scaling and tails, transient blips), each off by default.
+    """
+
     innovation_scaling: Literal["constant", "binomial"] = Field("constant", description=(
         "How the innovation sd depends on the level p: 'constant' (sigma_u at every level) "
         "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
@@ -128,19 +136,19 @@ class UnsupportedSeries(ValueError):
     """The series has something this family does not model (bounds, a geo without values)."""
 
 
-def check_series(series: SeriesData) -> None:
-    """Raise :class:`UnsupportedSeries` (saying what to use instead) if the family cannot
-    fit ``series``."""
+def check_series(series: SeriesData, family: str = "transition_local") -> None:
+    """Raise :class:`UnsupportedSeries` (saying what to use instead) if ``family`` (this one
+    or another that applies the pace to the series' own level) cannot fit ``series``."""
     bounded = sorted(set(series.kind) - {"exact"})
     if bounded:
         raise UnsupportedSeries(
-            f"{series.indicator}: family 'transition_local' does not take bounds "
+            f"{series.indicator}: family '{family}' does not take bounds "
             f"({', '.join(bounded)} bounds present); use family 'transition'")
     exact_geos = set(series.geo_index[series.kind == "exact"].tolist())
     missing = [g for i, g in enumerate(series.geos) if i not in exact_geos]
     if missing:
         raise UnsupportedSeries(
-            f"{series.indicator}: family 'transition_local' needs an exact value for every "
+            f"{series.indicator}: family '{family}' needs an exact value for every "
             f"geo; none for {', '.join(missing)}; use family 'transition'")
 
 
@@ -261,6 +269,45 @@ def _invlogit_np(x):
     return 1.0 / (1.0 + np.exp(-x))
 
 
+def local_parameters(series: SeriesData, priors: LocalPacePriors, data: dict) -> dict:
+    """The parameters the local families share, created inside the current model: pooled
+    paces ``omega`` (non-centred; a lone geo gets the pool's marginal prior), asymptote,
+    floor, persistence ``phi``, innovation sd ``sigma_u``, observation errors by source type
+    and for part-year values, and the break offsets; ``offset`` is each observation's (or
+    grid cell's, with ``data``'s ``brk*`` arrays) offset from today's definition."""
+    n_breaks = series.break_matrix().shape[1]
+    if len(series.geos) == 1:  # nothing to pool with: the pool's marginal prior
+        omega = pm.Normal("omega", priors.pace_mean, one_geo_pace_sd(priors), dims="geo")
+    else:
+        mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
+        tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
+        # Non-centred whatever the density of the series: a geo's pace is only weakly
+        # pinned by its data (it trades off with the floor and the excess pace), and the
+        # centred form mixed tau_omega too slowly (eighth round).
+        z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
+        omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
+    params = {
+        "omega": omega,
+        "asymptote": pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
+                                                       priors.asymptote_concentration)),
+        "floor": pm.Beta("floor", *beta_params(priors.floor_mean, priors.floor_concentration)),
+        "phi": pm.Beta("phi", *beta_params(priors.persistence_mean,
+                                           priors.persistence_concentration)),
+        "sigma_u": pm.LogNormal("sigma_u", np.log(priors.innovation_sd_median),
+                                priors.innovation_sd_log_sd),
+        "sigma_src": pm.LogNormal("sigma_src", np.log(priors.obs_sd_medians()),
+                                  priors.obs_sd_log_sd, dims="source_type"),
+        "sigma_part": pm.HalfNormal("sigma_part", priors.part_year_sd),
+    }
+    offset = 0.0
+    if n_breaks:
+        delta = pm.Normal("delta", 0.0, priors.break_sd, dims="break")
+        for b in range(n_breaks):
+            offset = offset + data[f"brk{b}"] * delta[b]
+    params["offset"] = offset
+    return params
+
+
 class TransitionLocal(Family):
     """The local transition family (see module docstring)."""
 
@@ -294,32 +341,10 @@ class TransitionLocal(Family):
                   "break": list(range(n_breaks))}
         with pm.Model(coords=coords) as model:
             data = {name: pm.Data(name, values) for name, values in _arrays(series, priors).items()}
-            if len(series.geos) == 1:  # nothing to pool with: the pool's marginal prior
-                omega = pm.Normal("omega", priors.pace_mean, one_geo_pace_sd(priors),
-                                  dims="geo")
-            else:
-                mu_omega = pm.Normal("mu_omega", priors.pace_mean, priors.pace_sd)
-                tau_omega = pm.Gamma("tau_omega", 2.0, 2.0 / priors.pace_spread_mean)
-                # Non-centred whatever the density of the series: a geo's pace is only
-                # weakly pinned by its data (it trades off with the floor and the excess
-                # pace), and the centred form mixed tau_omega too slowly (eighth round).
-                z_omega = pm.Normal("z_omega", 0.0, 1.0, dims="geo")
-                omega = pm.Deterministic("omega", mu_omega + tau_omega * z_omega, dims="geo")
-            asymptote = pm.Beta("asymptote", *beta_params(priors.asymptote_mean,
-                                                          priors.asymptote_concentration))
-            floor = pm.Beta("floor", *beta_params(priors.floor_mean, priors.floor_concentration))
-            phi = pm.Beta("phi", *beta_params(priors.persistence_mean,
-                                              priors.persistence_concentration))
-            sigma_u = pm.LogNormal("sigma_u", np.log(priors.innovation_sd_median),
-                                   priors.innovation_sd_log_sd)
-            sigma_src = pm.LogNormal("sigma_src", np.log(priors.obs_sd_medians()),
-                                     priors.obs_sd_log_sd, dims="source_type")
-            sigma_part = pm.HalfNormal("sigma_part", priors.part_year_sd)
-            offset = 0.0
-            if n_breaks:
-                delta = pm.Normal("delta", 0.0, priors.break_sd, dims="break")
-                for b in range(n_breaks):
-                    offset = offset + data[f"brk{b}"] * delta[b]
+            params = local_parameters(series, priors, data)
+            omega, asymptote, floor = params["omega"], params["asymptote"], params["floor"]
+            phi, sigma_u, offset = params["phi"], params["sigma_u"], params["offset"]
+            sigma_src, sigma_part = params["sigma_src"], params["sigma_part"]
             eta = data["y"] - offset
             prev, gap, first = data["prev"], data["gap"], data["first"]
             mean, _ = conditional_means(eta, omega[data["geo_of"]], asymptote, floor, phi, prev,
