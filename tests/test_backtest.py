@@ -147,6 +147,26 @@ def _sim_panel(path, n_geos=6, seed=3):
     return path
 
 
+def test_nothing_to_score_is_a_clear_error_and_writes_no_folder(tmp_path, monkeypatch):
+    import tnmodel.models
+    from tnmodel.backtest import NothingToScore
+
+    data = _sim_panel(tmp_path / "sim.csv")
+    after = CliRunner().invoke(app, ["backtest", "--data", str(data), "--cutoff", "2015",
+                                     "--model", "cagr", "--upper", "100",
+                                     "--out", str(tmp_path / "late")])
+    assert after.exit_code == 1 and "no held-out value to score" in after.output
+    assert "Traceback" not in after.output and not (tmp_path / "late").exists()
+
+    def fail(*args, **kwargs):
+        raise tnmodel.models.ConvergenceError("R-hat 1.2 > 1.01 (worst: sigma_u)")
+
+    monkeypatch.setattr(tnmodel.models, "fit_series", fail)
+    frame = read_backtest_csv(data, upper=100)
+    with pytest.raises(NothingToScore, match=r"transition_local at 2008: failed gates: R-hat"):
+        run_backtest(frame, [2008], models=["transition_local"], upper=100, horizon=3)
+
+
 def test_backtest_of_baselines_scores_every_held_out_value(tmp_path):
     frame = read_backtest_csv(_sim_panel(tmp_path / "sim.csv"), upper=100)
     result = run_backtest(frame, [2008, 2010], models=["cagr", "ols", "ets_damped"],

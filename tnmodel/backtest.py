@@ -53,6 +53,10 @@ REQUIRED_COLUMNS = ("geo", "year", "value")
 BASELINE_DRAWS = 2000
 
 
+class NothingToScore(ValueError):
+    """A back-test produced no forecast to score (no held-out value, or every fit failed)."""
+
+
 def known_models() -> tuple[str, ...]:
     from tnmodel.models import FAMILIES
 
@@ -504,8 +508,14 @@ def run_backtest(
 
     scores = pd.DataFrame(score_rows)
     if scores.empty:
-        raise ValueError("no held-out value to score: every cut-off needs data before and "
-                         "within --horizon years after it")
+        failed = [f"{r['model']} at {r['cutoff']}: {r['status']}" for r in fit_rows
+                  if str(r.get("status", "")).startswith("failed")]
+        if failed:
+            raise NothingToScore("nothing to score: every model that could forecast failed "
+                                 "its fits, so no folder was written:\n  "
+                                 + "\n  ".join(failed))
+        raise NothingToScore("no held-out value to score: every cut-off needs data before "
+                             "and within --horizon years after it")
     metrics = summarise(scores)
     pit = scores[["model", "cutoff", "geo", "year", "horizon", "pit"]]
     brier = brier_scores(scores, pd.DataFrame(event_rows))

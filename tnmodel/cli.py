@@ -427,6 +427,7 @@ def backtest(
     alone, as a sparse local series is).
     """
     from tnmodel.backtest import (
+        NothingToScore,
         ReferencePanel,
         check_models,
         family_priors,
@@ -464,10 +465,14 @@ def backtest(
         raise typer.Exit(1) from None
     progress = (lambda line: err.print(f"  {line}", style="dim", highlight=False)) \
         if _progress_enabled(quiet) else (lambda line: None)
-    result = run_backtest(
-        frame, cutoff, models=model or None, upper=upper, horizon=horizon,
-        thresholds=threshold or (), seed=seed, indicator=indicator or "series",
-        sampler=sampler, progress=progress, priors=priors, reference=reference, lone=lone)
+    try:
+        result = run_backtest(
+            frame, cutoff, models=model or None, upper=upper, horizon=horizon,
+            thresholds=threshold or (), seed=seed, indicator=indicator or "series",
+            sampler=sampler, progress=progress, priors=priors, reference=reference, lone=lone)
+    except NothingToScore as exc:
+        err.print(f"error: {exc}", style="red", highlight=False, markup=False)
+        raise typer.Exit(1) from None
     folder = write_backtest(result, out_dir, {
         "command": " ".join(["tnmodel", *sys.argv[1:]]),
         **({"data_file": str(data[0]), "data_sha256": file_hash(data[0])} if len(data) == 1
