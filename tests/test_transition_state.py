@@ -20,9 +20,11 @@ from tnmodel.models.transition_state import (
     TransitionStatePriors,
     _arrays,
     _invlogit_np,
+    _softplus_np,
     draw_states,
     grid_shape,
     kalman_filter,
+    pace_np,
 )
 
 SIGMA_SRC = np.array([0.05, 0.15, 0.25])
@@ -73,14 +75,15 @@ def _dense_loglik(series, omega, phi, sigma_u, sigma_obs, sigma_part, level_mean
 
 
 def test_filter_likelihood_equals_the_dense_gaussian_when_the_pace_is_constant():
-    # With floor = 1 the pace is omega at every level: a linear-Gaussian state space, whose
-    # likelihood the Kalman filter gives exactly.
+    # With floor = 1 the pace is omega at every level (and far from the rounded corner when
+    # the asymptote is small): a linear-Gaussian state space, whose likelihood the Kalman
+    # filter gives exactly.
     series = _sim_two_geos()
     model = TRANSITION_STATE.build_model(series, TransitionStatePriors())
     floor = 1.0 - 1e-12
     loglik = _potential(model, {
         "z_omega": np.array([0.5, -1.0]), "mu_omega": 0.3, "tau_omega": 0.2,
-        "asymptote": 0.8, "floor": floor, "phi": 0.6, "sigma_u": 0.15,
+        "asymptote": 0.05, "floor": floor, "phi": 0.6, "sigma_u": 0.15,
         "sigma_src": SIGMA_SRC, "sigma_part": 0.3})
     omega = (0.3 + 0.2 * np.array([0.5, -1.0])) * floor
     expected = _dense_loglik(series, omega, 0.6, 0.15, 0.05, 0.3, 0.0, 2.0)
@@ -101,7 +104,7 @@ def test_numpy_filter_of_the_forecast_equals_the_model_likelihood():
     omega = 0.4 + 0.2 * np.array([0.5, -1.0])
     numpy_loglik, _ = kalman_filter(
         arrays["y"], arrays["has"], arrays["scored"], error, omega, 0.8, 0.2, 0.6, 0.15,
-        0.0, 2.0, grid_shape(series), np.where, _invlogit_np, np.log)
+        0.0, 2.0, grid_shape(series), _invlogit_np, _softplus_np, np.log)
     assert float(numpy_loglik) == pytest.approx(loglik, rel=1e-9)
 
 
@@ -118,7 +121,7 @@ def test_extended_filter_is_close_to_the_exact_likelihood_of_a_nonlinear_pace():
     arrays = _arrays(series, TransitionStatePriors())
     ekf, _ = kalman_filter(arrays["y"], arrays["has"], arrays["scored"],
                            np.full(arrays["y"].shape, e**2), np.array([omega]), A, f, phi, s,
-                           0.0, 2.0, grid_shape(series), np.where, _invlogit_np, np.log)
+                           0.0, 2.0, grid_shape(series), _invlogit_np, _softplus_np, np.log)
     # Exact: p(y[1:] | y[0]) by sampling paths from the prior given the first value (level
     # = y[0] + its error; excess stationary) and averaging the likelihood of the rest.
     n = 400_000
@@ -128,10 +131,25 @@ def test_extended_filter_is_close_to_the_exact_likelihood_of_a_nonlinear_pace():
     log_terms = np.zeros(n)
     for t in range(1, len(y)):
         excess = phi * excess + s * rng.standard_normal(n)
-        level = level + omega * np.maximum(f, 1 - _invlogit_np(level) / A) + excess
+        level = level + pace_np(level, omega, A, f) + excess
         log_terms += stats.norm.logpdf(y[t], level, e)
     exact = np.log(np.mean(np.exp(log_terms - log_terms.max()))) + log_terms.max()
     assert float(ekf) == pytest.approx(exact, abs=0.01), (float(ekf), exact)
+
+
+def test_pace_is_the_transition_pace_with_a_rounded_corner_and_its_exact_slope():
+    from tnmodel.models.transition import rate_np
+    from tnmodel.models.transition_state import FLOOR_SMOOTHING, pace_and_slope
+
+    level = np.linspace(-4.0, 4.0, 2001)
+    pace, slope = pace_and_slope(level, 0.5, 0.8, 0.2, _invlogit_np, _softplus_np)
+    sharp = rate_np(level, 0.5, 0.8, 0.2)
+    assert np.all(pace >= sharp - 1e-12)
+    assert np.max(pace - sharp) <= np.log(2) * FLOOR_SMOOTHING * 0.5
+    assert np.max(pace - sharp) > 0.5 * np.log(2) * FLOOR_SMOOTHING * 0.5  # rounded at all
+    numeric = np.gradient(pace, level)
+    assert np.max(np.abs(numeric - slope)[1:-1]) < 1e-3
+    assert np.max(np.abs(np.diff(slope))) < 0.01  # no jump where the floor takes over
 
 
 def test_forecast_one_year_ahead_has_the_filter_predictive_moments():

@@ -18,7 +18,9 @@ The likelihood is the filter's prediction-error decomposition over each geo's ye
 from its first observed year (no latent path is sampled). The pace is nonlinear in the
 level, so the filter is an extended Kalman filter: the pace is linearised at the filtered
 level each year (exact when the pace is constant, ``f = 1``; the SBC in the test suite and
-``benchmarks/sbc.py`` check what the approximation costs). Each geo starts from ``eta ~
+``benchmarks/sbc.py`` check what the approximation costs). The pace's corner at the floor is
+rounded over :data:`FLOOR_SMOOTHING` so that the linearisation, and with it the likelihood,
+changes smoothly with the level. Each geo starts from ``eta ~
 Normal(level_mean, level_sd)`` and a stationary excess pace, and its first value gives no
 likelihood term (as in ``transition_local``, whose first values start the chain). Gaps are
 years the filter predicts through. Breaks, source types and part-year values are as in the
@@ -42,7 +44,7 @@ from tnmodel.models.common import beta_params, present_kinds
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
-from tnmodel.models.transition import main_source_type, rate_np
+from tnmodel.models.transition import main_source_type
 from tnmodel.models.transition_local import (
     LocalPacePriors,
     UnsupportedSeries,
@@ -55,6 +57,9 @@ pm = lazy("pymc")
 pt = lazy("pytensor.tensor")
 
 FAMILY = "transition_state"
+#: Width (in share left to the asymptote) over which the pace's corner at the floor is
+#: rounded; the pace differs from the sharp one by at most ``0.69 * 0.02 * omega``.
+FLOOR_SMOOTHING = 0.02
 #: The yearly grid is padded to a multiple of this many years (one compiled structure for
 #: neighbouring cut-offs).
 GRID_STEP = 4
@@ -122,18 +127,27 @@ def _arrays(series: SeriesData, priors: TransitionStatePriors) -> dict[str, np.n
     return arrays
 
 
-def pace_and_slope(level, omega, asymptote, floor, where, invlogit):
-    """The pace at ``level`` and its derivative in the level (0 where the floor holds)."""
+def pace_and_slope(level, omega, asymptote, floor, invlogit, softplus):
+    """The pace at ``level`` and its derivative in the level.
+
+    The transition pace ``omega * max(f, 1 - p / A)`` with the corner rounded over
+    :data:`FLOOR_SMOOTHING` (a softplus): the filter's linearisation uses the slope, and
+    with the sharp corner the slope, hence the filter's variances and the likelihood, would
+    jump where the floor takes over, which NUTS cannot sample."""
     p = invlogit(level)
-    share_left = 1.0 - p / asymptote
-    above_floor = share_left > floor
-    pace = omega * where(above_floor, share_left, floor)
-    slope = where(above_floor, -omega * p * (1.0 - p) / asymptote, 0.0)
+    excess_share = (1.0 - p / asymptote - floor) / FLOOR_SMOOTHING
+    pace = omega * (floor + FLOOR_SMOOTHING * softplus(excess_share))
+    slope = -omega * p * (1.0 - p) / asymptote * invlogit(excess_share)
     return pace, slope
 
 
+def pace_np(level, omega, asymptote, floor):
+    """:func:`pace_and_slope`'s pace in numpy (forecasts and simulations)."""
+    return pace_and_slope(level, omega, asymptote, floor, _invlogit_np, _softplus_np)[0]
+
+
 def kalman_filter(y, has, scored, error_var, omega, asymptote, floor, phi, sigma_u,
-                  level_mean, level_sd, grid: tuple[int, int], where, invlogit, log,
+                  level_mean, level_sd, grid: tuple[int, int], invlogit, softplus, log,
                   last=None):
     """Extended Kalman filter of each geo's (level, excess pace) over its yearly grid.
 
@@ -157,7 +171,7 @@ def kalman_filter(y, has, scored, error_var, omega, asymptote, floor, phi, sigma
     loglik, state = 0.0, None
     for t in range(n_years):
         if t > 0:  # predict one year, the pace linearised at the filtered level
-            pace, slope = pace_and_slope(m1, omega, asymptote, floor, where, invlogit)
+            pace, slope = pace_and_slope(m1, omega, asymptote, floor, invlogit, softplus)
             a = 1.0 + slope
             m1, m2 = m1 + pace + phi * m2, phi * m2
             p11, p12, p22 = (a * a * p11 + 2.0 * a * phi * p12 + phi * phi * p22 + s2,
@@ -182,6 +196,10 @@ def kalman_filter(y, has, scored, error_var, omega, asymptote, floor, phi, sigma
 
 def _invlogit_np(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+def _softplus_np(x):
+    return np.logaddexp(0.0, x)
 
 
 class TransitionState(Family):
@@ -221,8 +239,7 @@ class TransitionState(Family):
                 data["y"] - params["offset"], data["has"], data["scored"], error_var,
                 params["omega"], params["asymptote"], params["floor"], params["phi"],
                 params["sigma_u"], data["level_prior"][0], data["level_prior"][1],
-                grid_shape(series), pt.switch,
-                pm.math.invlogit, pt.log)
+                grid_shape(series), pm.math.invlogit, pt.softplus, pt.log)
             pm.Potential("y_obs", loglik.sum())
         return model
 
@@ -247,8 +264,8 @@ class TransitionState(Family):
         _, state = kalman_filter(
             arrays["y"][expand] - offset, arrays["has"][expand], arrays["scored"][expand],
             error_var, draws["omega"].T, draws["asymptote"], draws["floor"], draws["phi"],
-            draws["sigma_u"], level_mean, level_sd, grid_shape(series), np.where, _invlogit_np,
-            np.log, last=last)
+            draws["sigma_u"], level_mean, level_sd, grid_shape(series), _invlogit_np,
+            _softplus_np, np.log, last=last)
         draws["state"] = np.stack(state, axis=-1).transpose(1, 0, 2)  # (sample, geo, 5)
         draws["last_year"] = (first_years(series) + last).astype(float)
         draws["main_type"] = main_source_type(series)
@@ -268,11 +285,11 @@ class TransitionState(Family):
         forward = [level]
         for _ in range(ahead):
             excess = phi * excess + sigma_u * rng.standard_normal(level.shape)
-            level = level + rate_np(level, omega, A, f) + excess
+            level = level + pace_np(level, omega, A, f) + excess
             forward.append(level)
         level, backward = start, []
         for step in range(1, behind + 1):
-            level = level - rate_np(level, omega, A, f)
+            level = level - pace_np(level, omega, A, f)
             backward.append(level + sigma_u * math.sqrt(step) * rng.standard_normal(level.shape))
         h = years[None, :] - last_year[:, None]  # (geo, year)
         geo = np.arange(len(last_year))[:, None]
@@ -310,7 +327,7 @@ class TransitionState(Family):
         path = [level]
         for _ in range(1, span):
             excess = phi * excess + s * rng.standard_normal(G)
-            level = level + rate_np(level, omega, A, f) + excess
+            level = level + pace_np(level, omega, A, f) + excess
             path.append(level)
         latent = np.stack(path, axis=1)  # (geo, year from the geo's first)
         t = series.year - first[series.geo_index]
