@@ -92,6 +92,8 @@ REFERENCE_ARGS := --reference-data data/observations.csv --reference-exclude tha
 HELDOUT_ALL := $(foreach f,internet_users_heldout internet_users_heldout2 \
 	internet_users_heldout3,--data data/heldout/$(f).csv) --indicator internet_users_share \
 	--since 2000 --upper 100 --draws 1000 --tune 1000 --quiet $(HELDOUT_CUTOFFS)
+# Tenth round (development): the state-space local model.
+STATE_MODELS := --model transition_state --model cagr --model ets_damped
 ROUND5_MODELS := --model transition --model transition_local --model cagr --model ols \
 	--model ets_damped
 PANEL_CUTOFFS := --cutoff 2008 --cutoff 2011 --cutoff 2014 --cutoff 2017
@@ -101,7 +103,7 @@ VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cut
 VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 --cutoff 2013 \
 	--cutoff 2015 --cutoff 2017
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; nine rounds) into docs/backtests/
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; ten rounds) into docs/backtests/
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(PANEL_CUTOFFS) \
 	  --out $(BACKTESTS)/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(VIETNAM_CUTOFFS) \
@@ -144,6 +146,9 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, s
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(PANEL_CUTOFFS) \
 	  --out $(BACKTESTS)/dev/internet_panel_noncentred
 	$(call heldout,internet_users_heldout7,$(ALL_MODELS),internet_heldout7)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(STATE_MODELS) $(PANEL_CUTOFFS) \
+	  --out $(BACKTESTS)/dev/internet_panel_state
+	$(call heldout,internet_users_heldout7,$(STATE_MODELS),dev/internet_heldout7_state)
 	$(PY) scripts/backtest_table.py $(addprefix $(BACKTESTS)/,internet_panel vietnam \
 	  internet_panel_new vietnam_new internet_heldout internet_heldout_binomial \
 	  internet_heldout2 internet_heldout2_binomial internet_heldout3 local/internet_panel \
@@ -151,7 +156,8 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, s
 	  reference/heldout_lone reference/heldout_lone_own reference/vietnam reference/vietnam_new \
 	  internet_heldout4 internet_heldout4_student_t internet_heldout5 internet_heldout5_transient \
 	  internet_heldout6 dev/internet_heldout5_noncentred dev/internet_heldout6_noncentred \
-	  dev/internet_panel_noncentred internet_heldout7)
+	  dev/internet_panel_noncentred internet_heldout7 dev/internet_panel_state \
+	  dev/internet_heldout7_state)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \

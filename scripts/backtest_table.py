@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 #: The models the bar is about (each compared with the baselines).
-TRANSITION_MODELS = ("transition", "transition_local")
+TRANSITION_MODELS = ("transition", "transition_local", "transition_state")
 
 
 def relative_crps(scores: pd.DataFrame, model: str) -> list[str]:
