@@ -308,6 +308,47 @@ def local_parameters(series: SeriesData, priors: LocalPacePriors, data: dict) ->
     return params
 
 
+def draw_local_parameters(n_geos: int, priors: LocalPacePriors,
+                          rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """One prior draw of the parameters :func:`local_parameters` creates (simulations):
+    ``omega``, ``mu_omega``, ``asymptote``, ``floor``, ``phi``, ``sigma_u``, ``sigma_src``."""
+    if n_geos == 1:
+        mu_omega = priors.pace_mean
+        omega = rng.normal(mu_omega, one_geo_pace_sd(priors), 1)
+    else:
+        mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
+        omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), n_geos)
+    A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
+    f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
+    phi = rng.beta(*beta_params(priors.persistence_mean, priors.persistence_concentration))
+    s = float(np.exp(rng.normal(np.log(priors.innovation_sd_median),
+                                priors.innovation_sd_log_sd)))
+    sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
+    return {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
+            "floor": np.array(f), "phi": np.array(phi), "sigma_u": np.array(s),
+            "sigma_src": sigma}
+
+
+def paths_at(years: np.ndarray, last_year: np.ndarray, forward: list[np.ndarray],
+             start: np.ndarray, pace, sigma_u: np.ndarray,
+             rng: np.random.Generator) -> np.ndarray:
+    """Logit paths (sample, geo, year) at ``years``: ``forward[k]`` is each geo's level ``k``
+    years after its ``last_year``; years before it are ``pace`` run back from ``start``, with
+    the innovations' spread (``sigma_u * sqrt(years back)``)."""
+    h = years[None, :] - last_year[:, None]  # (geo, year)
+    behind = max(0, int((-h).max()))
+    level, backward = start, []
+    for step in range(1, behind + 1):
+        level = level - pace(level)
+        backward.append(level + sigma_u * math.sqrt(step) * rng.standard_normal(level.shape))
+    geo = np.arange(len(last_year))[:, None]
+    paths = np.stack(forward, axis=2)[:, geo, np.maximum(h, 0)]
+    if behind:
+        back = np.stack(backward, axis=2)[:, geo, np.maximum(-h, 1) - 1]
+        paths = np.where((h < 0)[None], back, paths)
+    return paths
+
+
 class TransitionLocal(Family):
     """The local transition family (see module docstring)."""
 
@@ -417,7 +458,6 @@ class TransitionLocal(Family):
         phi, sigma_u = draws["phi"][:, None], draws["sigma_u"][:, None]
         last_year = draws["last_year"].astype(int)  # (geo,)
         ahead = max(0, int((years[None, :] - last_year[:, None]).max()))
-        behind = max(0, int((last_year[:, None] - years[None, :]).max()))
         # Forward: (sample, geo, steps ahead 0..ahead).
         level, excess = draws["last_eta"], draws["last_excess"]
         transient = "outlier_rate" in draws
@@ -432,17 +472,8 @@ class TransitionLocal(Family):
             excess = phi * excess + shock * innovations(rng, level.shape, nu)
             level = level + rate_np(level, omega, A, f) + excess
             forward.append(level)
-        # Backward: the pace run back from the last value, with the innovations' spread.
-        level, backward = draws["last_eta"], []
-        for step in range(1, behind + 1):
-            level = level - rate_np(level, omega, A, f)
-            backward.append(level + sigma_u * math.sqrt(step) * rng.standard_normal(level.shape))
-        h = years[None, :] - last_year[:, None]  # (geo, year)
-        geo = np.arange(len(last_year))[:, None]
-        paths = np.stack(forward, axis=2)[:, geo, np.maximum(h, 0)]
-        if behind:
-            back = np.stack(backward, axis=2)[:, geo, np.maximum(-h, 1) - 1]
-            paths = np.where((h < 0)[None], back, paths)
+        paths = paths_at(years, last_year, forward, draws["last_eta"],
+                         lambda level: rate_np(level, omega, A, f), sigma_u, rng)
         start_error = draws["last_error_sd"][:, :, None] * rng.standard_normal(paths.shape[:2]
                                                                                )[:, :, None]
         sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
@@ -456,19 +487,9 @@ class TransitionLocal(Family):
         """Parameters from the prior and logit observations drawn from the model's own
         conditionals (every value exact, annual, source type 0; no breaks)."""
         check_series(series)
-        G = len(series.geos)
-        if G == 1:
-            mu_omega = priors.pace_mean
-            omega = rng.normal(mu_omega, one_geo_pace_sd(priors), 1)
-        else:
-            mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
-            omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
-        A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
-        f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
-        phi = rng.beta(*beta_params(priors.persistence_mean, priors.persistence_concentration))
-        s = float(np.exp(rng.normal(np.log(priors.innovation_sd_median),
-                                    priors.innovation_sd_log_sd)))
-        sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
+        truth = draw_local_parameters(len(series.geos), priors, rng)
+        omega, A, f, phi = truth["omega"], truth["asymptote"], truth["floor"], truth["phi"]
+        s, sigma = float(truth["sigma_u"]), truth["sigma_src"]
         nu = (2.0 + rng.gamma(priors.tail_dof_shape, 1.0 / priors.tail_dof_rate)
               if priors.innovation_tails == "student_t" else None)
         transient = priors.observation_outliers == "transient"
@@ -499,9 +520,6 @@ class TransitionLocal(Family):
                 variance = variances[rng.choice(4, p=np.asarray(weights) / np.sum(weights))]
             draw = rng.standard_normal() if nu is None else rng.standard_t(nu)
             y[i] = mean[i] + math.sqrt(variance) * draw
-        truth = {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
-                 "floor": np.array(f), "phi": np.array(phi), "sigma_u": np.array(s),
-                 "sigma_src": sigma}
         if nu is not None:
             truth["nu_excess"] = np.array(nu - 2.0)
         if transient:

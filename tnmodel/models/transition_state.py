@@ -40,7 +40,7 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel
 
-from tnmodel.models.common import beta_params, present_kinds
+from tnmodel.models.common import present_kinds
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
@@ -49,8 +49,9 @@ from tnmodel.models.transition_local import (
     LocalPacePriors,
     UnsupportedSeries,
     check_series,
+    draw_local_parameters,
     local_parameters,
-    one_geo_pace_sd,
+    paths_at,
 )
 
 pm = lazy("pymc")
@@ -279,7 +280,6 @@ class TransitionState(Family):
         phi, sigma_u = draws["phi"][:, None], draws["sigma_u"][:, None]
         last_year = draws["last_year"].astype(int)  # (geo,)
         ahead = max(0, int((years[None, :] - last_year[:, None]).max()))
-        behind = max(0, int((last_year[:, None] - years[None, :]).max()))
         level, excess = draw_states(draws["state"], rng)
         start = level
         forward = [level]
@@ -287,16 +287,8 @@ class TransitionState(Family):
             excess = phi * excess + sigma_u * rng.standard_normal(level.shape)
             level = level + pace_np(level, omega, A, f) + excess
             forward.append(level)
-        level, backward = start, []
-        for step in range(1, behind + 1):
-            level = level - pace_np(level, omega, A, f)
-            backward.append(level + sigma_u * math.sqrt(step) * rng.standard_normal(level.shape))
-        h = years[None, :] - last_year[:, None]  # (geo, year)
-        geo = np.arange(len(last_year))[:, None]
-        paths = np.stack(forward, axis=2)[:, geo, np.maximum(h, 0)]
-        if behind:
-            back = np.stack(backward, axis=2)[:, geo, np.maximum(-h, 1) - 1]
-            paths = np.where((h < 0)[None], back, paths)
+        paths = paths_at(years, last_year, forward, start,
+                         lambda level: pace_np(level, omega, A, f), sigma_u, rng)
         sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
         noise = sd[:, :, None] * rng.standard_normal(paths.shape)
         return inv_logit_percent(paths + noise), noise
@@ -308,18 +300,9 @@ class TransitionState(Family):
         the observation error of source type 0 (every value exact, annual; no breaks)."""
         check_series(series, FAMILY)
         G = len(series.geos)
-        if G == 1:
-            mu_omega = priors.pace_mean
-            omega = rng.normal(mu_omega, one_geo_pace_sd(priors), 1)
-        else:
-            mu_omega = rng.normal(priors.pace_mean, priors.pace_sd)
-            omega = rng.normal(mu_omega, rng.gamma(2.0, priors.pace_spread_mean / 2.0), G)
-        A = rng.beta(*beta_params(priors.asymptote_mean, priors.asymptote_concentration))
-        f = rng.beta(*beta_params(priors.floor_mean, priors.floor_concentration))
-        phi = rng.beta(*beta_params(priors.persistence_mean, priors.persistence_concentration))
-        s = float(np.exp(rng.normal(np.log(priors.innovation_sd_median),
-                                    priors.innovation_sd_log_sd)))
-        sigma = np.exp(rng.normal(np.log(priors.obs_sd_medians()), priors.obs_sd_log_sd))
+        truth = draw_local_parameters(G, priors, rng)
+        omega, A, f, phi = truth["omega"], truth["asymptote"], truth["floor"], truth["phi"]
+        s, sigma = float(truth["sigma_u"]), truth["sigma_src"]
         first = first_years(series)
         span = int((series.year - first[series.geo_index]).max(initial=0)) + 1
         level = rng.normal(priors.level_mean, priors.level_sd, G)
@@ -332,9 +315,6 @@ class TransitionState(Family):
         latent = np.stack(path, axis=1)  # (geo, year from the geo's first)
         t = series.year - first[series.geo_index]
         y = latent[series.geo_index, t] + sigma[0] * rng.standard_normal(series.n_obs)
-        truth = {"omega": omega, "mu_omega": np.array(mu_omega), "asymptote": np.array(A),
-                 "floor": np.array(f), "phi": np.array(phi), "sigma_u": np.array(s),
-                 "sigma_src": sigma}
         return truth, y
 
 
