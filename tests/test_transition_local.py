@@ -29,12 +29,12 @@ from tnmodel.models.transition_local import (
 )
 
 
-def _pace(x, omega, asymptote, floor):
-    return omega * max(floor, 1.0 - (1.0 / (1.0 + math.exp(-x))) / asymptote)
+def _pace(x, omega, asymptote, floor, power=1.0):
+    return omega * max(floor, 1.0 - ((1.0 / (1.0 + math.exp(-x))) / asymptote) ** power)
 
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
-                    scaling="constant", nu=None, blips=None):
+                    scaling="constant", nu=None, blips=None, power=1.0):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``."""
     total, excess_prev = 0.0, 0.0
@@ -43,7 +43,7 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
         k = years[i] - years[i - 1]
         level = y[i - 1]
         for _ in range(k):
-            level += _pace(level, omega, asymptote, floor)
+            level += _pace(level, omega, asymptote, floor, power)
         carry = sum(phi**m for m in range(1, k + 1)) * excess_prev
         var = sigma_u**2 * sum(((1 - phi**m) / (1 - phi)) ** 2 for m in range(1, k + 1))
         if scaling == "binomial":
@@ -100,6 +100,22 @@ def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, scaling)
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
+
+
+def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
+    years, series = _gappy_series()
+
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(pace_curve_power=3.0))
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "sigma_src": np.array([0.05, 0.15, 0.25])})
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, power=3.0)
+    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
+    # The series climbs to 65% of an 80% asymptote, where the two curves differ.
+    assert expected != pytest.approx(
+        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
+        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
 
 
 def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
@@ -249,6 +265,19 @@ def test_forecast_applies_the_pace_at_the_level_reached():
     assert step[1] == pytest.approx(0.5 * 0.2, abs=1e-4)
 
 
+def test_forecast_with_a_pace_curve_power_keeps_the_pace_higher_below_the_asymptote():
+    series = series_from_arrays("sim", ("sim_mid",), [0] * 3, list(range(2018, 2021)),
+                                [60.0] * 3)
+    draws = _draws(series, n=200, omega=0.5, sigma_u=1e-6, excess=0.0)
+    step = {}
+    for power in (1.0, 3.0):
+        values, _ = TRANSITION_LOCAL.forecast(draws | {"pace_power": np.array(power)}, series,
+                                              np.array([2021]), np.random.default_rng(0))
+        step[power] = np.log(values / (100 - values))[:, 0, 0].mean() - series.y[2]
+    assert step[1.0] == pytest.approx(0.5 * (1 - 0.6 / 0.9), abs=1e-4)
+    assert step[3.0] == pytest.approx(0.5 * (1 - (0.6 / 0.9) ** 3), abs=1e-4)
+
+
 def test_bounds_and_geos_without_values_get_a_clear_error():
     series = series_from_arrays("sim", ("sim_a", "sim_b"), [0, 0, 1], [2019, 2020, 2020],
                                 [20.0, 25.0, 30.0])
@@ -312,7 +341,8 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
 @pytest.mark.parametrize("design", ["sparse", "dense"])
 @pytest.mark.parametrize(("settings", "seed"), [({"innovation_scaling": "binomial"}, 11),
                                                 ({"innovation_tails": "student_t"}, 12),
-                                                ({"observation_outliers": "transient"}, 13)])
+                                                ({"observation_outliers": "transient"}, 13),
+                                                ({"pace_curve_power": 3.0}, 14)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

@@ -132,6 +132,7 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
             # The scale and tails the panel's sigma_u is measured with go with it.
             "innovation_scaling": own.innovation_scaling,
             "innovation_tails": own.innovation_tails,
+            "pace_curve_power": own.pace_curve_power,
         }
     if family in ("logit_trend", "logistic"):
         beta, tau = draws("mu_beta"), draws("tau_beta")

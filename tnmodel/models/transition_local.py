@@ -123,6 +123,10 @@ class TransitionLocalPriors(LocalPacePriors):
     outlier_sd_median: float = Field(0.3, gt=0, description=(
         "Median of the log-normal prior of outlier_sd (logits)."))
     outlier_sd_log_sd: float = Field(0.5, gt=0)
+    pace_curve_power: float = Field(1.0, ge=1.0, le=10.0, description=(
+        "k in the pace omega * max(f, 1 - (p / A)**k): 1 is the transition model's curve, "
+        "whose logit pace falls in proportion to the share; larger k keeps the pace until "
+        "the share nears the asymptote, then slows it faster (tenth-round option)."))
 
     @model_validator(mode="after")
     def _one_change_of_tails(self) -> TransitionLocalPriors:
@@ -170,7 +174,23 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
         arrays[f"brk{b}"] = breaks[:, b].astype(float)
     # Kept with the fit (the posterior's constant data), read back by extract_draws.
     arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
+    arrays["pace_power"] = np.array(float(priors.pace_curve_power))
     return arrays
+
+
+def local_rate(power: float, backend: str):
+    """The yearly logit pace ``omega * max(f, 1 - (p / A)**power)`` as a function of (level,
+    omega, asymptote, floor), for ``backend`` "numpy" or "pytensor"; with ``power`` 1 the
+    transition model's :func:`~tnmodel.models.transition.rate_np` / ``rate_pt`` itself."""
+    if backend == "numpy":
+        if power == 1.0:
+            return rate_np
+        return lambda mu, omega, asymptote, floor: omega * np.maximum(
+            floor, 1.0 - (_invlogit_np(mu) / asymptote) ** power)
+    if power == 1.0:
+        return rate_pt
+    return lambda mu, omega, asymptote, floor: omega * pt.maximum(
+        floor, 1.0 - (pm.math.invlogit(mu) / asymptote) ** power)
 
 
 def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps: int,
@@ -389,7 +409,8 @@ class TransitionLocal(Family):
             eta = data["y"] - offset
             prev, gap, first = data["prev"], data["gap"], data["first"]
             mean, _ = conditional_means(eta, omega[data["geo_of"]], asymptote, floor, phi, prev,
-                                        gap, first, steps, pt.switch, pt.maximum, rate_pt)
+                                        gap, first, steps, pt.switch, pt.maximum,
+                                        local_rate(priors.pace_curve_power, "pytensor"))
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
             # The scaling is data (kept with the fit), so every compiled graph has it.
             scale = pt.switch(data["binomial_scaling"] > 0.5,
@@ -422,7 +443,11 @@ class TransitionLocal(Family):
                  ("omega", "asymptote", "floor", "phi", "sigma_u", "sigma_src", "sigma_part")}
         scaling = ("binomial" if float(posterior["constant_data"]["binomial_scaling"]) > 0.5
                    else "constant")
-        arrays = _arrays(series, TransitionLocalPriors(innovation_scaling=scaling))
+        constant = posterior["constant_data"]
+        power = float(constant["pace_power"]) if "pace_power" in constant else 1.0
+        arrays = _arrays(series, TransitionLocalPriors(innovation_scaling=scaling,
+                                                       pace_curve_power=power))
+        rate = local_rate(power, "numpy")
         n = draws["phi"].shape[0]
         offset = np.zeros((series.n_obs, n))
         if "delta" in post:
@@ -432,7 +457,7 @@ class TransitionLocal(Family):
         _, excess = conditional_means(
             eta, draws["omega"].T[arrays["geo_of"]], draws["asymptote"], draws["floor"],
             draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
-            rate_np)
+            rate)
         error = (draws["sigma_src"].T[arrays["src"]] ** 2
                  + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
         last = last_rows(series)
@@ -441,6 +466,7 @@ class TransitionLocal(Family):
         draws["last_year"] = series.year[last].astype(float)
         draws["main_type"] = main_source_type(series)
         draws["binomial_scaling"] = np.array(scaling == "binomial")
+        draws["pace_power"] = np.array(power)
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
         if "outlier_rate" in post:
@@ -466,14 +492,15 @@ class TransitionLocal(Family):
             level, excess = level - blip, excess - blip * draws["last_excess_lever"]
         forward = [level]
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
+        rate = local_rate(float(draws.get("pace_power", 1.0)), "numpy")
         nu = draws.get("nu")
         for _ in range(ahead):
             shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
             excess = phi * excess + shock * innovations(rng, level.shape, nu)
-            level = level + rate_np(level, omega, A, f) + excess
+            level = level + rate(level, omega, A, f) + excess
             forward.append(level)
         paths = paths_at(years, last_year, forward, draws["last_eta"],
-                         lambda level: rate_np(level, omega, A, f), sigma_u, rng)
+                         lambda level: rate(level, omega, A, f), sigma_u, rng)
         start_error = draws["last_error_sd"][:, :, None] * rng.standard_normal(paths.shape[:2]
                                                                                )[:, :, None]
         sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
@@ -509,7 +536,7 @@ class TransitionLocal(Family):
                 continue
             mean, _ = conditional_means(
                 y, omega[series.geo_index], A, f, phi, prev, gap, first, steps, np.where,
-                np.maximum, rate_np)
+                np.maximum, local_rate(priors.pace_curve_power, "numpy"))
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
