@@ -112,6 +112,16 @@ def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, power=3.0)
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
+    # The power is data of the compiled graph (so a compiled structure serves every power):
+    # the default model with the data set to 3 is the same likelihood.
+    import pymc as pm
+
+    default = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors())
+    with default:
+        pm.set_data({"pace_power": np.array(3.0)})
+    assert _observed_loglik(default, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "sigma_src": np.array([0.05, 0.15, 0.25])}) == pytest.approx(expected, rel=1e-9)
     # The series climbs to 65% of an 80% asymptote, where the two curves differ.
     assert expected != pytest.approx(
         _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)

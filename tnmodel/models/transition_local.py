@@ -63,7 +63,6 @@ from tnmodel.models.transition import (
     chain_of,
     main_source_type,
     rate_np,
-    rate_pt,
 )
 
 pm = lazy("pymc")
@@ -178,17 +177,17 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     return arrays
 
 
-def local_rate(power: float, backend: str):
+def local_rate(power, backend: str):
     """The yearly logit pace ``omega * max(f, 1 - (p / A)**power)`` as a function of (level,
-    omega, asymptote, floor), for ``backend`` "numpy" or "pytensor"; with ``power`` 1 the
-    transition model's :func:`~tnmodel.models.transition.rate_np` / ``rate_pt`` itself."""
+    omega, asymptote, floor), for ``backend`` "numpy" (``power`` a number; with 1 the
+    transition model's :func:`~tnmodel.models.transition.rate_np` itself) or "pytensor"
+    (``power`` the fit's ``pace_power`` data, so one compiled graph serves every power;
+    ``x**1.0`` is ``x`` exactly, so the default's numbers are the plain curve's)."""
     if backend == "numpy":
         if power == 1.0:
             return rate_np
         return lambda mu, omega, asymptote, floor: omega * np.maximum(
             floor, 1.0 - (_invlogit_np(mu) / asymptote) ** power)
-    if power == 1.0:
-        return rate_pt
     return lambda mu, omega, asymptote, floor: omega * pt.maximum(
         floor, 1.0 - (pm.math.invlogit(mu) / asymptote) ** power)
 
@@ -410,7 +409,7 @@ class TransitionLocal(Family):
             prev, gap, first = data["prev"], data["gap"], data["first"]
             mean, _ = conditional_means(eta, omega[data["geo_of"]], asymptote, floor, phi, prev,
                                         gap, first, steps, pt.switch, pt.maximum,
-                                        local_rate(priors.pace_curve_power, "pytensor"))
+                                        local_rate(data["pace_power"], "pytensor"))
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
             # The scaling is data (kept with the fit), so every compiled graph has it.
             scale = pt.switch(data["binomial_scaling"] > 0.5,
