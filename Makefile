@@ -149,6 +149,9 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, s
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(STATE_MODELS) $(PANEL_CUTOFFS) \
 	  --out $(BACKTESTS)/dev/internet_panel_state
 	$(call heldout,internet_users_heldout7,$(STATE_MODELS),dev/internet_heldout7_state)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(PANEL_CUTOFFS) \
+	  --prior pace_curve_power=3 --out $(BACKTESTS)/dev/internet_panel_power3
+	$(call heldout,internet_users_heldout7,$(ROUND3_MODELS) --prior pace_curve_power=3,dev/internet_heldout7_power3)
 	$(PY) scripts/backtest_table.py $(addprefix $(BACKTESTS)/,internet_panel vietnam \
 	  internet_panel_new vietnam_new internet_heldout internet_heldout_binomial \
 	  internet_heldout2 internet_heldout2_binomial internet_heldout3 local/internet_panel \
@@ -157,7 +160,7 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, s
 	  internet_heldout4 internet_heldout4_student_t internet_heldout5 internet_heldout5_transient \
 	  internet_heldout6 dev/internet_heldout5_noncentred dev/internet_heldout6_noncentred \
 	  dev/internet_panel_noncentred internet_heldout7 dev/internet_panel_state \
-	  dev/internet_heldout7_state)
+	  dev/internet_heldout7_state dev/internet_panel_power3 dev/internet_heldout7_power3)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4)
 	$(PY) scripts/backtest_table.py --pooled $(addprefix $(BACKTESTS)/,internet_heldout \
