@@ -348,6 +348,16 @@ def draw_local_parameters(n_geos: int, priors: LocalPacePriors,
             "sigma_src": sigma}
 
 
+def process_draws(draws: dict[str, np.ndarray], years: np.ndarray) -> tuple:
+    """What a local family's forecast runs the process with: ``omega`` (sample, geo), the
+    asymptote, floor, ``phi`` and ``sigma_u`` as (sample, 1), each geo's last observed year,
+    and how many years the furthest of ``years`` lies beyond the earliest of those."""
+    last_year = draws["last_year"].astype(int)  # (geo,)
+    ahead = max(0, int((years[None, :] - last_year[:, None]).max()))
+    return (draws["omega"], draws["asymptote"][:, None], draws["floor"][:, None],
+            draws["phi"][:, None], draws["sigma_u"][:, None], last_year, ahead)
+
+
 def paths_at(years: np.ndarray, last_year: np.ndarray, forward: list[np.ndarray],
              start: np.ndarray, pace, sigma_u: np.ndarray,
              rng: np.random.Generator) -> np.ndarray:
@@ -479,10 +489,7 @@ class TransitionLocal(Family):
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The process run forward from each geo's last exact value (see module docstring)."""
         years = np.asarray(years, dtype=int)
-        omega, A, f = draws["omega"], draws["asymptote"][:, None], draws["floor"][:, None]
-        phi, sigma_u = draws["phi"][:, None], draws["sigma_u"][:, None]
-        last_year = draws["last_year"].astype(int)  # (geo,)
-        ahead = max(0, int((years[None, :] - last_year[:, None]).max()))
+        omega, A, f, phi, sigma_u, last_year, ahead = process_draws(draws, years)
         # Forward: (sample, geo, steps ahead 0..ahead).
         level, excess = draws["last_eta"], draws["last_excess"]
         transient = "outlier_rate" in draws

@@ -52,6 +52,7 @@ from tnmodel.models.transition_local import (
     draw_local_parameters,
     local_parameters,
     paths_at,
+    process_draws,
 )
 
 pm = lazy("pymc")
@@ -276,10 +277,7 @@ class TransitionState(Family):
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """The process run forward from each geo's filtered last state (module docstring)."""
         years = np.asarray(years, dtype=int)
-        omega, A, f = draws["omega"], draws["asymptote"][:, None], draws["floor"][:, None]
-        phi, sigma_u = draws["phi"][:, None], draws["sigma_u"][:, None]
-        last_year = draws["last_year"].astype(int)  # (geo,)
-        ahead = max(0, int((years[None, :] - last_year[:, None]).max()))
+        omega, A, f, phi, sigma_u, last_year, ahead = process_draws(draws, years)
         level, excess = draw_states(draws["state"], rng)
         start = level
         forward = [level]
