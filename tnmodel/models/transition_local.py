@@ -93,8 +93,8 @@ class LocalPacePriors(PacePriors):
 
 class TransitionLocalPriors(LocalPacePriors):
     """Priors of the local transition model (logit scale; paces per year): those of
-    :class:`LocalPacePriors` and the options of the third to seventh rounds (innovation
-    scaling and tails, transient blips), each off by default.
+    :class:`LocalPacePriors` and the options of the third to tenth rounds (innovation
+    scaling and tails, transient blips, the pace curve's power), each off by default.
     """
 
     innovation_scaling: Literal["constant", "binomial"] = Field("constant", description=(
@@ -197,8 +197,8 @@ def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps
     """Mean of each observation given its geo's previous one, and its interval's excess pace.
 
     Backend-agnostic (numpy with observations on the first axis and draws after, or
-    PyTensor vectors): ``where``, ``maximum`` and ``rate`` (the transition model's pace,
-    :func:`~tnmodel.models.transition.rate_np` or ``rate_pt``) are the backend's functions.
+    PyTensor vectors): ``where``, ``maximum`` and ``rate`` (the pace, from
+    :func:`local_rate`) are the backend's functions.
 
     Returns
     -------
