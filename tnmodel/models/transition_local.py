@@ -378,22 +378,29 @@ def paths_at(years: np.ndarray, last_year: np.ndarray, forward: list[np.ndarray]
     return paths
 
 
-class TransitionLocal(Family):
+class LocalFamily(Family):
+    """A family that applies the pace to the series' own level (this one and
+    :mod:`~tnmodel.models.transition_state`): it needs an exact value for every geo and
+    takes no bounds."""
+
+    pace_var = "omega"
+
+    def unsupported(self, series: SeriesData) -> str | None:
+        try:
+            check_series(series, self.name)
+        except UnsupportedSeries as exc:
+            return str(exc)
+        return None
+
+
+class TransitionLocal(LocalFamily):
     """The local transition family (see module docstring)."""
 
     name = "transition_local"
     priors_class = TransitionLocalPriors
-    pace_var = "omega"
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
                  "outlier_sd")
-
-    def unsupported(self, series: SeriesData) -> str | None:
-        try:
-            check_series(series)
-        except UnsupportedSeries as exc:
-            return str(exc)
-        return None
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)

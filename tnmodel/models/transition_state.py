@@ -41,13 +41,13 @@ import xarray as xr
 from pydantic import BaseModel
 
 from tnmodel.models.common import present_kinds
-from tnmodel.models.family import Family, stack_draws
+from tnmodel.models.family import stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
 from tnmodel.models.transition import main_source_type
 from tnmodel.models.transition_local import (
+    LocalFamily,
     LocalPacePriors,
-    UnsupportedSeries,
     check_series,
     draw_local_parameters,
     local_parameters,
@@ -204,21 +204,13 @@ def _softplus_np(x):
     return np.logaddexp(0.0, x)
 
 
-class TransitionState(Family):
+class TransitionState(LocalFamily):
     """The state-space transition family (see module docstring)."""
 
     name = FAMILY
     priors_class = TransitionStatePriors
-    pace_var = "omega"
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega")
-
-    def unsupported(self, series: SeriesData) -> str | None:
-        try:
-            check_series(series, FAMILY)
-        except UnsupportedSeries as exc:
-            return str(exc)
-        return None
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
