@@ -26,6 +26,7 @@ from tnmodel.models.transition_local import (
     TransitionLocalPriors,
     UnsupportedSeries,
     innovation_variance,
+    surprise_pool,
 )
 
 
@@ -360,3 +361,91 @@ def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
                       seed=seed, settings=settings)
     table = uniformity(ranks, bins=3)
     assert table["p_value"].min() > 1e-4, table.to_string()
+
+
+def _standardised(values: np.ndarray) -> np.ndarray:
+    values = values - values.mean()
+    return values / values.std()
+
+
+def test_resampled_forecast_has_the_pool_shape_one_year_ahead_and_the_normal_variance_later():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    years = np.arange(2021, 2026)
+    draws = _draws(series, excess=0.0)
+    # A skewed pool (mostly small surprises, a few large ones up): a shape no normal has.
+    pool = _standardised(np.r_[np.full(90, -0.3), np.linspace(0.0, 6.0, 10)])
+    draws["surprise_pool"] = np.tile(pool, (20000, 1))
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, years, np.random.default_rng(8))
+    logits = np.log(values / (100 - values))[:, 0, :]
+    # One year ahead from 50% (pace 0, no excess): 0.1 times a draw from the pool.
+    assert np.median(logits[:, 0]) == pytest.approx(0.1 * np.median(pool), abs=1e-5)
+    assert np.mean(logits[:, 0] > 0.1) == pytest.approx(np.mean(pool > 1.0), abs=0.01)
+    # Later the sums keep the normal model's variance.
+    sd = 0.1 * np.sqrt([innovation_variance(0.6, float(k), 8, np.where) for k in years - 2020])
+    np.testing.assert_allclose(logits.std(axis=0), sd, rtol=0.04)
+
+
+def test_surprise_pool_is_each_draws_standardised_one_year_surprises():
+    eta = np.array([[0.0, 0.0], [0.5, 0.5], [1.5, 1.5], [1.0, 1.0], [3.0, 3.0]])
+    mean = np.array([[0.0, 0.0], [0.2, 0.4], [0.5, 0.5], [1.0, 1.0], [2.0, 2.5]])
+    variance = np.full((5, 2), 0.25)
+    gap, first = np.array([0.0, 1.0, 1.0, 0.0, 2.0]), np.array([1, 0, 0, 0, 0])
+    pool = surprise_pool(eta, mean, variance, gap, first)
+    # The first value starts the chain and the same-year value (gap 0) is not a surprise.
+    np.testing.assert_allclose(pool[0], _standardised(np.array([0.3, 1.0, 1.0])))
+    np.testing.assert_allclose(pool[1], _standardised(np.array([0.1, 1.0, 0.5])))
+
+
+def _posterior_at(series, priors, truth: dict, n: int = 50):
+    """A posterior whose every draw is ``truth``, with the fit's constant data."""
+    import xarray as xr
+
+    dims = {"omega": ("geo",), "sigma_src": ("source_type",)}
+    post = {name: (("chain", "draw", *dims.get(name, ())),
+                   np.broadcast_to(np.asarray(value, float), (1, n, *np.shape(value))).copy())
+            for name, value in truth.items()}
+    constant = {name: ([f"{name}_dim_0"] if np.ndim(value) else [], value)
+                for name, value in TRANSITION_LOCAL.data_arrays(series, priors).items()}
+    return xr.DataTree.from_dict({"posterior": xr.Dataset(post),
+                                  "constant_data": xr.Dataset(constant)})
+
+
+def _coverage_one_year_ahead(tails: str, n_geos: int = 600) -> float:
+    """80% coverage one year ahead, at the true parameters, on a SIMULATED panel whose
+    innovations are a scale mixture (90% sd 1, 10% sd 4: calm years, a few large surprises)."""
+    rng = np.random.default_rng(21)
+    years = np.arange(2005, 2021)
+    omega, phi, sigma_u = 0.2, 0.5, 0.1
+    shocks = np.where(rng.random((n_geos, years.size)) < 0.1, 4.0, 1.0) * rng.standard_normal(
+        (n_geos, years.size)) / math.sqrt(2.5)
+    eta, excess = np.zeros((n_geos, years.size)), np.zeros(n_geos)
+    eta[:, 0] = rng.normal(-2.0, 0.5, n_geos)
+    for t in range(1, years.size):  # floor 1: a constant pace omega
+        excess = phi * excess + sigma_u * shocks[:, t]
+        eta[:, t] = eta[:, t - 1] + omega + excess
+    geos = tuple(f"sim_{g}" for g in range(n_geos))
+    index = np.repeat(np.arange(n_geos), years.size - 1)
+    series = series_from_arrays("sim_mixture", geos, index, np.tile(years[:-1], n_geos),
+                                inv_logit_percent(eta[:, :-1].ravel()))
+    priors = TransitionLocalPriors(innovation_tails=tails)
+    truth = {"omega": np.full(n_geos, omega), "asymptote": 0.95, "floor": 1.0, "phi": phi,
+             "sigma_u": sigma_u, "sigma_src": np.full(3, 1e-4), "sigma_part": 0.1}
+    draws = TRANSITION_LOCAL.extract_draws(_posterior_at(series, priors, truth), series)
+    assert ("surprise_pool" in draws) == (tails == "resampled")
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, years[-1:], np.random.default_rng(4))
+    low, high = np.quantile(values[:, :, 0], [0.1, 0.9], axis=0)
+    outcome = inv_logit_percent(eta[:, -1])
+    return float(np.mean((low <= outcome) & (outcome <= high)))
+
+
+def test_resampled_innovations_calibrate_the_one_year_interval_of_heavy_tailed_surprises():
+    # A normal with the surprises' variance covers about 90%; their own shape, 80%.
+    assert _coverage_one_year_ahead("normal") > 0.86
+    assert 0.75 < _coverage_one_year_ahead("resampled") < 0.85
+
+
+def test_resampled_innovations_need_enough_surprises():
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), [0, 0, 0, 1, 1, 1],
+                                [2018, 2019, 2020] * 2, [20.0, 25.0, 30.0, 40.0, 45.0, 50.0])
+    with pytest.raises(UnsupportedSeries, match="at least 8 values.*has 4.*normal"):
+        TRANSITION_LOCAL.data_arrays(series, TransitionLocalPriors(innovation_tails="resampled"))

@@ -20,7 +20,11 @@ conditional below is a Student-t with ``nu = 2 + Gamma(2, 0.1)`` degrees of free
 of a normal, and the forecast draws t innovations (sixth round; off by default): most years'
 surprises small, a few large. With ``observation_outliers: transient`` each value may be off
 by a blip that later values do not follow (seventh round; off by default; see
-:func:`blip_components`).
+:func:`blip_components`). With ``innovation_tails: resampled`` the fit is the normal one and
+the forecast draws its innovations from the fit's own one-year surprises, standardised per
+posterior draw (eleventh round; off by default; see :func:`surprise_pool`): the normal
+model's variance at every horizon, with the shape of the series' surprises (a narrow core,
+a few large ones) instead of a normal's.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -93,7 +97,7 @@ class LocalPacePriors(PacePriors):
 
 class TransitionLocalPriors(LocalPacePriors):
     """Priors of the local transition model (logit scale; paces per year): those of
-    :class:`LocalPacePriors` and the options of the third to tenth rounds (innovation
+    :class:`LocalPacePriors` and the options of the third to eleventh rounds (innovation
     scaling and tails, transient blips, the pace curve's power), each off by default.
     """
 
@@ -102,11 +106,14 @@ class TransitionLocalPriors(LocalPacePriors):
         "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
         "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
         "sigma_u is then the sd at 50%)."))
-    innovation_tails: Literal["normal", "student_t"] = Field("normal", description=(
-        "Distribution of a year's innovation: 'normal', or 'student_t' with nu - 2 ~ "
+    innovation_tails: Literal["normal", "student_t", "resampled"] = Field("normal", description=(
+        "Distribution of a year's innovation: 'normal'; 'student_t' with nu - 2 ~ "
         "Gamma(tail_dof_shape, tail_dof_rate) degrees of freedom (sixth round: a narrow core "
         "with rare large surprises, as method changes and revisions give; sigma_u is then "
-        "its scale)."))
+        "its scale); or 'resampled' (eleventh round): the fit is the normal model's, and "
+        "the forecast draws each year's innovation from the fit's own one-year surprises, "
+        "standardised to mean 0 and variance 1 per posterior draw, instead of from a normal "
+        "(the same variance at every horizon, the data's shape)."))
     tail_dof_shape: float = Field(2.0, gt=0)
     tail_dof_rate: float = Field(0.1, gt=0, description=(
         "With student_t: nu - 2 ~ Gamma(shape, rate); the defaults give nu a prior mean of 22 "
@@ -173,6 +180,9 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
         arrays[f"brk{b}"] = breaks[:, b].astype(float)
     # Kept with the fit (the posterior's constant data), read back by extract_draws.
     arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
+    arrays["resampled_innovations"] = np.array(float(priors.innovation_tails == "resampled"))
+    if priors.innovation_tails == "resampled":
+        check_surprises(series, first, gap)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
     return arrays
 
@@ -268,6 +278,40 @@ def blips(rng: np.random.Generator, rate: np.ndarray, blip_sd: np.ndarray,
     return np.where(hit, np.reshape(blip_sd, (-1, *extra)) * rng.standard_normal(shape), 0.0)
 
 
+def surprise_pool(eta: np.ndarray, mean: np.ndarray, variance: np.ndarray, gap: np.ndarray,
+                  first: np.ndarray) -> np.ndarray:
+    """The fit's one-year surprises as a pool to resample innovations from (sample, surprise).
+
+    Each value that follows its geo's previous one by at least a year gives
+    ``(eta - mean) / sqrt(variance)``, its surprise in units of its conditional sd (``eta``,
+    ``mean`` and ``variance`` are (obs, sample)); per posterior draw the pool is then centred
+    and scaled to variance 1, so resampling it changes the innovations' shape and nothing
+    else: the forecast's mean and variance stay the normal model's.
+
+    A series with fewer than :data:`MIN_SURPRISES` such values is refused before its fit
+    (:func:`check_surprises`).
+    """
+    keep = (first < 1) & (gap >= 1)
+    z = ((eta - mean) / np.sqrt(variance))[keep].T  # (sample, surprise)
+    z = z - z.mean(axis=1, keepdims=True)
+    return z / np.sqrt((z**2).mean(axis=1, keepdims=True))
+
+
+#: The fewest one-year surprises :func:`surprise_pool` resamples from.
+MIN_SURPRISES = 8
+
+
+def check_surprises(series: SeriesData, first: np.ndarray, gap: np.ndarray) -> None:
+    """Raise :class:`UnsupportedSeries` if ``series`` has too few surprises to resample."""
+    count = int(((first < 1) & (gap >= 1)).sum())
+    if count < MIN_SURPRISES:
+        raise UnsupportedSeries(
+            f"{series.indicator}: innovation_tails 'resampled' needs at least "
+            f"{MIN_SURPRISES} values that follow their geo's previous value by a year or "
+            f"more, to resample the forecast's innovations from; the series has {count}; "
+            "use innovation_tails: normal")
+
+
 def one_geo_pace_sd(priors) -> float:
     """Prior sd of the pace of a lone geo: the pooled prior's marginal sd, ``sqrt(pace_sd**2
     + E[tau**2])`` with ``tau ~ Gamma(2, 2 / pace_spread_mean)`` (``E[tau**2] = 1.5 mean**2``)."""
@@ -275,9 +319,13 @@ def one_geo_pace_sd(priors) -> float:
 
 
 def innovations(rng: np.random.Generator, shape: tuple[int, ...],
-                nu: np.ndarray | None) -> np.ndarray:
-    """Standard innovations of shape (sample, ...): normal, or Student-t with each sample's
-    degrees of freedom ``nu`` (sample,)."""
+                nu: np.ndarray | None, pool: np.ndarray | None = None) -> np.ndarray:
+    """Standard innovations of shape (sample, ...): normal, Student-t with each sample's
+    degrees of freedom ``nu`` (sample,), or drawn with replacement from each sample's row of
+    ``pool`` (sample, surprise; see :func:`surprise_pool`)."""
+    if pool is not None:
+        rows = np.arange(shape[0]).reshape(-1, *[1] * (len(shape) - 1))
+        return pool[rows, rng.integers(pool.shape[1], size=shape)]
     if nu is None:
         return rng.standard_normal(shape)
     df = np.broadcast_to(np.asarray(nu, float).reshape(-1, *[1] * (len(shape) - 1)), shape)
@@ -470,12 +518,19 @@ class TransitionLocal(LocalFamily):
             offset = series.break_matrix() @ stack_draws(post["delta"]).T  # (obs, sample)
         eta = arrays["y"][:, None] - offset
         gap, first = arrays["gap"][:, None], arrays["first"][:, None]
-        _, excess = conditional_means(
+        mean, excess = conditional_means(
             eta, draws["omega"].T[arrays["geo_of"]], draws["asymptote"], draws["floor"],
             draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
             rate)
         error = (draws["sigma_src"].T[arrays["src"]] ** 2
                  + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
+        if "resampled_innovations" in constant and float(constant["resampled_innovations"]) > 0.5:
+            scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
+            variance = (draws["sigma_u"] ** 2 * scale**2
+                        * innovation_variance(draws["phi"], gap, max_gap(series), np.where)
+                        + error + error[arrays["prev"]])
+            draws["surprise_pool"] = surprise_pool(eta, mean, variance, arrays["gap"],
+                                                   arrays["first"])
         last = last_rows(series)
         draws["last_eta"], draws["last_excess"] = eta[last].T, excess[last].T  # (sample, geo)
         draws["last_error_sd"] = np.sqrt(error[last]).T
@@ -506,10 +561,10 @@ class TransitionLocal(LocalFamily):
         forward = [level]
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
         rate = local_rate(float(draws.get("pace_power", 1.0)), "numpy")
-        nu = draws.get("nu")
+        nu, pool = draws.get("nu"), draws.get("surprise_pool")
         for _ in range(ahead):
             shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
-            excess = phi * excess + shock * innovations(rng, level.shape, nu)
+            excess = phi * excess + shock * innovations(rng, level.shape, nu, pool)
             level = level + rate(level, omega, A, f) + excess
             forward.append(level)
         paths = paths_at(years, last_year, forward, draws["last_eta"],
