@@ -449,3 +449,23 @@ def test_resampled_innovations_need_enough_surprises():
                                 [2018, 2019, 2020] * 2, [20.0, 25.0, 30.0, 40.0, 45.0, 50.0])
     with pytest.raises(UnsupportedSeries, match="at least 8 values.*has 4.*normal"):
         TRANSITION_LOCAL.data_arrays(series, TransitionLocalPriors(innovation_tails="resampled"))
+
+
+@pytest.mark.slow
+def test_resampled_fits_reuse_a_compiled_structure_and_keep_the_setting():
+    # The setting is data the likelihood does not use: the compiled graph drops it, and a
+    # second fit of the same structure must still be able to reuse that graph.
+    from tnmodel.models.sampling import compile_stats, sample_family
+
+    priors = TransitionLocalPriors(innovation_tails="resampled")
+    years = np.arange(2008, 2018)
+    for seed, start in ((1, 10.0), (2, 30.0)):
+        percent = np.r_[start + 4.0 * np.arange(10), start + 2.0 + 5.0 * np.arange(10)]
+        series = series_from_arrays("sim_reuse", ("sim_a", "sim_b"), np.repeat([0, 1], 10),
+                                    np.tile(years, 2), percent)
+        reused = compile_stats()["reused"]
+        posterior, _ = sample_family(TRANSITION_LOCAL, series, priors, draws=20, tune=20,
+                                     chains=1, target_accept=0.9, seed=seed)
+        assert float(posterior["constant_data"]["resampled_innovations"]) == 1.0
+        assert "surprise_pool" in TRANSITION_LOCAL.extract_draws(posterior, series)
+    assert compile_stats()["reused"] == reused + 1

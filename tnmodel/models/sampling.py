@@ -62,7 +62,12 @@ def _compiled_for(family: Family, series: SeriesData, priors: BaseModel) -> _Com
         if entry is not None:
             _cache.move_to_end(key)
             _stats["reused"] += 1
-            compiled = entry.compiled.with_data(**family.data_arrays(series, priors))
+            # Data the graph does not use (settings kept with the fit for its forecast, such
+            # as transition_local's resampled_innovations) were compiled out: skip them.
+            known = {var.name for var in entry.compiled.shared_var_keys}
+            compiled = entry.compiled.with_data(**{
+                name: values for name, values in family.data_arrays(series, priors).items()
+                if name in known})
             return _Compiled(entry.model, compiled)
         logging.getLogger("pymc").setLevel(logging.ERROR)
         model = family.build_model(series, priors)
