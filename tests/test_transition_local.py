@@ -35,9 +35,10 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
-                    scaling="constant", nu=None, blips=None, power=1.0):
+                    scaling="constant", nu=None, blips=None, power=1.0, trend=0.0):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
-    ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``."""
+    ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
+    ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``."""
     total, excess_prev = 0.0, 0.0
     gap_prev = 0  # the previous value's own gap (0: it is the geo's first)
     for i in range(1, len(y)):
@@ -50,6 +51,7 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
         if scaling == "binomial":
             p = min(max(1.0 / (1.0 + math.exp(-y[i - 1])), 0.01), 0.99)
             var *= 0.25 / (p * (1 - p))
+        var *= math.exp(2 * trend * (years[i] - years[-1]))
         scale = math.sqrt(var + 2 * sigma_obs**2)
         if blips is not None:
             # A blip b in y[i] adds b; in y[i - 1] it moves the start by b and the carried
@@ -124,6 +126,22 @@ def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
         "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
         "sigma_src": np.array([0.05, 0.15, 0.25])}) == pytest.approx(expected, rel=1e-9)
     # The series climbs to 65% of an 80% asymptote, where the two curves differ.
+    assert expected != pytest.approx(
+        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
+        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
+
+
+def test_innovation_sd_trend_log_likelihood_equals_the_loop_with_that_sd():
+    years, series = _gappy_series()
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_sd_trend="log_linear"))
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "sigma_src": np.array([0.05, 0.15, 0.25]), "sigma_u_trend": -0.1})
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, trend=-0.1)
+    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
+    # sigma_u is the sd at the last value; the trend widens the earlier values' terms.
     assert expected != pytest.approx(
         _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
         + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
@@ -353,7 +371,8 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
 @pytest.mark.parametrize(("settings", "seed"), [({"innovation_scaling": "binomial"}, 11),
                                                 ({"innovation_tails": "student_t"}, 12),
                                                 ({"observation_outliers": "transient"}, 13),
-                                                ({"pace_curve_power": 3.0}, 14)])
+                                                ({"pace_curve_power": 3.0}, 14),
+                                                ({"innovation_sd_trend": "log_linear"}, 15)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

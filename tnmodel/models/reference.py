@@ -133,6 +133,7 @@ def summarise_hyperparameters(fit, inflation: float = DEFAULT_INFLATION) -> dict
             "innovation_scaling": own.innovation_scaling,
             "innovation_tails": own.innovation_tails,
             "pace_curve_power": own.pace_curve_power,
+            "innovation_sd_trend": own.innovation_sd_trend,
         }
     if family in ("logit_trend", "logistic"):
         beta, tau = draws("mu_beta"), draws("tau_beta")

@@ -129,6 +129,14 @@ class TransitionLocalPriors(LocalPacePriors):
     outlier_sd_median: float = Field(0.3, gt=0, description=(
         "Median of the log-normal prior of outlier_sd (logits)."))
     outlier_sd_log_sd: float = Field(0.5, gt=0)
+    innovation_sd_trend: Literal["none", "log_linear"] = Field("none", description=(
+        "'none', or 'log_linear' (eleventh round): the innovation sd changes by a factor "
+        "exp(sigma_u_trend) a year, sigma_u_trend ~ Normal(0, innovation_sd_trend_sd), and "
+        "sigma_u is the sd at each geo's last value; the forecast keeps that last sd (the "
+        "trend is not extrapolated). Erratic early years then widen the forecast less."))
+    innovation_sd_trend_sd: float = Field(0.05, gt=0, description=(
+        "sd of the normal prior of sigma_u_trend, the yearly change of log sigma_u (0.05: a "
+        "halving or doubling over 14 years is one prior sd)."))
     pace_curve_power: float = Field(1.0, ge=1.0, le=10.0, description=(
         "k in the pace omega * max(f, 1 - (p / A)**k): 1 is the transition model's curve, "
         "whose logit pace falls in proportion to the share; larger k keeps the pace until "
@@ -181,10 +189,24 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     # Kept with the fit (the posterior's constant data), read back by extract_draws.
     arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
     arrays["resampled_innovations"] = np.array(float(priors.innovation_tails == "resampled"))
+    arrays["years_before_last"] = years_before_last(series)
     if priors.innovation_tails == "resampled":
         check_surprises(series, first, gap)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
     return arrays
+
+
+def years_before_last(series: SeriesData) -> np.ndarray:
+    """How many years each observation lies before its geo's last exact value (0 for that
+    value; the innovation sd's trend is measured from there)."""
+    last_year = series.year[last_rows(series)].astype(float)
+    return last_year[series.geo_index] - series.year.astype(float)
+
+
+def trend_factor(trend, before_last, exp):
+    """The innovation variance ``before_last`` years before a geo's last value, per unit
+    ``sigma_u**2``: ``exp(-2 * trend * before_last)`` (1 without a trend)."""
+    return exp(-2.0 * trend * before_last)
 
 
 def local_rate(power, backend: str):
@@ -448,7 +470,7 @@ class TransitionLocal(LocalFamily):
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
-                 "outlier_sd")
+                 "outlier_sd", "sigma_u_trend")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -480,6 +502,9 @@ class TransitionLocal(LocalFamily):
             scale = pt.switch(data["binomial_scaling"] > 0.5,
                               innovation_scale(eta[prev], "binomial", pm.math.invlogit, pt.clip),
                               1.0)
+            if priors.innovation_sd_trend == "log_linear":
+                trend = pm.Normal("sigma_u_trend", 0.0, priors.innovation_sd_trend_sd)
+                scale = scale * pt.sqrt(trend_factor(trend, data["years_before_last"], pt.exp))
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
@@ -526,6 +551,10 @@ class TransitionLocal(LocalFamily):
                  + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
         if "resampled_innovations" in constant and float(constant["resampled_innovations"]) > 0.5:
             scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
+            if "sigma_u_trend" in post:
+                scale = scale * np.sqrt(trend_factor(
+                    stack_draws(post["sigma_u_trend"]), arrays["years_before_last"][:, None],
+                    np.exp))
             variance = (draws["sigma_u"] ** 2 * scale**2
                         * innovation_variance(draws["phi"], gap, max_gap(series), np.where)
                         + error + error[arrays["prev"]])
@@ -595,6 +624,9 @@ class TransitionLocal(LocalFamily):
                                                  priors.outlier_sd_log_sd)))
         prev, gap, first = chain_of(series.geo_index, series.year)
         steps = max_gap(series)
+        trend = (rng.normal(0.0, priors.innovation_sd_trend_sd)
+                 if priors.innovation_sd_trend == "log_linear" else 0.0)
+        before_last = years_before_last(series)
         if transient:
             levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
         y = np.zeros(series.n_obs)
@@ -608,7 +640,7 @@ class TransitionLocal(LocalFamily):
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
-                        + 2 * sigma[0] ** 2)
+                        * trend_factor(trend, before_last[i], np.exp) + 2 * sigma[0] ** 2)
             if transient:  # one of the four cases, by its weight
                 weights, variances = blip_components(variance, outlier_rate, outlier_sd,
                                                      levers[i])
@@ -617,6 +649,8 @@ class TransitionLocal(LocalFamily):
             y[i] = mean[i] + math.sqrt(variance) * draw
         if nu is not None:
             truth["nu_excess"] = np.array(nu - 2.0)
+        if priors.innovation_sd_trend == "log_linear":
+            truth["sigma_u_trend"] = np.array(trend)
         if transient:
             truth["outlier_rate"] = np.array(outlier_rate)
             truth["outlier_sd"] = np.array(outlier_sd)
