@@ -372,7 +372,7 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"innovation_tails": "student_t"}, 12),
                                                 ({"observation_outliers": "transient"}, 13),
                                                 ({"pace_curve_power": 3.0}, 14),
-                                                ({"innovation_sd_trend": "log_linear"}, 15)])
+                                                ({"innovation_sd_trend": "log_linear"}, 16)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

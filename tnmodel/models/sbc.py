@@ -35,6 +35,8 @@ PARAMETERS = {
                          ("phi", None, "phi"), ("sigma_u", None, "sigma_u"),
                          ("sigma_src", 0, "sigma_src"), ("asymptote", None, "asymptote")),
 }
+#: Parameters of an option, checked when the simulation drew them (its truth has the key).
+OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend"),)}
 
 
 def design_series(design: str, n_geos: int = 3):
@@ -85,7 +87,8 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
                                      target_accept=target_accept, seed=seed * 100_003 + rep)
         post = posterior.posterior
         divergences = int(post.sizes["draw"] and posterior.sample_stats["diverging"].sum())
-        for name, index, key in PARAMETERS[family]:
+        options = [p for p in OPTION_PARAMETERS.get(family, ()) if p[2] in truth]
+        for name, index, key in (*PARAMETERS[family], *options):
             values = np.asarray(post[name].values).reshape(-1, *post[name].shape[2:])
             values = values[:, index] if index is not None else values
             value = np.asarray(truth[key])
