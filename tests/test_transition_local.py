@@ -35,17 +35,20 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
-                    scaling="constant", nu=None, blips=None, power=1.0, trend=0.0):
+                    scaling="constant", nu=None, blips=None, power=1.0, trend=0.0,
+                    drift=None):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
-    ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``."""
+    ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``;
+    ``drift``: the pace of the step into year ``y`` is ``omega + drift[y - years[0]]``."""
     total, excess_prev = 0.0, 0.0
     gap_prev = 0  # the previous value's own gap (0: it is the geo's first)
     for i in range(1, len(y)):
         k = years[i] - years[i - 1]
         level = y[i - 1]
-        for _ in range(k):
-            level += _pace(level, omega, asymptote, floor, power)
+        for step in range(1, k + 1):
+            pace = omega if drift is None else omega + drift[years[i - 1] + step - years[0]]
+            level += _pace(level, pace, asymptote, floor, power)
         carry = sum(phi**m for m in range(1, k + 1)) * excess_prev
         var = sigma_u**2 * sum(((1 - phi**m) / (1 - phi)) ** 2 for m in range(1, k + 1))
         if scaling == "binomial":
@@ -145,6 +148,39 @@ def test_innovation_sd_trend_log_likelihood_equals_the_loop_with_that_sd():
     assert expected != pytest.approx(
         _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
         + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
+
+
+def test_drifting_pace_log_likelihood_equals_the_loop_with_that_pace():
+    years, series = _gappy_series()  # 2010-2017: a grid of 8 years, 7 steps of the walk
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(pace_drift="random_walk"))
+    steps = np.array([[1.0, -0.5, 2.0, 0.0, 1.0, -1.0, 0.5]])
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "sigma_src": np.array([0.05, 0.15, 0.25]), "tau_drift": 0.05, "z_drift": steps})
+    drift = np.r_[0.0, 0.05 * np.cumsum(steps)]
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, drift=drift)
+    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
+    assert expected != pytest.approx(
+        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
+        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
+
+
+def test_drifting_pace_forecast_starts_from_the_pace_reached_and_spreads_with_the_walk():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    years = np.arange(2021, 2026)
+    draws = _draws(series, omega=0.2, excess=0.0)
+    draws["floor"] = np.full(20000, 1.0)  # floor 1: the pace is omega at every level
+    draws["tau_drift"] = np.full(20000, 0.05)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, years, np.random.default_rng(9))
+    logits = np.log(values / (100 - values))[:, 0, :]
+    h = years - 2020
+    np.testing.assert_allclose(logits.mean(axis=0), 0.2 * h, atol=0.01)
+    # The level sums the paces: the walk adds tau^2 (1 + 4 + ... + h^2) to the variance.
+    walk = 0.05**2 * h * (h + 1) * (2 * h + 1) / 6
+    innovations = 0.1**2 * np.array([innovation_variance(0.6, float(k), 8, np.where) for k in h])
+    np.testing.assert_allclose(logits.var(axis=0), innovations + walk, rtol=0.05)
 
 
 def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
@@ -372,7 +408,8 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"innovation_tails": "student_t"}, 12),
                                                 ({"observation_outliers": "transient"}, 13),
                                                 ({"pace_curve_power": 3.0}, 14),
-                                                ({"innovation_sd_trend": "log_linear"}, 16)])
+                                                ({"innovation_sd_trend": "log_linear"}, 16),
+                                                ({"pace_drift": "random_walk"}, 17)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

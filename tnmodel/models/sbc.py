@@ -36,7 +36,8 @@ PARAMETERS = {
                          ("sigma_src", 0, "sigma_src"), ("asymptote", None, "asymptote")),
 }
 #: Parameters of an option, checked when the simulation drew them (its truth has the key).
-OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend"),)}
+OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend"),
+                                          ("tau_drift", None, "tau_drift"))}
 
 
 def design_series(design: str, n_geos: int = 3):

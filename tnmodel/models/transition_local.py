@@ -137,6 +137,14 @@ class TransitionLocalPriors(LocalPacePriors):
     innovation_sd_trend_sd: float = Field(0.05, gt=0, description=(
         "sd of the normal prior of sigma_u_trend, the yearly change of log sigma_u (0.05: a "
         "halving or doubling over 14 years is one prior sd)."))
+    pace_drift: Literal["none", "random_walk"] = Field("none", description=(
+        "'none', or 'random_walk' (eleventh round): each geo's pace omega drifts, by a random "
+        "walk with yearly steps of sd tau_drift ~ HalfNormal(pace_drift_sd) from the first "
+        "year of the series; the forecast starts from the pace reached and keeps drifting. "
+        "A lasting change of pace (a second wave of adoption) is then carried, and the "
+        "forecast's spread grows faster with the horizon than the AR(1) excess pace gives."))
+    pace_drift_sd: float = Field(0.03, gt=0, description=(
+        "Scale of the half-normal prior of tau_drift (logits a year, per year)."))
     pace_curve_power: float = Field(1.0, ge=1.0, le=10.0, description=(
         "k in the pace omega * max(f, 1 - (p / A)**k): 1 is the transition model's curve, "
         "whose logit pace falls in proportion to the share; larger k keeps the pace until "
@@ -190,6 +198,7 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
     arrays["resampled_innovations"] = np.array(float(priors.innovation_tails == "resampled"))
     arrays["years_before_last"] = years_before_last(series)
+    arrays["year_index"] = (series.year - series.year.min()).astype(np.int64)
     if priors.innovation_tails == "resampled":
         check_surprises(series, first, gap)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
@@ -201,6 +210,21 @@ def years_before_last(series: SeriesData) -> np.ndarray:
     value; the innovation sd's trend is measured from there)."""
     last_year = series.year[last_rows(series)].astype(float)
     return last_year[series.geo_index] - series.year.astype(float)
+
+
+def drift_years(series: SeriesData) -> int:
+    """Length of the drifting pace's yearly grid: the series' years, padded to a multiple of
+    :data:`GAP_STEP` (one compiled structure for neighbouring cut-offs)."""
+    span = int(series.year.max() - series.year.min()) + 1
+    return GAP_STEP * math.ceil(span / GAP_STEP)
+
+
+def drifting_pace(omega, drift, geo_of, start, last: int, minimum):
+    """The pace multiplier of each step of an interval, as a function of the step: ``omega``
+    of the observation's geo plus the geo's drift in the step's year (grid index ``start +
+    step``, at most ``last``). Arrays are numpy (obs, sample) / (geo, year, sample) or
+    PyTensor (obs,) / (geo, year)."""
+    return lambda step: omega + drift[geo_of, minimum(start + step, last)]
 
 
 def trend_factor(trend, before_last, exp):
@@ -230,7 +254,9 @@ def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps
 
     Backend-agnostic (numpy with observations on the first axis and draws after, or
     PyTensor vectors): ``where``, ``maximum`` and ``rate`` (the pace, from
-    :func:`local_rate`) are the backend's functions.
+    :func:`local_rate`) are the backend's functions. ``omega`` is each observation's pace,
+    or a function of the step (1 .. ``steps``) giving it (a drifting pace,
+    :func:`drifting_pace`).
 
     Returns
     -------
@@ -238,9 +264,10 @@ def conditional_means(eta, omega, asymptote, floor, phi, prev, gap, first, steps
         ``D_k(eta[prev]) + excess[prev] * S_k`` (``eta`` itself for a geo's first value), and
         the per-year excess pace of the interval ending at each observation.
     """
+    pace_at = omega if callable(omega) else (lambda step: omega)
     base = eta[prev]
     for step in range(1, steps + 1):
-        base = where(gap >= step, base + rate(base, omega, asymptote, floor), base)
+        base = where(gap >= step, base + rate(base, pace_at(step), asymptote, floor), base)
     own = where((first > 0) | (gap < 1), 0.0, (eta - base) / maximum(gap, 1.0))
     excess = where((first < 1) & (gap < 1), own[prev], own)  # same-year values share it
     carry = phi * (1.0 - phi**gap) / (1.0 - phi)
@@ -470,7 +497,7 @@ class TransitionLocal(LocalFamily):
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
-                 "outlier_sd", "sigma_u_trend")
+                 "outlier_sd", "sigma_u_trend", "tau_drift")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -479,6 +506,7 @@ class TransitionLocal(LocalFamily):
         check_series(series)
         return (self.name, len(series.geos), max_gap(series), present_kinds(series),
                 series.break_matrix().shape[1],
+                drift_years(series) if priors.pace_drift == "random_walk" else 0,
                 priors.model_dump_json())
 
     def build_model(self, series: SeriesData, priors: TransitionLocalPriors) -> pm.Model:
@@ -494,7 +522,18 @@ class TransitionLocal(LocalFamily):
             sigma_src, sigma_part = params["sigma_src"], params["sigma_part"]
             eta = data["y"] - offset
             prev, gap, first = data["prev"], data["gap"], data["first"]
-            mean, _ = conditional_means(eta, omega[data["geo_of"]], asymptote, floor, phi, prev,
+            pace = omega[data["geo_of"]]
+            if priors.pace_drift == "random_walk":
+                years = drift_years(series)
+                model.add_coord("drift_year", list(range(1, years)))
+                tau_drift = pm.HalfNormal("tau_drift", priors.pace_drift_sd)
+                z_drift = pm.Normal("z_drift", 0.0, 1.0, dims=("geo", "drift_year"))
+                drift = pm.Deterministic("drift", pt.concatenate(
+                    [pt.zeros((len(series.geos), 1)), tau_drift * pt.cumsum(z_drift, axis=1)],
+                    axis=1))
+                pace = drifting_pace(pace, drift, data["geo_of"], data["year_index"][prev],
+                                     years - 1, pt.minimum)
+            mean, _ = conditional_means(eta, pace, asymptote, floor, phi, prev,
                                         gap, first, steps, pt.switch, pt.maximum,
                                         local_rate(data["pace_power"], "pytensor"))
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
@@ -543,8 +582,13 @@ class TransitionLocal(LocalFamily):
             offset = series.break_matrix() @ stack_draws(post["delta"]).T  # (obs, sample)
         eta = arrays["y"][:, None] - offset
         gap, first = arrays["gap"][:, None], arrays["first"][:, None]
+        pace = draws["omega"].T[arrays["geo_of"]]
+        if "drift" in post:
+            drift = np.moveaxis(stack_draws(post["drift"]), 0, -1)  # (geo, year, sample)
+            pace = drifting_pace(pace, drift, arrays["geo_of"], arrays["year_index"][
+                arrays["prev"]][:, None], drift.shape[1] - 1, np.minimum)
         mean, excess = conditional_means(
-            eta, draws["omega"].T[arrays["geo_of"]], draws["asymptote"], draws["floor"],
+            eta, pace, draws["asymptote"], draws["floor"],
             draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
             rate)
         error = (draws["sigma_src"].T[arrays["src"]] ** 2
@@ -567,6 +611,10 @@ class TransitionLocal(LocalFamily):
         draws["main_type"] = main_source_type(series)
         draws["binomial_scaling"] = np.array(scaling == "binomial")
         draws["pace_power"] = np.array(power)
+        if "drift" in post:  # the pace each geo has reached at its last value
+            draws["tau_drift"] = stack_draws(post["tau_drift"])
+            draws["omega"] = draws["omega"] + drift[np.arange(len(series.geos)),
+                                                    arrays["year_index"][last]].T
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
         if "outlier_rate" in post:
@@ -591,10 +639,14 @@ class TransitionLocal(LocalFamily):
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
         rate = local_rate(float(draws.get("pace_power", 1.0)), "numpy")
         nu, pool = draws.get("nu"), draws.get("surprise_pool")
+        tau_drift = draws.get("tau_drift")
+        pace = omega  # with a drifting pace: the pace reached at the last value, drifting on
         for _ in range(ahead):
+            if tau_drift is not None:
+                pace = pace + tau_drift[:, None] * rng.standard_normal(level.shape)
             shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
             excess = phi * excess + shock * innovations(rng, level.shape, nu, pool)
-            level = level + rate(level, omega, A, f) + excess
+            level = level + rate(level, pace, A, f) + excess
             forward.append(level)
         paths = paths_at(years, last_year, forward, draws["last_eta"],
                          lambda level: rate(level, omega, A, f), sigma_u, rng)
@@ -626,6 +678,16 @@ class TransitionLocal(LocalFamily):
         steps = max_gap(series)
         trend = (rng.normal(0.0, priors.innovation_sd_trend_sd)
                  if priors.innovation_sd_trend == "log_linear" else 0.0)
+        pace = omega[series.geo_index]
+        if priors.pace_drift == "random_walk":
+            years = drift_years(series)
+            tau_drift = abs(rng.normal(0.0, priors.pace_drift_sd))
+            drift = np.concatenate([np.zeros((len(series.geos), 1)), tau_drift * np.cumsum(
+                rng.standard_normal((len(series.geos), years - 1)), axis=1)], axis=1)
+            pace = drifting_pace(pace, drift, series.geo_index,
+                                 (series.year - series.year.min())[prev], years - 1,
+                                 np.minimum)
+            truth["tau_drift"] = np.array(tau_drift)
         before_last = years_before_last(series)
         if transient:
             levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
@@ -635,7 +697,7 @@ class TransitionLocal(LocalFamily):
                 y[i] = rng.normal(priors.level_mean, priors.level_sd)
                 continue
             mean, _ = conditional_means(
-                y, omega[series.geo_index], A, f, phi, prev, gap, first, steps, np.where,
+                y, pace, A, f, phi, prev, gap, first, steps, np.where,
                 np.maximum, local_rate(priors.pace_curve_power, "numpy"))
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
