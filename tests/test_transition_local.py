@@ -456,7 +456,7 @@ def _posterior_at(series, priors, truth: dict, n: int = 50):
     """A posterior whose every draw is ``truth``, with the fit's constant data."""
     import xarray as xr
 
-    dims = {"omega": ("geo",), "sigma_src": ("source_type",)}
+    dims = {"omega": ("geo",), "sigma_src": ("source_type",), "drift": ("geo", "grid_year")}
     post = {name: (("chain", "draw", *dims.get(name, ())),
                    np.broadcast_to(np.asarray(value, float), (1, n, *np.shape(value))).copy())
             for name, value in truth.items()}
@@ -525,3 +525,20 @@ def test_resampled_fits_reuse_a_compiled_structure_and_keep_the_setting():
         assert float(posterior["constant_data"]["resampled_innovations"]) == 1.0
         assert "surprise_pool" in TRANSITION_LOCAL.extract_draws(posterior, series)
     assert compile_stats()["reused"] == reused + 1
+
+
+def test_drifting_pace_draws_carry_the_pace_reached_at_each_geos_last_value():
+    # Two geos, the second ending two years earlier: each forecast starts from the drift of
+    # its own last year, and the excess pace is measured against the drifted pace.
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), [0, 0, 0, 0, 1, 1],
+                                [2010, 2011, 2012, 2013, 2010, 2011],
+                                inv_logit_percent(np.array([-2.0, -1.5, -1.1, -0.4, 0.0, 0.3])))
+    priors = TransitionLocalPriors(pace_drift="random_walk")
+    drift = np.array([[0.0, 0.1, 0.3, 0.2], [0.0, -0.1, 0.0, 0.1]])  # (geo, grid year)
+    truth = {"omega": np.array([0.3, 0.2]), "asymptote": 0.9, "floor": 1.0, "phi": 0.5,
+             "sigma_u": 0.1, "sigma_src": np.full(3, 1e-4), "sigma_part": 0.1,
+             "tau_drift": 0.05, "drift": drift}
+    draws = TRANSITION_LOCAL.extract_draws(_posterior_at(series, priors, truth, n=3), series)
+    np.testing.assert_allclose(draws["omega"][0], [0.3 + 0.2, 0.2 - 0.1])
+    # sim_a's last step (2012 -> 2013) had the pace 0.3 + 0.2: excess -0.4 + 1.1 - 0.5.
+    np.testing.assert_allclose(draws["last_excess"][0], [0.2, 0.3 - 0.2 + 0.1], atol=1e-6)

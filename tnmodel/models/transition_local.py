@@ -585,8 +585,9 @@ class TransitionLocal(LocalFamily):
         pace = draws["omega"].T[arrays["geo_of"]]
         if "drift" in post:
             drift = np.moveaxis(stack_draws(post["drift"]), 0, -1)  # (geo, year, sample)
-            pace = drifting_pace(pace, drift, arrays["geo_of"], arrays["year_index"][
-                arrays["prev"]][:, None], drift.shape[1] - 1, np.minimum)
+            pace = drifting_pace(pace, drift, arrays["geo_of"],
+                                 arrays["year_index"][arrays["prev"]], drift.shape[1] - 1,
+                                 np.minimum)
         mean, excess = conditional_means(
             eta, pace, draws["asymptote"], draws["floor"],
             draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
