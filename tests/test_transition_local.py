@@ -542,3 +542,31 @@ def test_drifting_pace_draws_carry_the_pace_reached_at_each_geos_last_value():
     np.testing.assert_allclose(draws["omega"][0], [0.3 + 0.2, 0.2 - 0.1])
     # sim_a's last step (2012 -> 2013) had the pace 0.3 + 0.2: excess -0.4 + 1.1 - 0.5.
     np.testing.assert_allclose(draws["last_excess"][0], [0.2, 0.3 - 0.2 + 0.1], atol=1e-6)
+
+
+def test_common_drift_is_one_walk_for_every_geo_in_fit_and_forecast():
+    years = np.array([2010, 2011, 2013, 2014, 2017])
+    y_a, y_b = np.array([-2.0, -1.6, -0.9, -0.5, 0.6]), np.array([-1.0, -0.7, 0.0, 0.1, 0.9])
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), np.repeat([0, 1], 5),
+                                np.tile(years, 2), inv_logit_percent(np.r_[y_a, y_b]))
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(pace_drift="common"))
+    steps = np.array([1.0, -0.5, 2.0, 0.0, 1.0, -1.0, 0.5])
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4, 0.3]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6,
+        "sigma_u": 0.15, "sigma_src": np.array([0.05, 0.15, 0.25]), "tau_drift": 0.05,
+        "z_drift": steps})
+    drift = np.r_[0.0, 0.05 * np.cumsum(steps)]
+    expected = sum(_loglik_by_hand(y, years, omega, 0.8, 0.2, 0.6, 0.15, 0.05, drift=drift)
+                   + stats.norm.logpdf(y[0], y[0], 1.0)
+                   for y, omega in ((y_a, 0.4), (y_b, 0.3)))
+    assert loglik == pytest.approx(expected, rel=1e-9)
+
+    draws = _draws(series, n=4000, omega=0.2, excess=0.0, sigma_u=1e-6)
+    draws["floor"] = np.full(4000, 1.0)
+    draws["tau_drift"], draws["drift_common"] = np.full(4000, 0.05), np.array(True)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2020]),
+                                          np.random.default_rng(10))
+    logits = np.log(values / (100 - values))[:, :, 0]
+    moved = logits - logits.mean(axis=0)
+    assert moved.std() > 0.05  # three years of a walk with steps of 0.05: sd 0.19
+    np.testing.assert_allclose(moved[:, 0], moved[:, 1], atol=1e-3)

@@ -137,12 +137,13 @@ class TransitionLocalPriors(LocalPacePriors):
     innovation_sd_trend_sd: float = Field(0.05, gt=0, description=(
         "sd of the normal prior of sigma_u_trend, the yearly change of log sigma_u (0.05: a "
         "halving or doubling over 14 years is one prior sd)."))
-    pace_drift: Literal["none", "random_walk"] = Field("none", description=(
-        "'none', or 'random_walk' (eleventh round): each geo's pace omega drifts, by a random "
+    pace_drift: Literal["none", "random_walk", "common"] = Field("none", description=(
+        "'none'; 'random_walk' (eleventh round): each geo's pace omega drifts, by a random "
         "walk with yearly steps of sd tau_drift ~ HalfNormal(pace_drift_sd) from the first "
         "year of the series; the forecast starts from the pace reached and keeps drifting. "
         "A lasting change of pace (a second wave of adoption) is then carried, and the "
-        "forecast's spread grows faster with the horizon than the AR(1) excess pace gives."))
+        "forecast's spread grows faster with the horizon than the AR(1) excess pace gives. "
+        "'common': one such walk shared by every geo (waves that reach all at once)."))
     pace_drift_sd: float = Field(0.03, gt=0, description=(
         "Scale of the half-normal prior of tau_drift (logits a year, per year)."))
     pace_curve_power: float = Field(1.0, ge=1.0, le=10.0, description=(
@@ -506,7 +507,7 @@ class TransitionLocal(LocalFamily):
         check_series(series)
         return (self.name, len(series.geos), max_gap(series), present_kinds(series),
                 series.break_matrix().shape[1],
-                drift_years(series) if priors.pace_drift == "random_walk" else 0,
+                drift_years(series) if priors.pace_drift != "none" else 0,
                 priors.model_dump_json())
 
     def build_model(self, series: SeriesData, priors: TransitionLocalPriors) -> pm.Model:
@@ -523,14 +524,17 @@ class TransitionLocal(LocalFamily):
             eta = data["y"] - offset
             prev, gap, first = data["prev"], data["gap"], data["first"]
             pace = omega[data["geo_of"]]
-            if priors.pace_drift == "random_walk":
+            if priors.pace_drift != "none":
                 years = drift_years(series)
                 model.add_coord("drift_year", list(range(1, years)))
                 tau_drift = pm.HalfNormal("tau_drift", priors.pace_drift_sd)
-                z_drift = pm.Normal("z_drift", 0.0, 1.0, dims=("geo", "drift_year"))
+                common = priors.pace_drift == "common"
+                z_drift = pm.Normal("z_drift", 0.0, 1.0,
+                                    dims=("drift_year",) if common else ("geo", "drift_year"))
+                walk = tau_drift * pt.cumsum(z_drift[None, :] if common else z_drift, axis=1)
+                walk = pt.broadcast_to(walk, (len(series.geos), years - 1))
                 drift = pm.Deterministic("drift", pt.concatenate(
-                    [pt.zeros((len(series.geos), 1)), tau_drift * pt.cumsum(z_drift, axis=1)],
-                    axis=1))
+                    [pt.zeros((len(series.geos), 1)), walk], axis=1))
                 pace = drifting_pace(pace, drift, data["geo_of"], data["year_index"][prev],
                                      years - 1, pt.minimum)
             mean, _ = conditional_means(eta, pace, asymptote, floor, phi, prev,
@@ -614,6 +618,8 @@ class TransitionLocal(LocalFamily):
         draws["pace_power"] = np.array(power)
         if "drift" in post:  # the pace each geo has reached at its last value
             draws["tau_drift"] = stack_draws(post["tau_drift"])
+            draws["drift_common"] = np.array(  # z_drift is (chain, draw, year) then
+                "z_drift" in post and post["z_drift"].ndim == 3)
             draws["omega"] = draws["omega"] + drift[np.arange(len(series.geos)),
                                                     arrays["year_index"][last]].T
         if "nu" in post:
@@ -643,8 +649,10 @@ class TransitionLocal(LocalFamily):
         tau_drift = draws.get("tau_drift")
         pace = omega  # with a drifting pace: the pace reached at the last value, drifting on
         for _ in range(ahead):
-            if tau_drift is not None:
-                pace = pace + tau_drift[:, None] * rng.standard_normal(level.shape)
+            if tau_drift is not None:  # a common walk takes the same step in every geo
+                step = rng.standard_normal(
+                    (level.shape[0], 1) if draws.get("drift_common", False) else level.shape)
+                pace = pace + tau_drift[:, None] * step
             shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
             excess = phi * excess + shock * innovations(rng, level.shape, nu, pool)
             level = level + rate(level, pace, A, f) + excess
@@ -680,11 +688,13 @@ class TransitionLocal(LocalFamily):
         trend = (rng.normal(0.0, priors.innovation_sd_trend_sd)
                  if priors.innovation_sd_trend == "log_linear" else 0.0)
         pace = omega[series.geo_index]
-        if priors.pace_drift == "random_walk":
+        if priors.pace_drift != "none":
             years = drift_years(series)
             tau_drift = abs(rng.normal(0.0, priors.pace_drift_sd))
+            walks = 1 if priors.pace_drift == "common" else len(series.geos)
             drift = np.concatenate([np.zeros((len(series.geos), 1)), tau_drift * np.cumsum(
-                rng.standard_normal((len(series.geos), years - 1)), axis=1)], axis=1)
+                np.broadcast_to(rng.standard_normal((walks, years - 1)),
+                                (len(series.geos), years - 1)), axis=1)], axis=1)
             pace = drifting_pace(pace, drift, series.geo_index,
                                  (series.year - series.year.min())[prev], years - 1,
                                  np.minimum)
