@@ -36,11 +36,13 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
                     scaling="constant", nu=None, blips=None, power=1.0, trend=0.0,
-                    drift=None):
+                    drift=None, sd_walk=None):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
     ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``;
-    ``drift``: the pace of the step into year ``y`` is ``omega + drift[y - years[0]]``."""
+    ``drift``: the pace of the step into year ``y`` is ``omega + drift[y - years[0]]``;
+    ``sd_walk``: the innovation sd in year ``y`` is ``sigma_u * exp(sd_walk[y - years[0]] -
+    sd_walk[years[-1] - years[0]])``."""
     total, excess_prev = 0.0, 0.0
     gap_prev = 0  # the previous value's own gap (0: it is the geo's first)
     for i in range(1, len(y)):
@@ -55,6 +57,8 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
             p = min(max(1.0 / (1.0 + math.exp(-y[i - 1])), 0.01), 0.99)
             var *= 0.25 / (p * (1 - p))
         var *= math.exp(2 * trend * (years[i] - years[-1]))
+        if sd_walk is not None:
+            var *= math.exp(2 * (sd_walk[years[i] - years[0]] - sd_walk[years[-1] - years[0]]))
         scale = math.sqrt(var + 2 * sigma_obs**2)
         if blips is not None:
             # A blip b in y[i] adds b; in y[i - 1] it moves the start by b and the carried
@@ -145,6 +149,23 @@ def test_innovation_sd_trend_log_likelihood_equals_the_loop_with_that_sd():
     expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
     # sigma_u is the sd at the last value; the trend widens the earlier values' terms.
+    assert expected != pytest.approx(
+        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
+        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
+
+
+def test_innovation_sd_walk_log_likelihood_equals_the_loop_with_that_sd():
+    years, series = _gappy_series()  # 2010-2017: a grid of 8 years, 7 steps of the walk
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_sd_trend="random_walk"))
+    steps = np.array([-2.0, -1.0, 0.5, 0.0, -1.0, 1.0, 0.5])
+    loglik = _observed_loglik(model, {
+        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
+        "sigma_src": np.array([0.05, 0.15, 0.25]), "tau_sd_walk": 0.2, "z_sd_walk": steps})
+    walk = np.r_[0.0, 0.2 * np.cumsum(steps)]
+    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, sd_walk=walk)
+    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
+    assert loglik == pytest.approx(expected, rel=1e-9)
     assert expected != pytest.approx(
         _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
         + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
@@ -409,7 +430,9 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"observation_outliers": "transient"}, 13),
                                                 ({"pace_curve_power": 3.0}, 14),
                                                 ({"innovation_sd_trend": "log_linear"}, 16),
-                                                ({"pace_drift": "random_walk"}, 17)])
+                                                ({"pace_drift": "random_walk"}, 17),
+                                                ({"pace_drift": "common"}, 18),
+                                                ({"innovation_sd_trend": "random_walk"}, 19)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

@@ -37,6 +37,7 @@ PARAMETERS = {
 }
 #: Parameters of an option, checked when the simulation drew them (its truth has the key).
 OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend"),
+                                          ("tau_sd_walk", None, "tau_sd_walk"),
                                           ("tau_drift", None, "tau_drift"))}
 
 

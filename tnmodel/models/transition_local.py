@@ -24,7 +24,13 @@ by a blip that later values do not follow (seventh round; off by default; see
 the forecast draws its innovations from the fit's own one-year surprises, standardised per
 posterior draw (eleventh round; off by default; see :func:`surprise_pool`): the normal
 model's variance at every horizon, with the shape of the series' surprises (a narrow core,
-a few large ones) instead of a normal's.
+a few large ones) instead of a normal's. With ``innovation_sd_trend: log_linear`` the
+innovation sd changes log-linearly with the year (``sigma_u`` is the sd at each geo's last
+value, which the forecast keeps), so erratic early years do not widen today's forecast
+(eleventh round; off by default). With ``pace_drift: random_walk`` each geo's pace ``omega``
+drifts by a random walk over the years, and with ``pace_drift: common`` one walk moves every
+geo's pace (a wave of adoption reaching all at once); the forecast starts from the pace
+reached and keeps drifting (eleventh round; off by default; see :func:`drifting_pace`).
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -129,14 +135,21 @@ class TransitionLocalPriors(LocalPacePriors):
     outlier_sd_median: float = Field(0.3, gt=0, description=(
         "Median of the log-normal prior of outlier_sd (logits)."))
     outlier_sd_log_sd: float = Field(0.5, gt=0)
-    innovation_sd_trend: Literal["none", "log_linear"] = Field("none", description=(
+    innovation_sd_trend: Literal["none", "log_linear", "random_walk"] = Field("none", description=(
         "'none', or 'log_linear' (eleventh round): the innovation sd changes by a factor "
         "exp(sigma_u_trend) a year, sigma_u_trend ~ Normal(0, innovation_sd_trend_sd), and "
         "sigma_u is the sd at each geo's last value; the forecast keeps that last sd (the "
-        "trend is not extrapolated). Erratic early years then widen the forecast less."))
+        "trend is not extrapolated). Erratic early years then widen the forecast less. "
+        "'random_walk': log sigma_u follows one random walk over the years, shared by every "
+        "geo, with steps of sd tau_sd_walk ~ HalfNormal(innovation_sd_walk_sd); sigma_u is "
+        "again the sd at each geo's last value and the forecast keeps it. A walk follows a "
+        "calm that set in and stayed, where a log-linear trend keeps shrinking the sd."))
     innovation_sd_trend_sd: float = Field(0.05, gt=0, description=(
         "sd of the normal prior of sigma_u_trend, the yearly change of log sigma_u (0.05: a "
         "halving or doubling over 14 years is one prior sd)."))
+    innovation_sd_walk_sd: float = Field(0.1, gt=0, description=(
+        "Scale of the half-normal prior of tau_sd_walk, the sd of a year's step of log "
+        "sigma_u with innovation_sd_trend 'random_walk'."))
     pace_drift: Literal["none", "random_walk", "common"] = Field("none", description=(
         "'none'; 'random_walk' (eleventh round): each geo's pace omega drifts, by a random "
         "walk with yearly steps of sd tau_drift ~ HalfNormal(pace_drift_sd) from the first "
@@ -200,6 +213,7 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     arrays["resampled_innovations"] = np.array(float(priors.innovation_tails == "resampled"))
     arrays["years_before_last"] = years_before_last(series)
     arrays["year_index"] = (series.year - series.year.min()).astype(np.int64)
+    arrays["last_year_index"] = arrays["year_index"][last_rows(series)][series.geo_index]
     if priors.innovation_tails == "resampled":
         check_surprises(series, first, gap)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
@@ -498,7 +512,7 @@ class TransitionLocal(LocalFamily):
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
-                 "outlier_sd", "sigma_u_trend", "tau_drift")
+                 "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -507,7 +521,8 @@ class TransitionLocal(LocalFamily):
         check_series(series)
         return (self.name, len(series.geos), max_gap(series), present_kinds(series),
                 series.break_matrix().shape[1],
-                drift_years(series) if priors.pace_drift != "none" else 0,
+                drift_years(series) if (priors.pace_drift != "none"
+                                        or priors.innovation_sd_trend == "random_walk") else 0,
                 priors.model_dump_json())
 
     def build_model(self, series: SeriesData, priors: TransitionLocalPriors) -> pm.Model:
@@ -548,6 +563,14 @@ class TransitionLocal(LocalFamily):
             if priors.innovation_sd_trend == "log_linear":
                 trend = pm.Normal("sigma_u_trend", 0.0, priors.innovation_sd_trend_sd)
                 scale = scale * pt.sqrt(trend_factor(trend, data["years_before_last"], pt.exp))
+            elif priors.innovation_sd_trend == "random_walk":
+                model.add_coord("sd_year", list(range(1, drift_years(series))))
+                tau_walk = pm.HalfNormal("tau_sd_walk", priors.innovation_sd_walk_sd)
+                z_walk = pm.Normal("z_sd_walk", 0.0, 1.0, dims="sd_year")
+                walk = pm.Deterministic("sd_walk", pt.concatenate(
+                    [pt.zeros(1), tau_walk * pt.cumsum(z_walk)]))
+                scale = scale * pt.exp(
+                    walk[data["year_index"]] - walk[data["last_year_index"]])
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
@@ -604,6 +627,10 @@ class TransitionLocal(LocalFamily):
                 scale = scale * np.sqrt(trend_factor(
                     stack_draws(post["sigma_u_trend"]), arrays["years_before_last"][:, None],
                     np.exp))
+            if "sd_walk" in post:
+                walk = stack_draws(post["sd_walk"]).T  # (grid year, sample)
+                scale = scale * np.exp(walk[arrays["year_index"]]
+                                       - walk[arrays["last_year_index"]])
             variance = (draws["sigma_u"] ** 2 * scale**2
                         * innovation_variance(draws["phi"], gap, max_gap(series), np.where)
                         + error + error[arrays["prev"]])
@@ -687,6 +714,14 @@ class TransitionLocal(LocalFamily):
         steps = max_gap(series)
         trend = (rng.normal(0.0, priors.innovation_sd_trend_sd)
                  if priors.innovation_sd_trend == "log_linear" else 0.0)
+        sd_factor = np.ones(series.n_obs)  # the sd walk's, per observation
+        if priors.innovation_sd_trend == "random_walk":
+            tau_walk = abs(rng.normal(0.0, priors.innovation_sd_walk_sd))
+            walk = np.r_[0.0, tau_walk * np.cumsum(rng.standard_normal(drift_years(series) - 1))]
+            year_index = series.year - series.year.min()
+            sd_factor = np.exp(walk[year_index]
+                               - walk[year_index[last_rows(series)][series.geo_index]])
+            truth["tau_sd_walk"] = np.array(tau_walk)
         pace = omega[series.geo_index]
         if priors.pace_drift != "none":
             years = drift_years(series)
@@ -713,7 +748,8 @@ class TransitionLocal(LocalFamily):
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
-                        * trend_factor(trend, before_last[i], np.exp) + 2 * sigma[0] ** 2)
+                        * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
+                        + 2 * sigma[0] ** 2)
             if transient:  # one of the four cases, by its weight
                 weights, variances = blip_components(variance, outlier_rate, outlier_sd,
                                                      levers[i])
