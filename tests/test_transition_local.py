@@ -593,3 +593,17 @@ def test_common_drift_is_one_walk_for_every_geo_in_fit_and_forecast():
     moved = logits - logits.mean(axis=0)
     assert moved.std() > 0.05  # three years of a walk with steps of 0.05: sd 0.19
     np.testing.assert_allclose(moved[:, 0], moved[:, 1], atol=1e-3)
+
+
+def test_sd_walk_forecast_walks_on_from_the_last_sd_in_every_geo_at_once():
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), [0] * 4 + [1] * 4,
+                                list(range(2017, 2021)) * 2, [50.0] * 8)
+    draws = _draws(series, n=40000, excess=0.0, phi=1e-6)
+    draws["tau_sd_walk"] = np.full(40000, 0.5)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.arange(2021, 2023),
+                                          np.random.default_rng(11))
+    logits = np.log(values / (100 - values))
+    # One year ahead the sd is sigma_u * exp(a step of the walk): variance 0.1^2 e^{2 * 0.25}.
+    assert logits[:, 0, 0].var() == pytest.approx(0.01 * math.exp(0.5), rel=0.05)
+    # The walk is shared: the two geos' squared shocks move together.
+    assert np.corrcoef(logits[:, 0, 0] ** 2, logits[:, 1, 0] ** 2)[0, 1] > 0.1

@@ -142,8 +142,9 @@ class TransitionLocalPriors(LocalPacePriors):
         "trend is not extrapolated). Erratic early years then widen the forecast less. "
         "'random_walk': log sigma_u follows one random walk over the years, shared by every "
         "geo, with steps of sd tau_sd_walk ~ HalfNormal(innovation_sd_walk_sd); sigma_u is "
-        "again the sd at each geo's last value and the forecast keeps it. A walk follows a "
-        "calm that set in and stayed, where a log-linear trend keeps shrinking the sd."))
+        "again the sd at each geo's last value, and the forecast walks on from it. A walk "
+        "follows a calm that set in and stayed, where a log-linear trend keeps shrinking "
+        "the sd."))
     innovation_sd_trend_sd: float = Field(0.05, gt=0, description=(
         "sd of the normal prior of sigma_u_trend, the yearly change of log sigma_u (0.05: a "
         "halving or doubling over 14 years is one prior sd)."))
@@ -643,6 +644,8 @@ class TransitionLocal(LocalFamily):
         draws["main_type"] = main_source_type(series)
         draws["binomial_scaling"] = np.array(scaling == "binomial")
         draws["pace_power"] = np.array(power)
+        if "tau_sd_walk" in post:
+            draws["tau_sd_walk"] = stack_draws(post["tau_sd_walk"])
         if "drift" in post:  # the pace each geo has reached at its last value
             draws["tau_drift"] = stack_draws(post["tau_drift"])
             draws["drift_common"] = np.array(  # z_drift is (chain, draw, year) then
@@ -673,14 +676,18 @@ class TransitionLocal(LocalFamily):
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
         rate = local_rate(float(draws.get("pace_power", 1.0)), "numpy")
         nu, pool = draws.get("nu"), draws.get("surprise_pool")
-        tau_drift = draws.get("tau_drift")
+        tau_drift, tau_walk = draws.get("tau_drift"), draws.get("tau_sd_walk")
         pace = omega  # with a drifting pace: the pace reached at the last value, drifting on
+        log_sd = 0.0  # with an sd walk: log sigma_u's move since the last value, walking on
         for _ in range(ahead):
+            if tau_walk is not None:  # one walk for every geo, as in the fit
+                log_sd = log_sd + tau_walk[:, None] * rng.standard_normal((level.shape[0], 1))
             if tau_drift is not None:  # a common walk takes the same step in every geo
                 step = rng.standard_normal(
                     (level.shape[0], 1) if draws.get("drift_common", False) else level.shape)
                 pace = pace + tau_drift[:, None] * step
-            shock = sigma_u * innovation_scale(level, scaling, _invlogit_np, np.clip)
+            shock = (sigma_u * np.exp(log_sd)
+                     * innovation_scale(level, scaling, _invlogit_np, np.clip))
             excess = phi * excess + shock * innovations(rng, level.shape, nu, pool)
             level = level + rate(level, pace, A, f) + excess
             forward.append(level)
