@@ -43,6 +43,14 @@ def summary(folder: Path, common: pd.Index) -> dict:
             "vs_ets": (1 - paired["crps"] / paired["ets"]).round(2).tolist()}
 
 
+def rule_checks(base: dict, row: dict) -> dict[str, bool]:
+    """The pre-registered rule's four checks of a variant (``row``) against ``base``."""
+    return {"fits pass at least as often": row["passed"] >= base["passed"],
+            "summed CRPS lower": row["summed"] < base["summed"],
+            "80% in band at no fewer horizons": row["in80"] >= base["in80"],
+            "95% in band at no fewer horizons": row["in95"] >= base["in95"]}
+
+
 def main() -> None:
     folders = [Path(arg) for arg in sys.argv[1:]]
     if len(folders) < 2:
@@ -62,10 +70,7 @@ def main() -> None:
               f"{', '.join(map(str, row['vs_ets']))} |")
     base = rows[0]
     for row in rows[1:]:
-        checks = {"fits pass at least as often": row["passed"] >= base["passed"],
-                  "summed CRPS lower": row["summed"] < base["summed"],
-                  "80% in band at no fewer horizons": row["in80"] >= base["in80"],
-                  "95% in band at no fewer horizons": row["in95"] >= base["in95"]}
+        checks = rule_checks(base, row)
         verdict = "adopted" if all(checks.values()) else "not adopted"
         print(f"\n{row['folder']} against {base['folder']}: {verdict} ("
               + "; ".join(f"{name}: {'yes' if ok else 'no'}" for name, ok in checks.items())

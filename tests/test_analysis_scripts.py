@@ -1,5 +1,6 @@
 """The back-test analysis scripts: scripts/spread_bound.py (the upper bound on what
-re-scaling a forecast's spread can gain) and scripts/reversion.py (do surprises revert?).
+re-scaling a forecast's spread can gain), scripts/reversion.py (do surprises revert?) and
+scripts/compare_variants.py (the pre-registered rule for a variant of the default).
 
 Every series and forecast here is SIMULATED (``sim_*`` geos).
 """
@@ -27,6 +28,7 @@ def _script(name: str):
 
 spread_bound = _script("spread_bound")
 reversion = _script("reversion")
+compare_variants = _script("compare_variants")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -84,3 +86,40 @@ def test_reversion_tells_blips_from_lasting_changes_of_pace(kind, corr):
         reversion.second_differences(_simulated_panel(kind)), large=0.3)
     assert summary["corr_all"] == pytest.approx(corr, abs=0.07)
     assert summary["n_pairs"] == 60 * 17  # 18 second differences per geo, the last unpaired
+
+
+def _backtest_folder(path: Path, crps: list[float], in_band80: list[bool],
+                     failed: int = 0) -> Path:
+    """A SIMULATED back-test folder: transition_local and ETS-damped forecasts of two geos at
+    horizons 1-5, with the given CRPS per horizon and 80% coverage in band or not."""
+    path.mkdir()
+    rows = [{"model": model, "cutoff": 2015, "geo": geo, "year": 2015 + h, "horizon": h,
+             "crps": value * (1.5 if model == "ets_damped" else 1.0)}
+            for model in ("transition_local", "ets_damped") for geo in ("sim_a", "sim_b")
+            for h, value in zip(range(1, 6), crps, strict=True)]
+    pd.DataFrame(rows).to_csv(path / "scores.csv", index=False)
+    pd.DataFrame({"model": "transition_local", "horizon": range(1, 6), "in_band80": in_band80,
+                  "in_band95": True}).to_csv(path / "metrics.csv", index=False)
+    pd.DataFrame({"model": "transition_local", "cutoff": [2012, 2015], "role": "forecast",
+                  "status": ["failed"] * failed + ["ok"] * (2 - failed)}).to_csv(
+        path / "fits.csv", index=False)
+    return path
+
+
+def test_a_variant_is_adopted_only_when_every_check_of_the_rule_holds(tmp_path):
+    base = _backtest_folder(tmp_path / "base", [1, 2, 3, 4, 5], [True, True, True, True, False])
+    better = _backtest_folder(tmp_path / "better", [1, 2, 3, 4, 4.5], [True] * 5)
+    sharper = _backtest_folder(tmp_path / "sharper", [0.5, 2, 3, 4, 5],
+                               [True, True, False, False, True])
+    unreliable = _backtest_folder(tmp_path / "unreliable", [0.5, 2, 3, 4, 5], [True] * 5,
+                                  failed=1)
+    common = pd.read_csv(base / "scores.csv").set_index(compare_variants.KEY).index
+    rows = {f.name: compare_variants.summary(f, common)
+            for f in (base, better, sharper, unreliable)}
+    assert rows["base"]["summed"] == 15 and rows["base"]["in80"] == 4
+    assert rows["better"]["vs_ets"] == pytest.approx([1 / 3] * 5, abs=0.01)
+    assert all(compare_variants.rule_checks(rows["base"], rows["better"]).values())
+    checks = compare_variants.rule_checks(rows["base"], rows["sharper"])
+    assert checks["summed CRPS lower"] and not checks["80% in band at no fewer horizons"]
+    assert not compare_variants.rule_checks(rows["base"], rows["unreliable"])[
+        "fits pass at least as often"]
