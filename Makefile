@@ -19,7 +19,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -103,7 +103,7 @@ VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cut
 VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 --cutoff 2013 \
 	--cutoff 2015 --cutoff 2017
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; ten rounds) into docs/backtests/
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; ten rounds; the eleventh: backtest-eleventh) into docs/backtests/
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(PANEL_CUTOFFS) \
 	  --out $(BACKTESTS)/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(VIETNAM_CUTOFFS) \
@@ -172,6 +172,25 @@ backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, s
 	  internet_heldout7)
 	$(PY) scripts/spread_bound.py $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4)
+
+# Eleventh round, development: one transition_local variant (name, --prior settings) on the
+# 12-country panel's development cut-offs and the sixth and seventh held-out panels.
+eleventh = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_MODELS) $(2) \
+	  --out $(BACKTESTS)/dev/eleventh/internet_panel_$(1) && \
+	$(call heldout,internet_users_heldout7,$(ROUND3_MODELS) $(2),dev/eleventh/internet_heldout7_$(1)) && \
+	$(call heldout,internet_users_heldout6,$(ROUND3_MODELS) $(2),dev/eleventh/internet_heldout6_$(1))
+
+backtest-eleventh: $(STAMP)  ## eleventh round: development variants, then the eighth held-out panel
+	$(call eleventh,resampled,--prior innovation_tails=resampled)
+	$(call eleventh,trend,--prior innovation_sd_trend=log_linear)
+	$(call eleventh,trend_resampled,--prior innovation_sd_trend=log_linear --prior innovation_tails=resampled)
+	$(call eleventh,drift,--prior pace_drift=random_walk)
+	$(call eleventh,common,--prior pace_drift=common)
+	$(call eleventh,common_trend,--prior pace_drift=common --prior innovation_sd_trend=log_linear)
+	$(call eleventh,sdwalk_on,--prior innovation_sd_trend=random_walk)
+	$(call heldout,internet_users_heldout8,$(ALL_MODELS),internet_heldout8)
+	$(call heldout,internet_users_heldout8,$(ROUND3_MODELS) --prior innovation_sd_trend=random_walk,internet_heldout8_sdwalk)
+	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout8 $(BACKTESTS)/internet_heldout8_sdwalk
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
