@@ -138,54 +138,35 @@ def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
         + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
 
 
-def test_innovation_sd_trend_log_likelihood_equals_the_loop_with_that_sd():
+#: The parameters the gappy series' likelihood tests fix, and their values in the loop.
+_GAPPY_PARAMETERS = {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6,
+                     "sigma_u": 0.15, "sigma_src": np.array([0.05, 0.15, 0.25])}
+#: Seven steps of a walk: the gappy series' grid of years is 2010-2017.
+_WALK = np.array([-2.0, -1.0, 0.5, 0.0, -1.0, 1.0, 0.5])
+
+
+def _gappy_loglik_by_hand(series, years, **options) -> float:
+    """The loop's log-likelihood of the gappy series at :data:`_GAPPY_PARAMETERS`."""
+    return (_loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, **options)
+            + stats.norm.logpdf(series.y[0], series.y[0], 1.0))  # first value: a constant
+
+
+@pytest.mark.parametrize(("settings", "fixed", "loop"), [
+    ({"innovation_sd_trend": "log_linear"}, {"sigma_u_trend": -0.1}, {"trend": -0.1}),
+    ({"innovation_sd_trend": "random_walk"}, {"tau_sd_walk": 0.2, "z_sd_walk": _WALK},
+     {"sd_walk": np.r_[0.0, 0.2 * np.cumsum(_WALK)]}),
+    ({"pace_drift": "random_walk"}, {"tau_drift": 0.05, "z_drift": _WALK[None, :]},
+     {"drift": np.r_[0.0, 0.05 * np.cumsum(_WALK)]}),
+], ids=["sd_trend", "sd_walk", "pace_drift"])
+def test_eleventh_round_options_log_likelihood_equals_the_loop(settings, fixed, loop):
     years, series = _gappy_series()
-    model = TRANSITION_LOCAL.build_model(
-        series, TransitionLocalPriors(innovation_sd_trend="log_linear"))
-    loglik = _observed_loglik(model, {
-        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
-        "sigma_src": np.array([0.05, 0.15, 0.25]), "sigma_u_trend": -0.1})
-    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, trend=-0.1)
-    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
-    assert loglik == pytest.approx(expected, rel=1e-9)
-    # sigma_u is the sd at the last value; the trend widens the earlier values' terms.
-    assert expected != pytest.approx(
-        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
-        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
-
-
-def test_innovation_sd_walk_log_likelihood_equals_the_loop_with_that_sd():
-    years, series = _gappy_series()  # 2010-2017: a grid of 8 years, 7 steps of the walk
-    model = TRANSITION_LOCAL.build_model(
-        series, TransitionLocalPriors(innovation_sd_trend="random_walk"))
-    steps = np.array([-2.0, -1.0, 0.5, 0.0, -1.0, 1.0, 0.5])
-    loglik = _observed_loglik(model, {
-        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
-        "sigma_src": np.array([0.05, 0.15, 0.25]), "tau_sd_walk": 0.2, "z_sd_walk": steps})
-    walk = np.r_[0.0, 0.2 * np.cumsum(steps)]
-    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, sd_walk=walk)
-    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
-    assert loglik == pytest.approx(expected, rel=1e-9)
-    assert expected != pytest.approx(
-        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
-        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
-
-
-def test_drifting_pace_log_likelihood_equals_the_loop_with_that_pace():
-    years, series = _gappy_series()  # 2010-2017: a grid of 8 years, 7 steps of the walk
-    model = TRANSITION_LOCAL.build_model(
-        series, TransitionLocalPriors(pace_drift="random_walk"))
-    steps = np.array([[1.0, -0.5, 2.0, 0.0, 1.0, -1.0, 0.5]])
-    loglik = _observed_loglik(model, {
-        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
-        "sigma_src": np.array([0.05, 0.15, 0.25]), "tau_drift": 0.05, "z_drift": steps})
-    drift = np.r_[0.0, 0.05 * np.cumsum(steps)]
-    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, drift=drift)
-    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
-    assert loglik == pytest.approx(expected, rel=1e-9)
-    assert expected != pytest.approx(
-        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
-        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(**settings))
+    expected = _gappy_loglik_by_hand(series, years, **loop)
+    assert _observed_loglik(model, {**_GAPPY_PARAMETERS, **fixed}) == pytest.approx(
+        expected, rel=1e-9)
+    # The option moves the likelihood: sigma_u is the sd at the last value, so the sd's
+    # trend or walk changes the earlier terms; the drift changes the paces.
+    assert expected != pytest.approx(_gappy_loglik_by_hand(series, years), rel=1e-3)
 
 
 def test_drifting_pace_forecast_starts_from_the_pace_reached_and_spreads_with_the_walk():
