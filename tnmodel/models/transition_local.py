@@ -243,6 +243,21 @@ def drifting_pace(omega, drift, geo_of, start, last: int, minimum):
     return lambda step: omega + drift[geo_of, minimum(start + step, last)]
 
 
+def walk_from_zero(tau, steps, lib):
+    """A random walk along the last axis of ``steps`` (standard normal steps), scaled by
+    ``tau`` and starting at 0: one value more than ``steps`` has. ``lib`` is numpy or
+    pytensor.tensor."""
+    return lib.concatenate([lib.zeros_like(steps[..., :1]), tau * lib.cumsum(steps, axis=-1)],
+                           axis=-1)
+
+
+def sd_walk_factor(walk, year_index, last_year_index, exp):
+    """Each observation's innovation sd per unit ``sigma_u`` under the sd walk: the walk's
+    move from the year of the geo's last value to the observation's year, ``exp(walk[year] -
+    walk[last year])``."""
+    return exp(walk[year_index] - walk[last_year_index])
+
+
 def trend_factor(trend, before_last, exp):
     """The innovation variance ``before_last`` years before a geo's last value, per unit
     ``sigma_u**2``: ``exp(-2 * trend * before_last)`` (1 without a trend)."""
@@ -547,10 +562,9 @@ class TransitionLocal(LocalFamily):
                 common = priors.pace_drift == "common"
                 z_drift = pm.Normal("z_drift", 0.0, 1.0,
                                     dims=("drift_year",) if common else ("geo", "drift_year"))
-                walk = tau_drift * pt.cumsum(z_drift[None, :] if common else z_drift, axis=1)
-                walk = pt.broadcast_to(walk, (len(series.geos), years - 1))
-                drift = pm.Deterministic("drift", pt.concatenate(
-                    [pt.zeros((len(series.geos), 1)), walk], axis=1))
+                drift = pm.Deterministic("drift", pt.broadcast_to(
+                    walk_from_zero(tau_drift, z_drift[None, :] if common else z_drift, pt),
+                    (len(series.geos), years)))
                 pace = drifting_pace(pace, drift, data["geo_of"], data["year_index"][prev],
                                      years - 1, pt.minimum)
             mean, _ = conditional_means(eta, pace, asymptote, floor, phi, prev,
@@ -568,10 +582,9 @@ class TransitionLocal(LocalFamily):
                 model.add_coord("sd_year", list(range(1, drift_years(series))))
                 tau_walk = pm.HalfNormal("tau_sd_walk", priors.innovation_sd_walk_sd)
                 z_walk = pm.Normal("z_sd_walk", 0.0, 1.0, dims="sd_year")
-                walk = pm.Deterministic("sd_walk", pt.concatenate(
-                    [pt.zeros(1), tau_walk * pt.cumsum(z_walk)]))
-                scale = scale * pt.exp(
-                    walk[data["year_index"]] - walk[data["last_year_index"]])
+                walk = pm.Deterministic("sd_walk", walk_from_zero(tau_walk, z_walk, pt))
+                scale = scale * sd_walk_factor(walk, data["year_index"],
+                                               data["last_year_index"], pt.exp)
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
@@ -630,8 +643,8 @@ class TransitionLocal(LocalFamily):
                     np.exp))
             if "sd_walk" in post:
                 walk = stack_draws(post["sd_walk"]).T  # (grid year, sample)
-                scale = scale * np.exp(walk[arrays["year_index"]]
-                                       - walk[arrays["last_year_index"]])
+                scale = scale * sd_walk_factor(walk, arrays["year_index"],
+                                               arrays["last_year_index"], np.exp)
             variance = (draws["sigma_u"] ** 2 * scale**2
                         * innovation_variance(draws["phi"], gap, max_gap(series), np.where)
                         + error + error[arrays["prev"]])
@@ -719,29 +732,28 @@ class TransitionLocal(LocalFamily):
                                                  priors.outlier_sd_log_sd)))
         prev, gap, first = chain_of(series.geo_index, series.year)
         steps = max_gap(series)
+        arrays = _arrays(series, priors)
         trend = (rng.normal(0.0, priors.innovation_sd_trend_sd)
                  if priors.innovation_sd_trend == "log_linear" else 0.0)
         sd_factor = np.ones(series.n_obs)  # the sd walk's, per observation
         if priors.innovation_sd_trend == "random_walk":
             tau_walk = abs(rng.normal(0.0, priors.innovation_sd_walk_sd))
-            walk = np.r_[0.0, tau_walk * np.cumsum(rng.standard_normal(drift_years(series) - 1))]
-            year_index = series.year - series.year.min()
-            sd_factor = np.exp(walk[year_index]
-                               - walk[year_index[last_rows(series)][series.geo_index]])
+            walk = walk_from_zero(tau_walk, rng.standard_normal(drift_years(series) - 1), np)
+            sd_factor = sd_walk_factor(walk, arrays["year_index"], arrays["last_year_index"],
+                                       np.exp)
             truth["tau_sd_walk"] = np.array(tau_walk)
         pace = omega[series.geo_index]
         if priors.pace_drift != "none":
             years = drift_years(series)
             tau_drift = abs(rng.normal(0.0, priors.pace_drift_sd))
             walks = 1 if priors.pace_drift == "common" else len(series.geos)
-            drift = np.concatenate([np.zeros((len(series.geos), 1)), tau_drift * np.cumsum(
-                np.broadcast_to(rng.standard_normal((walks, years - 1)),
-                                (len(series.geos), years - 1)), axis=1)], axis=1)
-            pace = drifting_pace(pace, drift, series.geo_index,
-                                 (series.year - series.year.min())[prev], years - 1,
-                                 np.minimum)
+            drift = np.broadcast_to(
+                walk_from_zero(tau_drift, rng.standard_normal((walks, years - 1)), np),
+                (len(series.geos), years))
+            pace = drifting_pace(pace, drift, series.geo_index, arrays["year_index"][prev],
+                                 years - 1, np.minimum)
             truth["tau_drift"] = np.array(tau_drift)
-        before_last = years_before_last(series)
+        before_last = arrays["years_before_last"]
         if transient:
             levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
         y = np.zeros(series.n_obs)
