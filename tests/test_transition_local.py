@@ -97,47 +97,6 @@ def _gappy_series():
                                      inv_logit_percent(y))
 
 
-@pytest.mark.parametrize("scaling", ["constant", "binomial"])
-def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
-    years, series = _gappy_series()
-
-    model = TRANSITION_LOCAL.build_model(
-        series, TransitionLocalPriors(innovation_scaling=scaling))
-    assert "omega" in {rv.name for rv in model.free_RVs}
-    loglik = _observed_loglik(model, {
-        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
-        "sigma_src": np.array([0.05, 0.15, 0.25])})
-    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, scaling)
-    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
-    assert loglik == pytest.approx(expected, rel=1e-9)
-
-
-def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
-    years, series = _gappy_series()
-
-    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(pace_curve_power=3.0))
-    loglik = _observed_loglik(model, {
-        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
-        "sigma_src": np.array([0.05, 0.15, 0.25])})
-    expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, power=3.0)
-    expected += stats.norm.logpdf(series.y[0], series.y[0], 1.0)  # first value: a constant
-    assert loglik == pytest.approx(expected, rel=1e-9)
-    # The power is data of the compiled graph (so a compiled structure serves every power):
-    # the default model with the data set to 3 is the same likelihood.
-    import pymc as pm
-
-    default = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors())
-    with default:
-        pm.set_data({"pace_power": np.array(3.0)})
-    assert _observed_loglik(default, {
-        "omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6, "sigma_u": 0.15,
-        "sigma_src": np.array([0.05, 0.15, 0.25])}) == pytest.approx(expected, rel=1e-9)
-    # The series climbs to 65% of an 80% asymptote, where the two curves differ.
-    assert expected != pytest.approx(
-        _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05)
-        + stats.norm.logpdf(series.y[0], series.y[0], 1.0), rel=1e-3)
-
-
 #: The parameters the gappy series' likelihood tests fix, and their values in the loop.
 _GAPPY_PARAMETERS = {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "phi": 0.6,
                      "sigma_u": 0.15, "sigma_src": np.array([0.05, 0.15, 0.25])}
@@ -149,6 +108,37 @@ def _gappy_loglik_by_hand(series, years, **options) -> float:
     """The loop's log-likelihood of the gappy series at :data:`_GAPPY_PARAMETERS`."""
     return (_loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, **options)
             + stats.norm.logpdf(series.y[0], series.y[0], 1.0))  # first value: a constant
+
+
+@pytest.mark.parametrize("scaling", ["constant", "binomial"])
+def test_model_log_likelihood_equals_the_process_written_as_a_loop(scaling):
+    years, series = _gappy_series()
+
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_scaling=scaling))
+    assert "omega" in {rv.name for rv in model.free_RVs}
+    loglik = _observed_loglik(model, _GAPPY_PARAMETERS)
+    assert loglik == pytest.approx(_gappy_loglik_by_hand(series, years, scaling=scaling),
+                                   rel=1e-9)
+
+
+def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
+    years, series = _gappy_series()
+
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(pace_curve_power=3.0))
+    loglik = _observed_loglik(model, _GAPPY_PARAMETERS)
+    expected = _gappy_loglik_by_hand(series, years, power=3.0)
+    assert loglik == pytest.approx(expected, rel=1e-9)
+    # The power is data of the compiled graph (so a compiled structure serves every power):
+    # the default model with the data set to 3 is the same likelihood.
+    import pymc as pm
+
+    default = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors())
+    with default:
+        pm.set_data({"pace_power": np.array(3.0)})
+    assert _observed_loglik(default, _GAPPY_PARAMETERS) == pytest.approx(expected, rel=1e-9)
+    # The series climbs to 65% of an 80% asymptote, where the two curves differ.
+    assert expected != pytest.approx(_gappy_loglik_by_hand(series, years), rel=1e-3)
 
 
 @pytest.mark.parametrize(("settings", "fixed", "loop"), [
