@@ -212,20 +212,15 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     # Kept with the fit (the posterior's constant data), read back by extract_draws.
     arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
     arrays["resampled_innovations"] = np.array(float(priors.innovation_tails == "resampled"))
-    arrays["years_before_last"] = years_before_last(series)
+    # Each value's year on the series' grid, its geo's last value's, and the years between.
     arrays["year_index"] = (series.year - series.year.min()).astype(np.int64)
     arrays["last_year_index"] = arrays["year_index"][last_rows(series)][series.geo_index]
+    arrays["years_before_last"] = (arrays["last_year_index"]
+                                   - arrays["year_index"]).astype(float)
     if priors.innovation_tails == "resampled":
         check_surprises(series, first, gap)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
     return arrays
-
-
-def years_before_last(series: SeriesData) -> np.ndarray:
-    """How many years each observation lies before its geo's last exact value (0 for that
-    value; the innovation sd's trend is measured from there)."""
-    last_year = series.year[last_rows(series)].astype(float)
-    return last_year[series.geo_index] - series.year.astype(float)
 
 
 def drift_years(series: SeriesData) -> int:
