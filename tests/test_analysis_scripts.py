@@ -123,3 +123,45 @@ def test_a_variant_is_adopted_only_when_every_check_of_the_rule_holds(tmp_path):
     assert checks["summed CRPS lower"] and not checks["80% in band at no fewer horizons"]
     assert not compare_variants.rule_checks(rows["base"], rows["unreliable"])[
         "fits pass at least as often"]
+
+
+def _many_geo_folder(path: Path, crps: np.ndarray) -> Path:
+    """A SIMULATED back-test folder of ``crps.shape[0]`` geos at horizons 1-5 (transition_local
+    only), with the given CRPS per geo and horizon."""
+    path.mkdir()
+    geos, horizons = crps.shape
+    pd.DataFrame([{"model": "transition_local", "cutoff": 2015, "geo": f"sim_{g}",
+                   "year": 2015 + h, "horizon": h, "crps": crps[g, h - 1]}
+                  for g in range(geos) for h in range(1, horizons + 1)]).to_csv(
+        path / "scores.csv", index=False)
+    return path
+
+
+@pytest.mark.parametrize(("shift", "lower"), [(-0.3, True), (0.0, None)])
+def test_the_crps_difference_is_sure_only_when_the_variant_gains_on_most_geos(tmp_path, shift,
+                                                                              lower):
+    rng = np.random.default_rng(8)
+    base_crps = rng.gamma(2.0, 1.0, (40, 5))
+    base = _many_geo_folder(tmp_path / "base", base_crps)
+    # The variant: a gain of `shift` per forecast, plus noise of sd 1 per forecast.
+    variant = _many_geo_folder(tmp_path / "variant",
+                               base_crps + shift + rng.standard_normal((40, 5)))
+    common = pd.read_csv(base / "scores.csv").set_index(compare_variants.KEY).index
+    sure = compare_variants.crps_difference(base, variant, common, reps=1000)
+    assert sure["low"] < sure["difference"] < sure["high"]
+    if lower:  # 5 horizons x -0.3, with an sd of about sqrt(5 / 40) = 0.35 around it
+        assert sure["high"] < 0 and sure["share_lower"] > 0.95
+        assert sure["difference"] == pytest.approx(-1.5, abs=0.7)
+    else:
+        assert sure["low"] < 0 < sure["high"] and 0.05 < sure["share_lower"] < 0.95
+
+
+def test_a_folder_the_rule_cannot_read_is_refused_by_name(tmp_path):
+    folder = _backtest_folder(tmp_path / "base", [1, 2, 3, 4, 5], [True] * 5)
+    (folder / "fits.csv").unlink()
+    with pytest.raises(SystemExit, match=r"fits\.csv: no such file"):
+        compare_variants.check_folder(folder)
+    pd.DataFrame({"model": ["transition_local"], "status": ["ok"]}).to_csv(
+        folder / "fits.csv", index=False)
+    with pytest.raises(SystemExit, match="no column role; .*older tnmodel"):
+        compare_variants.check_folder(folder)
