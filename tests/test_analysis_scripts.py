@@ -29,6 +29,7 @@ def _script(name: str):
 spread_bound = _script("spread_bound")
 reversion = _script("reversion")
 compare_variants = _script("compare_variants")
+bar_chance = _script("bar_chance")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -165,3 +166,43 @@ def test_a_folder_the_rule_cannot_read_is_refused_by_name(tmp_path):
         folder / "fits.csv", index=False)
     with pytest.raises(SystemExit, match="no column role; .*older tnmodel"):
         compare_variants.check_folder(folder)
+
+
+def _layout(paths: int = 64) -> pd.DataFrame:
+    """A SIMULATED back-test layout: ``paths`` (cut-off, geo) paths scored at horizons 1-5."""
+    return pd.DataFrame([{"cutoff": 2015, "geo": f"sim_{g}", "horizon": h}
+                         for g in range(paths) for h in range(1, 6)])
+
+
+def test_a_calibrated_panel_passes_each_check_as_often_as_its_binomial_band_says():
+    from scipy.stats import binom
+
+    chance = bar_chance.pass_chance(_layout(), np.eye(5), reps=4000)
+    lo, hi = (round(b * 64) for b in bar_chance.binomial_band(64, 0.8))
+    exact80 = binom.cdf(hi, 64, 0.8) - binom.cdf(lo - 1, 64, 0.8)
+    assert chance["check"]["pass80"].to_numpy() == pytest.approx([exact80] * 5, abs=0.02)
+    # Independent horizons: all ten pass about as often as the product of the five
+    # horizons' chances of passing both checks.
+    both = chance["check"]["pass80"] * chance["check"]["pass95"]
+    assert chance["all"] == pytest.approx(float(both.prod()), abs=0.05)
+
+
+def test_paths_that_move_together_fail_together():
+    # With (nearly) one PIT per path the five horizons pass or fail as one: the chance of
+    # passing all of them is that of one horizon, higher than with independent horizons.
+    nearly_one = np.full((5, 5), 0.999) + 0.001 * np.eye(5)
+    together = bar_chance.pass_chance(_layout(), nearly_one, reps=4000)
+    apart = bar_chance.pass_chance(_layout(), np.eye(5), reps=4000)
+    first = together["check"].iloc[0]
+    assert together["all"] == pytest.approx(min(first["pass80"], first["pass95"]), abs=0.05)
+    assert together["all"] > apart["all"] + 0.1
+
+
+def test_the_pit_correlation_is_measured_from_paths_scored_at_every_horizon():
+    rng = np.random.default_rng(4)
+    truth = np.array([[1.0 if i == j else 0.6 for j in range(5)] for i in range(5)])
+    z = rng.standard_normal((400, 5)) @ np.linalg.cholesky(truth).T
+    from scipy.stats import norm
+
+    scores = _layout(400).assign(panel="sim", pit=norm.cdf(z).ravel())
+    assert bar_chance.pit_correlation(scores) == pytest.approx(truth, abs=0.1)
