@@ -30,6 +30,7 @@ spread_bound = _script("spread_bound")
 reversion = _script("reversion")
 compare_variants = _script("compare_variants")
 bar_chance = _script("bar_chance")
+by_level = _script("by_level")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -206,3 +207,27 @@ def test_the_pit_correlation_is_measured_from_paths_scored_at_every_horizon():
 
     scores = _layout(400).assign(panel="sim", pit=norm.cdf(z).ravel())
     assert bar_chance.pit_correlation(scores) == pytest.approx(truth, abs=0.1)
+
+
+def test_misses_are_grouped_by_the_level_each_geo_had_at_its_cut_off(tmp_path):
+    # A SIMULATED data file and folder: sim_low is at 5% at the 2015 cut-off and every one of
+    # its forecasts lands above the 80% interval; sim_high, at 80%, is always inside.
+    data = pd.DataFrame({"geo": ["sim_low"] * 3 + ["sim_high"] * 3,
+                         "year": [2013, 2015, 2016] * 2, "value": [3, 5, 9, 70, 80, 85]})
+    data.to_csv(tmp_path / "sim.csv", index=False)
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(
+        '{"data_file": "sim.csv", "cutoffs": [2015], "upper": 100, "since": 2000}')
+    levels = by_level.levels_at_cutoff(folder, tmp_path)
+    assert dict(zip(levels["geo"], levels["level"], strict=True)) == {"sim_high": 80,
+                                                                      "sim_low": 5}
+    scores = pd.DataFrame({"cutoff": 2015, "geo": ["sim_low"] * 3 + ["sim_high"] * 3,
+                           "horizon": [3, 4, 5] * 2, "pit": [0.95] * 3 + [0.5] * 3,
+                           "above80": [True] * 3 + [False] * 3, "below80": False,
+                           "in95": [False] * 3 + [True] * 3, "observed": 10.0,
+                           "median": [8.0] * 3 + [10.0] * 3})
+    table = by_level.by_level(scores.merge(levels, on=["cutoff", "geo"]))
+    assert table.loc["0-10", "above80"] == 1 and table.loc["70-90", "above80"] == 0
+    assert table.loc["0-10", "median_error"] == 2 and table.loc["70-90", "n"] == 3
+    assert "30-50" not in table.index  # no geo there

@@ -1,0 +1,85 @@
+"""Where a model's misses sit: coverage and PIT by the level a geo had reached at the cut-off.
+
+    python scripts/by_level.py docs/backtests/internet_heldout docs/backtests/internet_heldout2 ...
+
+For every forecast of ``transition_local`` (or ``--model NAME``) at horizons ``--from`` (3)
+to 5, the geo's last value at or before the cut-off is looked up in the folder's own data
+file (named in its ``manifest.json``, read with the manifest's indicator, ``since`` and
+``upper``), and the forecasts are grouped by that level (0-10, 10-30, 30-50, 50-70, 70-90,
+90-100%, of the upper value): how many, the shares above and below the 80% interval, the 95%
+coverage, the mean PIT (0.5 for a calibrated forecast) and the median error (outcome minus
+median). A calibrated forecast has about 0.10 above and 0.10 below in every group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from tnmodel.backtest import read_backtest_csv
+
+LEVELS = [0, 10, 30, 50, 70, 90, 100.0001]
+
+
+def levels_at_cutoff(folder: Path, root: Path) -> pd.DataFrame:
+    """Each (cut-off, geo)'s last value at or before the cut-off, in percent of the upper
+    value, from the data file ``folder``'s manifest names (relative to ``root``)."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    data = read_backtest_csv(root / manifest["data_file"], indicator=manifest.get("indicator"),
+                             since=manifest.get("since"), upper=manifest.get("upper"))
+    scale = 100.0 / manifest["upper"] if manifest.get("upper") else 1.0
+    rows = []
+    for cutoff in manifest["cutoffs"]:
+        last = data[data["year"] <= cutoff].sort_values("year").groupby("geo")["value"].last()
+        rows.append(pd.DataFrame({"cutoff": cutoff, "geo": last.index,
+                                  "level": last.to_numpy() * scale}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def by_level(scores: pd.DataFrame) -> pd.DataFrame:
+    """The table of the module docstring from ``scores`` (``scores.csv`` rows of one model
+    with each forecast's ``level`` at the cut-off, :func:`levels_at_cutoff`)."""
+    joined = scores.copy()
+    joined["band"] = pd.cut(joined["level"], LEVELS, right=False,
+                            labels=["0-10", "10-30", "30-50", "50-70", "70-90", "90-100"])
+    joined["error"] = joined["observed"] - joined["median"]
+    return joined.groupby("band", observed=True).agg(
+        n=("pit", "size"), above80=("above80", "mean"), below80=("below80", "mean"),
+        coverage95=("in95", "mean"), mean_pit=("pit", "mean"),
+        median_error=("error", "median")).round(3)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--model", default="transition_local")
+    parser.add_argument("--from", dest="first", type=int, default=3,
+                        help="the first horizon counted (default 3)")
+    parser.add_argument("--root", type=Path, default=Path("."),
+                        help="where the manifests' data files are found (default: here)")
+    args = parser.parse_args()
+    frames = []
+    for folder in args.folders:
+        if not (folder / "manifest.json").is_file() or not (folder / "scores.csv").is_file():
+            raise SystemExit(f"{folder}: no manifest.json or scores.csv; give folders "
+                             "written by `tnmodel backtest --out`")
+        scores = pd.read_csv(folder / "scores.csv")
+        scores = scores[(scores["model"] == args.model) & (scores["horizon"] >= args.first)]
+        if scores.empty:
+            raise SystemExit(f"{folder}/scores.csv: no {args.model} rows at horizons "
+                             f"{args.first}-5")
+        frames.append(scores.merge(levels_at_cutoff(folder, args.root),
+                                   on=["cutoff", "geo"], how="left"))
+    table = by_level(pd.concat(frames, ignore_index=True))
+    print(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:")
+    print("| level (%) | " + " | ".join(table.columns) + " |")
+    print("| --- " * (len(table.columns) + 1) + "|")
+    for band, row in table.iterrows():
+        print(f"| {band} | " + " | ".join(f"{v:g}" for v in row) + " |")
+
+
+if __name__ == "__main__":
+    main()
