@@ -144,7 +144,7 @@ def test_held_out_panels_transcription_control_matches_the_shipped_panel():
     frames = [pd.read_csv(p) for p in sorted((REPO / "data" / "heldout").glob(
         "internet_users_heldout*.csv"))]
     geos = [set(f["geo"]) for f in frames]
-    assert len(frames) == 9 and all(len(g) == 16 for g in geos)  # data/heldout/README.md
+    assert len(frames) == 10 and all(len(g) == 16 for g in geos)  # data/heldout/README.md
     assert len(set().union(*geos)) == 16 * len(geos)  # no country in two panels
     for frame in frames:  # every row names its source; values are shares in percent
         assert frame["source"].str.contains("9db16e18430bbec2a606b2cc51e0c07a30ddbe07").all()
