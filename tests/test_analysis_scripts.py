@@ -31,6 +31,7 @@ reversion = _script("reversion")
 compare_variants = _script("compare_variants")
 bar_chance = _script("bar_chance")
 by_level = _script("by_level")
+recalibrate_pit = _script("recalibrate_pit")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -231,3 +232,23 @@ def test_misses_are_grouped_by_the_level_each_geo_had_at_its_cut_off(tmp_path):
     assert table.loc["0-10", "above80"] == 1 and table.loc["70-90", "above80"] == 0
     assert table.loc["0-10", "median_error"] == 2 and table.loc["70-90", "n"] == 3
     assert "30-50" not in table.index  # no geo there
+
+
+def test_a_track_record_recalibrates_a_biased_forecast_with_only_what_was_known_then():
+    # SIMULATED PITs: a forecast biased low puts outcomes high in its distribution (PIT ~
+    # Beta(3, 1): 27% above the 80% interval). Its past forecasts (outcomes up to 2015)
+    # show the same bias.
+    rng = np.random.default_rng(6)
+    past = pd.DataFrame({"horizon": 3, "year": 2014, "pit": rng.beta(3.0, 1.0, 400)})
+    new = pd.DataFrame({"cutoff": 2015, "horizon": 3, "pit": rng.beta(3.0, 1.0, 400)})
+    fixed = recalibrate_pit.recalibrate(new, past)
+    assert new["pit"].between(0.1, 0.9).mean() < 0.75  # the biased forecast under-covers
+    assert fixed.between(0.1, 0.9).mean() == pytest.approx(0.8, abs=0.05)
+    assert fixed.mean() == pytest.approx(0.5, abs=0.04)
+    # A track record of outcomes after the cut-off was not known then: nothing changes.
+    later = past.assign(year=2017)
+    assert recalibrate_pit.recalibrate(new, later).equals(new["pit"])
+    # A calibrated track record leaves a forecast about as it was.
+    calibrated = past.assign(pit=rng.uniform(size=400))
+    assert recalibrate_pit.recalibrate(new, calibrated).to_numpy() == pytest.approx(
+        new["pit"].to_numpy(), abs=0.08)
