@@ -19,7 +19,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -191,6 +191,41 @@ backtest-eleventh: $(STAMP)  ## eleventh round: development variants, then the e
 	$(call heldout,internet_users_heldout8,$(ALL_MODELS),internet_heldout8)
 	$(call heldout,internet_users_heldout8,$(ROUND3_MODELS) --prior innovation_sd_trend=random_walk,internet_heldout8_sdwalk)
 	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout8 $(BACKTESTS)/internet_heldout8_sdwalk
+
+# Twelfth round, development only: the same panels and settings as the eleventh's, into
+# dev/twelfth/ (a later --since wins over BACKTEST_ARGS' --since 2000).
+twelfth = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_MODELS) $(2) \
+	  --out $(BACKTESTS)/dev/twelfth/internet_panel_$(1) && \
+	$(call heldout,internet_users_heldout7,$(ROUND3_MODELS) $(2),dev/twelfth/internet_heldout7_$(1)) && \
+	$(call heldout,internet_users_heldout6,$(ROUND3_MODELS) $(2),dev/twelfth/internet_heldout6_$(1))
+ASYM95 := --prior asymptote_mean=0.95 --prior asymptote_concentration=40
+
+backtest-twelfth: $(STAMP)  ## twelfth round (development only): asymptote prior, binomial scaling, fits from 2005
+	$(call twelfth,asym95,$(ASYM95))
+	$(call twelfth,asym95_sdwalk,$(ASYM95) --prior innovation_sd_trend=random_walk)
+	$(call twelfth,binomial,--prior innovation_scaling=binomial)
+	$(call twelfth,since2005,--since 2005)
+	$(call twelfth,since2005_sdwalk,--since 2005 --prior innovation_sd_trend=random_walk)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_MODELS) $(ASYM95) \
+	  --prior pace_curve_power=3 --out $(BACKTESTS)/dev/twelfth/internet_panel_asym95_k3
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_MODELS) \
+	  --prior floor_mean=0.8 --prior floor_concentration=20 \
+	  --out $(BACKTESTS)/dev/twelfth/internet_panel_floor80
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) \
+	  --out $(BACKTESTS)/dev/twelfth/vietnam
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) $(ASYM95) \
+	  --out $(BACKTESTS)/dev/twelfth/vietnam_asym95
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) $(ASYM95) \
+	  --prior innovation_sd_trend=random_walk --out $(BACKTESTS)/dev/twelfth/vietnam_asym95_sdwalk
+	$(PY) scripts/by_level.py $(addprefix $(BACKTESTS)/,internet_heldout internet_heldout2 \
+	  internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 internet_heldout7 \
+	  internet_heldout8)
+	$(PY) scripts/bar_chance.py $(addprefix $(BACKTESTS)/,internet_heldout internet_heldout2 \
+	  internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 internet_heldout7 \
+	  internet_heldout8 dev/internet_panel_noncentred)
+	$(PY) scripts/recalibrate_pit.py $(addprefix $(BACKTESTS)/,internet_heldout \
+	  internet_heldout2 internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 \
+	  internet_heldout7 internet_heldout8 dev/internet_panel_noncentred)
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
