@@ -4,7 +4,11 @@
         docs/backtests/internet_heldout8_sdwalk
 
 The first folder is the baseline (its ``transition_local`` is the current default); each
-further folder is a variant run on the same data and cut-offs. For each: fits that passed
+further folder is a variant run on the same data and cut-offs. Folders joined by commas
+(``docs/backtests/internet_heldout9,docs/backtests/internet_heldout10``) are pooled into one
+run: their forecasts and fits are put together and the coverage per horizon (with its
+binomial band) is recomputed on the pooled forecasts (the twelfth round's rule judges two
+panels together). For each: fits that passed
 their gates, CRPS per horizon and summed over horizons 1-5 on the forecasts both made, how
 many horizons have their 80% and 95% coverage inside the binomial band, and the CRPS margin
 against ETS-damped per horizon (the bar: at least 0.20). Then the rule of rounds six, seven
@@ -22,6 +26,7 @@ hold (with one geo there is nothing to resample, and the interval is the differe
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -52,27 +57,57 @@ def check_folder(folder: Path) -> None:
                              f"--model {MODEL}")
 
 
-def summary(folder: Path, common: pd.Index) -> dict:
-    """The rule's quantities for ``folder``'s transition_local (CRPS on ``common`` forecasts)."""
-    metrics = pd.read_csv(folder / "metrics.csv")
-    metrics = metrics[metrics["model"] == MODEL].sort_values("horizon")
-    scores = pd.read_csv(folder / "scores.csv")
-    fits = pd.read_csv(folder / "fits.csv")
-    fits = fits[(fits["model"] == MODEL) & (fits["role"] == "forecast")]
+@dataclass(frozen=True)
+class Run:
+    """One back-test, or several pooled: its name and its ``transition_local`` (and
+    ETS-damped) scores, metrics and forecast fits."""
+
+    name: str
+    scores: pd.DataFrame
+    metrics: pd.DataFrame
+    fits: pd.DataFrame
+
+
+def read_run(spec: str) -> Run:
+    """The run of a folder, or of comma-joined folders pooled (metrics recomputed with
+    :func:`tnmodel.backtest.summarise` on the pooled forecasts)."""
+    folders = [Path(part) for part in spec.split(",") if part]
+    for folder in folders:
+        check_folder(folder)
+    scores = pd.concat([pd.read_csv(f / "scores.csv") for f in folders], ignore_index=True)
+    fits = pd.concat([pd.read_csv(f / "fits.csv") for f in folders], ignore_index=True)
+    if len(folders) == 1:
+        metrics = pd.read_csv(folders[0] / "metrics.csv")
+    else:
+        from tnmodel.backtest import summarise
+
+        doubled = scores.duplicated(["model", *KEY])
+        if doubled.any():
+            raise SystemExit(f"{spec}: the folders share forecasts (the same model, cut-off, "
+                             "geo and year); pool folders of different geos only")
+        metrics = summarise(scores)
+    return Run("+".join(f.name for f in folders), scores,
+               metrics[metrics["model"] == MODEL].sort_values("horizon"),
+               fits[(fits["model"] == MODEL) & (fits["role"] == "forecast")])
+
+
+def summary(run: Run, common: pd.Index) -> dict:
+    """The rule's quantities for ``run``'s transition_local (CRPS on ``common`` forecasts)."""
+    scores, metrics, fits = run.scores, run.metrics, run.fits
     ours = scores[scores["model"] == MODEL].set_index(KEY)
     shared = ours.loc[ours.index.intersection(common)]
     crps = shared.groupby("horizon")["crps"].mean()
     ets = scores[scores["model"] == "ets_damped"].set_index(KEY)["crps"].rename("ets")
     paired = ours.join(ets, how="inner").groupby("horizon")[["crps", "ets"]].mean()
 
-    return {"folder": folder.name, "fits": f"{int((fits['status'] == 'ok').sum())} of {len(fits)}",
+    return {"folder": run.name, "fits": f"{int((fits['status'] == 'ok').sum())} of {len(fits)}",
             "passed": int((fits["status"] == "ok").sum()),
             "crps": crps.round(2).tolist(), "summed": round(float(crps.sum()), 2),
             "in80": int(metrics["in_band80"].sum()), "in95": int(metrics["in_band95"].sum()),
             "vs_ets": (1 - paired["crps"] / paired["ets"]).round(2).tolist()}
 
 
-def crps_difference(base: Path, variant: Path, common: pd.Index, reps: int = 2000,
+def crps_difference(base: Run, variant: Run, common: pd.Index, reps: int = 2000,
                     seed: int = 12) -> dict:
     """The summed CRPS difference (variant minus base, on the ``common`` forecasts) and how
     sure it is, by resampling geos (all of a geo's forecasts together).
@@ -84,8 +119,7 @@ def crps_difference(base: Path, variant: Path, common: pd.Index, reps: int = 200
         ``high`` (5% and 95% quantiles over ``reps`` resamples) and ``share_lower`` (the share
         of resamples in which the variant's summed CRPS is lower).
     """
-    ours = [pd.read_csv(f / "scores.csv").query("model == @MODEL").set_index(KEY)
-            for f in (base, variant)]
+    ours = [run.scores.query("model == @MODEL").set_index(KEY) for run in (base, variant)]
     paired = ours[0].loc[common, ["horizon"]].reset_index()
     paired["diff"] = (ours[1].loc[common, "crps"] - ours[0].loc[common, "crps"]).to_numpy()
     # Per geo and horizon: the sum of differences and the count, so a resample's per-horizon
@@ -118,17 +152,15 @@ def rule_checks(base: dict, row: dict) -> dict[str, bool]:
 
 
 def main() -> None:
-    folders = [Path(arg) for arg in sys.argv[1:]]
-    if len(folders) < 2:
-        raise SystemExit("usage: compare_variants.py BASELINE VARIANT [VARIANT ...]")
-    for folder in folders:
-        check_folder(folder)
-    indices = [pd.read_csv(f / "scores.csv").query("model == @MODEL").set_index(KEY).index
-               for f in folders]
+    if len(sys.argv) < 3:
+        raise SystemExit("usage: compare_variants.py BASELINE VARIANT [VARIANT ...] (a run is "
+                         "a folder, or folders joined by commas to pool them)")
+    runs = [read_run(arg) for arg in sys.argv[1:]]
+    indices = [run.scores.query("model == @MODEL").set_index(KEY).index for run in runs]
     common = indices[0]
     for index in indices[1:]:
         common = common.intersection(index)
-    rows = [summary(f, common) for f in folders]
+    rows = [summary(run, common) for run in runs]
     print("| folder | fits | CRPS h1-h5 (common forecasts) | summed | 80% in band | "
           "95% in band | vs ETS-damped h1-h5 |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -143,7 +175,7 @@ def main() -> None:
         print(f"\n{row['folder']} against {base['folder']}: {verdict} ("
               + "; ".join(f"{name}: {'yes' if ok else 'no'}" for name, ok in checks.items())
               + ")")
-        sure = crps_difference(folders[0], folders[rows.index(row)], common)
+        sure = crps_difference(runs[0], runs[rows.index(row)], common)
         print(f"  summed CRPS difference {sure['difference']:+.2f} (90% interval over geo "
               f"resamples {sure['low']:+.2f} to {sure['high']:+.2f}; the variant lower in "
               f"{sure['share_lower']:.0%} of resamples)")

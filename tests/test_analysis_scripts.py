@@ -8,6 +8,7 @@ Every series and forecast here is SIMULATED (``sim_*`` geos).
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 def _script(name: str):
     spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
@@ -117,7 +119,7 @@ def test_a_variant_is_adopted_only_when_every_check_of_the_rule_holds(tmp_path):
     unreliable = _backtest_folder(tmp_path / "unreliable", [0.5, 2, 3, 4, 5], [True] * 5,
                                   failed=1)
     common = pd.read_csv(base / "scores.csv").set_index(compare_variants.KEY).index
-    rows = {f.name: compare_variants.summary(f, common)
+    rows = {f.name: compare_variants.summary(compare_variants.read_run(str(f)), common)
             for f in (base, better, sharper, unreliable)}
     assert rows["base"]["summed"] == 15 and rows["base"]["in80"] == 4
     assert rows["better"]["vs_ets"] == pytest.approx([1 / 3] * 5, abs=0.01)
@@ -137,6 +139,11 @@ def _many_geo_folder(path: Path, crps: np.ndarray) -> Path:
                    "year": 2015 + h, "horizon": h, "crps": crps[g, h - 1]}
                   for g in range(geos) for h in range(1, horizons + 1)]).to_csv(
         path / "scores.csv", index=False)
+    pd.DataFrame({"model": "transition_local", "horizon": range(1, horizons + 1),
+                  "in_band80": True, "in_band95": True}).to_csv(path / "metrics.csv",
+                                                                 index=False)
+    pd.DataFrame({"model": ["transition_local"], "role": "forecast", "status": "ok"}).to_csv(
+        path / "fits.csv", index=False)
     return path
 
 
@@ -150,7 +157,9 @@ def test_the_crps_difference_is_sure_only_when_the_variant_gains_on_most_geos(tm
     variant = _many_geo_folder(tmp_path / "variant",
                                base_crps + shift + rng.standard_normal((40, 5)))
     common = pd.read_csv(base / "scores.csv").set_index(compare_variants.KEY).index
-    sure = compare_variants.crps_difference(base, variant, common, reps=1000)
+    sure = compare_variants.crps_difference(compare_variants.read_run(str(base)),
+                                            compare_variants.read_run(str(variant)), common,
+                                            reps=1000)
     assert sure["low"] < sure["difference"] < sure["high"]
     if lower:  # 5 horizons x -0.3, with an sd of about sqrt(5 / 40) = 0.35 around it
         assert sure["high"] < 0 and sure["share_lower"] > 0.95
@@ -252,3 +261,36 @@ def test_a_track_record_recalibrates_a_biased_forecast_with_only_what_was_known_
     calibrated = past.assign(pit=rng.uniform(size=400))
     assert recalibrate_pit.recalibrate(new, calibrated).to_numpy() == pytest.approx(
         new["pit"].to_numpy(), abs=0.08)
+
+
+def _scored_folder(path: Path, geos: list[str], inside: list[bool]) -> Path:
+    """A SIMULATED back-test folder with every ``scores.csv`` column the metrics need: one
+    forecast per geo at horizon 1, inside its 80% and 95% intervals or not."""
+    path.mkdir()
+    scores = pd.DataFrame({"model": "transition_local", "cutoff": 2015, "geo": geos,
+                           "year": 2016, "horizon": 1, "in80": inside, "in95": True,
+                           "below80": False, "above80": [not i for i in inside],
+                           "crps": 1.0, "abs_error": 1.0})
+    scores.to_csv(path / "scores.csv", index=False)
+    from tnmodel.backtest import summarise
+
+    summarise(scores).to_csv(path / "metrics.csv", index=False)
+    pd.DataFrame({"model": ["transition_local"], "role": "forecast", "status": "ok"}).to_csv(
+        path / "fits.csv", index=False)
+    return path
+
+
+def test_two_panels_are_judged_together_on_their_pooled_forecasts(tmp_path):
+    # SIMULATED: 30 forecasts all inside the 80% interval (too wide alone) and 30 with 18
+    # inside (too narrow alone) make 48 of 60 = 0.80 pooled, inside the band.
+    wide = _scored_folder(tmp_path / "wide", [f"sim_w{i}" for i in range(30)], [True] * 30)
+    narrow = _scored_folder(tmp_path / "narrow", [f"sim_n{i}" for i in range(30)],
+                            [True] * 18 + [False] * 12)
+    alone = [compare_variants.read_run(str(f)).metrics.iloc[0] for f in (wide, narrow)]
+    assert not alone[0]["in_band80"] and not alone[1]["in_band80"]
+    pooled = compare_variants.read_run(f"{wide},{narrow}")
+    assert pooled.name == "wide+narrow" and len(pooled.scores) == 60 and len(pooled.fits) == 2
+    assert pooled.metrics.iloc[0]["coverage80"] == pytest.approx(0.8)
+    assert pooled.metrics.iloc[0]["in_band80"]
+    with pytest.raises(SystemExit, match="share forecasts"):
+        compare_variants.read_run(f"{wide},{wide}")
