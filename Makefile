@@ -199,6 +199,7 @@ twelfth = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_M
 	$(call heldout,internet_users_heldout7,$(ROUND3_MODELS) $(2),dev/twelfth/internet_heldout7_$(1)) && \
 	$(call heldout,internet_users_heldout6,$(ROUND3_MODELS) $(2),dev/twelfth/internet_heldout6_$(1))
 ASYM95 := --prior asymptote_mean=0.95 --prior asymptote_concentration=40
+FLOOR50 := --since 2005 --prior floor_mean=0.5 --prior floor_concentration=10
 
 backtest-twelfth: $(STAMP)  ## twelfth round (development only): asymptote prior, binomial scaling, fits from 2005
 	$(call twelfth,asym95,$(ASYM95))
@@ -217,6 +218,25 @@ backtest-twelfth: $(STAMP)  ## twelfth round (development only): asymptote prior
 	  --out $(BACKTESTS)/dev/twelfth/vietnam_asym95
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) $(ASYM95) \
 	  --prior innovation_sd_trend=random_walk --out $(BACKTESTS)/dev/twelfth/vietnam_asym95_sdwalk
+	$(call twelfth,since2005_floor50,$(FLOOR50))
+	$(call twelfth,since2005_floor80,--since 2005 --prior floor_mean=0.8 --prior floor_concentration=20)
+	$(call twelfth,since2005_floor50_drift,$(FLOOR50) --prior pace_drift=random_walk)
+	$(call twelfth,since2005_floor50_common,$(FLOOR50) --prior pace_drift=common)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_MODELS) $(FLOOR50) \
+	  --prior pace_drift=common --prior innovation_tails=resampled \
+	  --out $(BACKTESTS)/dev/twelfth/internet_panel_since2005_floor50_common_resampled
+	$(call heldout,internet_users_heldout7,$(ROUND3_MODELS) $(FLOOR50) --prior pace_drift=common \
+	  --prior innovation_tails=resampled,dev/twelfth/internet_heldout7_since2005_floor50_common_resampled)
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_MODELS) $(FLOOR50) \
+	  --prior pace_drift=common --prior innovation_tails=student_t \
+	  --out $(BACKTESTS)/dev/twelfth/internet_panel_since2005_floor50_common_t
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) $(FLOOR50) \
+	  --out $(BACKTESTS)/dev/twelfth/vietnam_since2005_floor50
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) \
+	  --since 2005 --prior floor_mean=0.8 --prior floor_concentration=20 \
+	  --out $(BACKTESTS)/dev/twelfth/vietnam_since2005_floor80
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) $(FLOOR50) \
+	  --prior pace_drift=common --out $(BACKTESTS)/dev/twelfth/vietnam_since2005_floor50_common
 	$(PY) scripts/by_level.py $(addprefix $(BACKTESTS)/,internet_heldout internet_heldout2 \
 	  internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 internet_heldout7 \
 	  internet_heldout8)
