@@ -103,7 +103,7 @@ VIETNAM_CUTOFFS := --geo vietnam --cutoff 2006 --cutoff 2008 --cutoff 2010 --cut
 VIETNAM_NEW_CUTOFFS := --geo vietnam --cutoff 2007 --cutoff 2009 --cutoff 2011 --cutoff 2013 \
 	--cutoff 2015 --cutoff 2017
 
-backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; ten rounds; the eleventh: backtest-eleventh) into docs/backtests/
+backtest: $(STAMP)  ## re-run the shipped back-tests (internet panel, Vietnam, seven held-out panels; ten rounds; then backtest-eleventh, backtest-twelfth) into docs/backtests/
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(PANEL_CUTOFFS) \
 	  --out $(BACKTESTS)/internet_panel
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND2_MODELS) $(VIETNAM_CUTOFFS) \
@@ -200,8 +200,10 @@ twelfth = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(PANEL_CUTOFFS) $(ROUND3_M
 	$(call heldout,internet_users_heldout6,$(ROUND3_MODELS) $(2),dev/twelfth/internet_heldout6_$(1))
 ASYM95 := --prior asymptote_mean=0.95 --prior asymptote_concentration=40
 FLOOR50 := --since 2005 --prior floor_mean=0.5 --prior floor_concentration=10
+# The variant pre-registered in the twelfth round (docs/backtests.md).
+R12 := $(FLOOR50) --prior pace_drift=common
 
-backtest-twelfth: $(STAMP)  ## twelfth round (development only): asymptote prior, binomial scaling, fits from 2005
+backtest-twelfth: $(STAMP)  ## twelfth round: development variants, then the ninth and tenth held-out panels
 	$(call twelfth,asym95,$(ASYM95))
 	$(call twelfth,asym95_sdwalk,$(ASYM95) --prior innovation_sd_trend=random_walk)
 	$(call twelfth,binomial,--prior innovation_scaling=binomial)
@@ -237,6 +239,12 @@ backtest-twelfth: $(STAMP)  ## twelfth round (development only): asymptote prior
 	  --out $(BACKTESTS)/dev/twelfth/vietnam_since2005_floor80
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_CUTOFFS) $(FLOOR50) \
 	  --prior pace_drift=common --out $(BACKTESTS)/dev/twelfth/vietnam_since2005_floor50_common
+	$(call heldout,internet_users_heldout9,$(ALL_MODELS),internet_heldout9)
+	$(call heldout,internet_users_heldout10,$(ALL_MODELS),internet_heldout10)
+	$(call heldout,internet_users_heldout9,$(ROUND3_MODELS) $(R12),internet_heldout9_r12)
+	$(call heldout,internet_users_heldout10,$(ROUND3_MODELS) $(R12),internet_heldout10_r12)
+	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout9,$(BACKTESTS)/internet_heldout10 \
+	  $(BACKTESTS)/internet_heldout9_r12,$(BACKTESTS)/internet_heldout10_r12
 	$(PY) scripts/by_level.py $(addprefix $(BACKTESTS)/,internet_heldout internet_heldout2 \
 	  internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 internet_heldout7 \
 	  internet_heldout8)
