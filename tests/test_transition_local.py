@@ -403,7 +403,11 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"innovation_sd_trend": "log_linear"}, 16),
                                                 ({"pace_drift": "random_walk"}, 17),
                                                 ({"pace_drift": "common"}, 18),
-                                                ({"innovation_sd_trend": "random_walk"}, 19)])
+                                                ({"innovation_sd_trend": "random_walk"}, 19),
+                                                # The internet back-tests' settings since the
+                                                # twelfth round (with --since 2005).
+                                                ({"pace_drift": "common", "floor_mean": 0.5,
+                                                  "floor_concentration": 10.0}, 20)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 
