@@ -245,6 +245,13 @@ backtest-twelfth: $(STAMP)  ## twelfth round: development variants, then the nin
 	$(call heldout,internet_users_heldout10,$(ROUND3_MODELS) $(R12),internet_heldout10_r12)
 	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout9,$(BACKTESTS)/internet_heldout10 \
 	  $(BACKTESTS)/internet_heldout9_r12,$(BACKTESTS)/internet_heldout10_r12
+	# Confirmation after the judgement: the adopted settings on panels 1-8 and the shipped cut-offs.
+	$(call heldout,internet_users_heldout,$(ROUND3_MODELS) $(R12),internet_heldout_r12)
+	$(foreach p,2 3 4 5 6 7 8,$(call heldout,internet_users_heldout$(p),$(ROUND3_MODELS) $(R12),internet_heldout$(p)_r12) && ) true
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(PANEL_NEW_CUTOFFS) $(R12) \
+	  --out $(BACKTESTS)/internet_panel_new_r12
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_NEW_CUTOFFS) $(R12) \
+	  --out $(BACKTESTS)/vietnam_new_r12
 	$(PY) scripts/by_level.py $(addprefix $(BACKTESTS)/,internet_heldout internet_heldout2 \
 	  internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 internet_heldout7 \
 	  internet_heldout8)
