@@ -252,6 +252,9 @@ backtest-twelfth: $(STAMP)  ## twelfth round: development variants, then the nin
 	  --out $(BACKTESTS)/internet_panel_new_r12
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS) $(VIETNAM_NEW_CUTOFFS) $(R12) \
 	  --out $(BACKTESTS)/vietnam_new_r12
+	# After the confirmation (development only): resampled innovations on top of R12.
+	$(call heldout,internet_users_heldout,$(ROUND3_MODELS) $(R12) --prior innovation_tails=resampled,dev/twelfth/internet_heldout_r12_resampled)
+	$(foreach p,2 3 4 5 6 7 8,$(call heldout,internet_users_heldout$(p),$(ROUND3_MODELS) $(R12) --prior innovation_tails=resampled,dev/twelfth/internet_heldout$(p)_r12_resampled) && ) true
 	$(PY) scripts/by_level.py $(addprefix $(BACKTESTS)/,internet_heldout internet_heldout2 \
 	  internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 internet_heldout7 \
 	  internet_heldout8)
