@@ -40,27 +40,31 @@ NEEDED = {"scores.csv": {"model", "cutoff", "geo", "year", "horizon", "crps"},
           "fits.csv": {"model", "role", "status"}}
 
 
-def check_folder(folder: Path) -> None:
-    """Raise SystemExit naming what is missing if ``folder`` is not a back-test folder this
-    script can read (written by ``tnmodel backtest`` since the fifth round)."""
+def read_folder(folder: Path) -> dict[str, pd.DataFrame]:
+    """``folder``'s scores, metrics and fits (by file name), or SystemExit naming what is
+    missing if it is not a back-test folder this script can read (written by ``tnmodel
+    backtest`` since the fifth round)."""
+    frames = {}
     for name, columns in NEEDED.items():
         path = folder / name
         if not path.is_file():
             raise SystemExit(f"{path}: no such file; give folders written by "
                              "`tnmodel backtest --out`")
-        missing = columns - set(pd.read_csv(path, nrows=0).columns)
+        frames[name] = pd.read_csv(path)
+        missing = columns - set(frames[name].columns)
         if missing:
             raise SystemExit(f"{path}: no column {', '.join(sorted(missing))}; the folder "
                              "was written by an older tnmodel: re-run its back-test")
-        if name != "fits.csv" and MODEL not in set(pd.read_csv(path)["model"]):
+        if name != "fits.csv" and MODEL not in set(frames[name]["model"]):
             raise SystemExit(f"{path}: no {MODEL} rows; run the back-test with "
                              f"--model {MODEL}")
+    return frames
 
 
 @dataclass(frozen=True)
 class Run:
-    """One back-test, or several pooled: its name and its ``transition_local`` (and
-    ETS-damped) scores, metrics and forecast fits."""
+    """One back-test, or several pooled: its name, its scores (every model's) and
+    ``transition_local``'s metrics and forecast fits."""
 
     name: str
     scores: pd.DataFrame
@@ -72,12 +76,11 @@ def read_run(spec: str) -> Run:
     """The run of a folder, or of comma-joined folders pooled (metrics recomputed with
     :func:`tnmodel.backtest.summarise` on the pooled forecasts)."""
     folders = [Path(part) for part in spec.split(",") if part]
-    for folder in folders:
-        check_folder(folder)
-    scores = pd.concat([pd.read_csv(f / "scores.csv") for f in folders], ignore_index=True)
-    fits = pd.concat([pd.read_csv(f / "fits.csv") for f in folders], ignore_index=True)
+    frames = [read_folder(folder) for folder in folders]
+    scores = pd.concat([f["scores.csv"] for f in frames], ignore_index=True)
+    fits = pd.concat([f["fits.csv"] for f in frames], ignore_index=True)
     if len(folders) == 1:
-        metrics = pd.read_csv(folders[0] / "metrics.csv")
+        metrics = frames[0]["metrics.csv"]
     else:
         from tnmodel.backtest import summarise
 
@@ -169,13 +172,13 @@ def main() -> None:
               f"{row['summed']} | {row['in80']} of 5 | {row['in95']} of 5 | "
               f"{', '.join(map(str, row['vs_ets']))} |")
     base = rows[0]
-    for row in rows[1:]:
+    for run, row in zip(runs[1:], rows[1:], strict=True):
         checks = rule_checks(base, row)
         verdict = "adopted" if all(checks.values()) else "not adopted"
         print(f"\n{row['folder']} against {base['folder']}: {verdict} ("
               + "; ".join(f"{name}: {'yes' if ok else 'no'}" for name, ok in checks.items())
               + ")")
-        sure = crps_difference(runs[0], runs[rows.index(row)], common)
+        sure = crps_difference(runs[0], run, common)
         print(f"  summed CRPS difference {sure['difference']:+.2f} (90% interval over geo "
               f"resamples {sure['low']:+.2f} to {sure['high']:+.2f}; the variant lower in "
               f"{sure['share_lower']:.0%} of resamples)")

@@ -172,11 +172,11 @@ def test_a_folder_the_rule_cannot_read_is_refused_by_name(tmp_path):
     folder = _backtest_folder(tmp_path / "base", [1, 2, 3, 4, 5], [True] * 5)
     (folder / "fits.csv").unlink()
     with pytest.raises(SystemExit, match=r"fits\.csv: no such file"):
-        compare_variants.check_folder(folder)
+        compare_variants.read_folder(folder)
     pd.DataFrame({"model": ["transition_local"], "status": ["ok"]}).to_csv(
         folder / "fits.csv", index=False)
     with pytest.raises(SystemExit, match="no column role; .*older tnmodel"):
-        compare_variants.check_folder(folder)
+        compare_variants.read_folder(folder)
 
 
 def _layout(paths: int = 64) -> pd.DataFrame:
