@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tnmodel.backtest import binomial_band
+from tnmodel.backtest import in_band
 
 MODEL = "transition_local"
 HORIZONS = (1, 2, 3, 4, 5)
@@ -77,10 +77,8 @@ def pass_chance(layout: pd.DataFrame, correlation: np.ndarray, reps: int = 4000,
     for h in HORIZONS:
         at = (cell["horizon"] == h).to_numpy()
         n = int(at.sum())
-        lo80, hi80 = binomial_band(n, 0.8)
-        lo95, hi95 = binomial_band(n, 0.95)
-        cov80, cov95 = in80[:, at].mean(axis=1), in95[:, at].mean(axis=1)
-        ok80, ok95 = (lo80 <= cov80) & (cov80 <= hi80), (lo95 <= cov95) & (cov95 <= hi95)
+        ok80 = in_band(in80[:, at].mean(axis=1), n, 0.8)
+        ok95 = in_band(in95[:, at].mean(axis=1), n, 0.95)
         every &= ok80 & ok95
         rows.append({"horizon": h, "n": n, "pass80": ok80.mean(), "pass95": ok95.mean()})
     return {"all": float(every.mean()), "check": pd.DataFrame(rows)}

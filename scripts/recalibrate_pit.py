@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tnmodel.backtest import binomial_band
+from tnmodel.backtest import in_band
 
 MODEL = "transition_local"
 
@@ -55,12 +55,10 @@ def coverage_checks(scores: pd.DataFrame, pit: str) -> tuple[pd.DataFrame, int]:
                            in95=scores[pit].between(0.025, 0.975, inclusive="neither"))
     table = inside.groupby("horizon").agg(n=("in80", "size"), coverage80=("in80", "mean"),
                                           coverage95=("in95", "mean"))
-    in_band = 0
-    for _, row in table.iterrows():
-        lo80, hi80 = binomial_band(int(row["n"]), 0.8)
-        lo95, hi95 = binomial_band(int(row["n"]), 0.95)
-        in_band += (lo80 <= row["coverage80"] <= hi80) + (lo95 <= row["coverage95"] <= hi95)
-    return table, int(in_band)
+    checks = sum(bool(in_band(row["coverage80"], int(row["n"]), 0.8))
+                 + bool(in_band(row["coverage95"], int(row["n"]), 0.95))
+                 for _, row in table.iterrows())
+    return table, int(checks)
 
 
 def main() -> None:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tnmodel.backtest import crps_from_draws
+from tnmodel.backtest import binomial_band, crps_from_draws
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -189,7 +189,7 @@ def test_a_calibrated_panel_passes_each_check_as_often_as_its_binomial_band_says
     from scipy.stats import binom
 
     chance = bar_chance.pass_chance(_layout(), np.eye(5), reps=4000)
-    lo, hi = (round(b * 64) for b in bar_chance.binomial_band(64, 0.8))
+    lo, hi = (round(b * 64) for b in binomial_band(64, 0.8))
     exact80 = binom.cdf(hi, 64, 0.8) - binom.cdf(lo - 1, 64, 0.8)
     assert chance["check"]["pass80"].to_numpy() == pytest.approx([exact80] * 5, abs=0.02)
     # Independent horizons: all ten pass about as often as the product of the five
@@ -294,3 +294,13 @@ def test_two_panels_are_judged_together_on_their_pooled_forecasts(tmp_path):
     assert pooled.metrics.iloc[0]["in_band80"]
     with pytest.raises(SystemExit, match="share forecasts"):
         compare_variants.read_run(f"{wide},{wide}")
+
+
+def test_both_coverage_checks_of_a_horizon_are_counted():
+    # SIMULATED PITs: 20 forecasts at each of two horizons, 16 inside the 80% interval and
+    # 19 inside the 95% one (both in band), so 2 checks in band at each horizon: 4.
+    pits = [0.5] * 16 + [0.05] * 3 + [0.99]
+    scores = pd.DataFrame({"horizon": [1] * 20 + [2] * 20, "pit": pits * 2})
+    table, checks = recalibrate_pit.coverage_checks(scores, "pit")
+    assert table["coverage80"].tolist() == [0.8, 0.8] and table["coverage95"].tolist() == [0.95] * 2
+    assert checks == 4

@@ -247,6 +247,13 @@ def binomial_band(n: int, p: float) -> tuple[float, float]:
     return float(binom.ppf(0.025, n, p) / n), float(binom.ppf(0.975, n, p) / n)
 
 
+def in_band(coverage, n: int, p: float):
+    """Whether ``coverage`` (a share, or an array of shares) of ``n`` cases is inside
+    :func:`binomial_band` ``(n, p)``, ends included."""
+    lo, hi = binomial_band(n, p)
+    return (lo <= coverage) & (coverage <= hi)
+
+
 def score_point(draws: np.ndarray, observed: float, rng: np.random.Generator) -> dict:
     q = np.quantile(draws, [0.025, 0.10, 0.50, 0.90, 0.975])
     return {
@@ -272,7 +279,7 @@ def summarise(scores: pd.DataFrame) -> pd.DataFrame:
             "below80": part["below80"].mean(), "above80": part["above80"].mean(),
             "crps": part["crps"].mean(), "mae": part["abs_error"].mean(),
             "band_lo": lo80, "band_hi": hi80, "band95_lo": lo95, "band95_hi": hi95,
-            "in_band80": bool(lo80 <= cov80 <= hi80), "in_band95": bool(lo95 <= cov95 <= hi95),
+            "in_band80": bool(in_band(cov80, n, 0.8)), "in_band95": bool(in_band(cov95, n, 0.95)),
         })
     return pd.DataFrame(rows)
 
