@@ -36,13 +36,14 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
                     scaling="constant", nu=None, blips=None, power=1.0, trend=0.0,
-                    drift=None, sd_walk=None):
+                    drift=None, sd_walk=None, sat=0.0):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
     ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``;
     ``drift``: the pace of the step into year ``y`` is ``omega + drift[y - years[0]]``;
     ``sd_walk``: the innovation sd in year ``y`` is ``sigma_u * exp(sd_walk[y - years[0]] -
-    sd_walk[years[-1] - years[0]])``."""
+    sd_walk[years[-1] - years[0]])``; ``sat``: each value has an extra error of ``sat / (1 -
+    p)`` at its share ``p`` (at most 0.99)."""
     total, excess_prev = 0.0, 0.0
     gap_prev = 0  # the previous value's own gap (0: it is the geo's first)
     for i in range(1, len(y)):
@@ -59,7 +60,8 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
         var *= math.exp(2 * trend * (years[i] - years[-1]))
         if sd_walk is not None:
             var *= math.exp(2 * (sd_walk[years[i] - years[0]] - sd_walk[years[-1] - years[0]]))
-        scale = math.sqrt(var + 2 * sigma_obs**2)
+        shares = [min(1.0 / (1.0 + math.exp(-v)), 0.99) for v in (y[i - 1], y[i])]
+        scale = math.sqrt(var + 2 * sigma_obs**2 + sum((sat / (1 - p)) ** 2 for p in shares))
         if blips is not None:
             # A blip b in y[i] adds b; in y[i - 1] it moves the start by b and the carried
             # excess pace by b / gap_prev per year, i.e. the mean by b (1 + S_k / gap_prev).
@@ -157,6 +159,32 @@ def test_eleventh_round_options_log_likelihood_equals_the_loop(settings, fixed, 
     # The option moves the likelihood: sigma_u is the sd at the last value, so the sd's
     # trend or walk changes the earlier terms; the drift changes the paces.
     assert expected != pytest.approx(_gappy_loglik_by_hand(series, years), rel=1e-3)
+
+
+def test_near_saturation_error_log_likelihood_equals_the_loop():
+    years, series = _gappy_series()
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(observation_error="near_saturation"))
+    expected = _gappy_loglik_by_hand(series, years, sat=0.1)
+    assert _observed_loglik(model, {**_GAPPY_PARAMETERS, "sigma_sat": 0.1}) == pytest.approx(
+        expected, rel=1e-9)
+    assert expected != pytest.approx(_gappy_loglik_by_hand(series, years), rel=1e-3)
+
+
+def test_near_saturation_error_widens_the_forecast_near_100_percent_only():
+    series = series_from_arrays("sim", ("sim_low", "sim_high"), [0] * 3 + [1] * 3,
+                                list(range(2018, 2021)) * 2, [5.0] * 3 + [97.0] * 3)
+    draws = _draws(series, excess=0.0, sigma_u=1e-6)
+    plain, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                         np.random.default_rng(4))
+    draws["sigma_sat"] = np.full(20000, 0.005)  # half a point of the share not reached
+    values, noise = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                              np.random.default_rng(4))
+    # Half a point in the logit: about 0.005 / 0.95 at 5%, 0.005 / 0.03 at 97%.
+    sd = np.log(values / (100 - values))[:, :, 0].std(axis=0)
+    np.testing.assert_allclose(sd, 0.005 / (1 - np.array([0.05, 0.97])), rtol=0.05)
+    assert np.log(plain / (100 - plain))[:, :, 0].std(axis=0).max() < 1e-3
+    np.testing.assert_allclose(noise[:, :, 0].std(axis=0), sd, rtol=0.05)
 
 
 def test_drifting_pace_forecast_starts_from_the_pace_reached_and_spreads_with_the_walk():
@@ -407,7 +435,9 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 # The internet back-tests' settings since the
                                                 # twelfth round (with --since 2005).
                                                 ({"pace_drift": "common", "floor_mean": 0.5,
-                                                  "floor_concentration": 10.0}, 20)])
+                                                  "floor_concentration": 10.0}, 20),
+                                                ({"observation_error": "near_saturation"},
+                                                 21)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

@@ -38,7 +38,8 @@ PARAMETERS = {
 #: Parameters of an option, checked when the simulation drew them (its truth has the key).
 OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend"),
                                           ("tau_sd_walk", None, "tau_sd_walk"),
-                                          ("tau_drift", None, "tau_drift"))}
+                                          ("tau_drift", None, "tau_drift"),
+                                          ("sigma_sat", None, "sigma_sat"))}
 
 
 def design_series(design: str, n_geos: int = 3):

@@ -31,6 +31,10 @@ value, which the forecast keeps), so erratic early years do not widen today's fo
 drifts by a random walk over the years, and with ``pace_drift: common`` one walk moves every
 geo's pace (a wave of adoption reaching all at once); the forecast starts from the pace
 reached and keeps drifting (eleventh round; off by default; see :func:`drifting_pace`).
+With ``observation_error: near_saturation`` each value has, besides its source type's logit
+error, an error of ``sigma_sat`` in the share not yet reached, ``sigma_sat / (1 - p)`` on the
+logit scale (thirteenth round; off by default; see :func:`saturation_lever`): a point's
+error near 100% moves the logit far, and the forecast's yearly noise widens there with it.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -164,6 +168,16 @@ class TransitionLocalPriors(LocalPacePriors):
         "k in the pace omega * max(f, 1 - (p / A)**k): 1 is the transition model's curve, "
         "whose logit pace falls in proportion to the share; larger k keeps the pace until "
         "the share nears the asymptote, then slows it faster (tenth-round option)."))
+    observation_error: Literal["logit", "near_saturation"] = Field("logit", description=(
+        "'logit': each value's observation error is sigma_src of its source type (and "
+        "sigma_part for part-year values), the same on the logit scale at every level. "
+        "'near_saturation' (thirteenth round) adds an error of sigma_sat in the share "
+        "not yet reached, entered on the logit scale as sigma_sat / (1 - p) at the value's "
+        "share p: near 100% a point's error moves the logit far (values bounce between 96% "
+        "and 98%), while near 0% the series' values stay relative estimates."))
+    saturation_error_sd: float = Field(0.01, gt=0, description=(
+        "Scale of the half-normal prior of sigma_sat with observation_error "
+        "'near_saturation' (a share: 0.01 is one percentage point)."))
 
     @model_validator(mode="after")
     def _one_change_of_tails(self) -> TransitionLocalPriors:
@@ -220,6 +234,8 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     if priors.innovation_tails == "resampled":
         check_surprises(series, first, gap)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
+    # Each value's lever for the near-saturation error, at its observed share.
+    arrays["saturation_lever"] = saturation_lever(arrays["y"], _invlogit_np, np.clip)
     return arrays
 
 
@@ -311,6 +327,13 @@ def innovation_variance(phi, gap, steps: int, where):
 
 #: Shares are clipped to this distance from 0 and 1 where the binomial scaling is computed.
 SCALE_CLIP = 0.01
+
+
+def saturation_lever(eta, invlogit, clip):
+    """How far an error of 1 in the share not yet reached moves the logit at ``eta``, for
+    ``observation_error: near_saturation``: ``1 / (1 - p)``, ``p`` clipped to at most ``1 -
+    SCALE_CLIP`` (so at most 100)."""
+    return 1.0 / (1.0 - clip(invlogit(eta), 0.0, 1.0 - SCALE_CLIP))
 
 
 def innovation_scale(eta, scaling: str, invlogit, clip):
@@ -523,7 +546,7 @@ class TransitionLocal(LocalFamily):
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
-                 "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift")
+                 "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift", "sigma_sat")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -566,6 +589,9 @@ class TransitionLocal(LocalFamily):
                                         gap, first, steps, pt.switch, pt.maximum,
                                         local_rate(data["pace_power"], "pytensor"))
             error = sigma_src[data["src"]] ** 2 + data["part"] * sigma_part**2
+            if priors.observation_error == "near_saturation":
+                sigma_sat = pm.HalfNormal("sigma_sat", priors.saturation_error_sd)
+                error = error + (sigma_sat * data["saturation_lever"]) ** 2
             # The scaling is data (kept with the fit), so every compiled graph has it.
             scale = pt.switch(data["binomial_scaling"] > 0.5,
                               innovation_scale(eta[prev], "binomial", pm.math.invlogit, pt.clip),
@@ -630,6 +656,9 @@ class TransitionLocal(LocalFamily):
             rate)
         error = (draws["sigma_src"].T[arrays["src"]] ** 2
                  + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
+        if "sigma_sat" in post:
+            draws["sigma_sat"] = stack_draws(post["sigma_sat"])
+            error = error + (draws["sigma_sat"] * arrays["saturation_lever"][:, None]) ** 2
         if "resampled_innovations" in constant and float(constant["resampled_innovations"]) > 0.5:
             scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
             if "sigma_u_trend" in post:
@@ -703,8 +732,11 @@ class TransitionLocal(LocalFamily):
                          lambda level: rate(level, omega, A, f), sigma_u, rng)
         start_error = draws["last_error_sd"][:, :, None] * rng.standard_normal(paths.shape[:2]
                                                                                )[:, :, None]
-        sd = draws["sigma_src"][:, draws["main_type"]]  # (sample, geo)
-        noise = sd[:, :, None] * rng.standard_normal(paths.shape)
+        sd = draws["sigma_src"][:, draws["main_type"]][:, :, None]  # (sample, geo, 1)
+        if "sigma_sat" in draws:  # at the level each path has reached
+            sd = np.sqrt(sd**2 + (draws["sigma_sat"][:, None, None]
+                                  * saturation_lever(paths, _invlogit_np, np.clip)) ** 2)
+        noise = sd * rng.standard_normal(paths.shape)
         if transient:
             noise = noise + blips(rng, draws["outlier_rate"], draws["outlier_sd"], paths.shape)
         return inv_logit_percent(paths + start_error + noise), noise
@@ -749,6 +781,10 @@ class TransitionLocal(LocalFamily):
                                  years - 1, np.minimum)
             truth["tau_drift"] = np.array(tau_drift)
         before_last = arrays["years_before_last"]
+        sat = 0.0  # the near-saturation error's sd, in shares
+        if priors.observation_error == "near_saturation":
+            sat = abs(rng.normal(0.0, priors.saturation_error_sd))
+            truth["sigma_sat"] = np.array(sat)
         if transient:
             levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
         y = np.zeros(series.n_obs)
@@ -761,9 +797,13 @@ class TransitionLocal(LocalFamily):
                 np.maximum, local_rate(priors.pace_curve_power, "numpy"))
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
+            # The new value's near-saturation lever is taken at its mean (the fit takes it
+            # at the value drawn: the same to first order).
+            levers_sat = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np,
+                                          np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
-                        + 2 * sigma[0] ** 2)
+                        + 2 * sigma[0] ** 2 + float(np.sum((sat * levers_sat) ** 2)))
             if transient:  # one of the four cases, by its weight
                 weights, variances = blip_components(variance, outlier_rate, outlier_sd,
                                                      levers[i])
