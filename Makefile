@@ -19,7 +19,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -264,6 +264,22 @@ backtest-twelfth: $(STAMP)  ## twelfth round: development variants, then the nin
 	$(PY) scripts/recalibrate_pit.py $(addprefix $(BACKTESTS)/,internet_heldout \
 	  internet_heldout2 internet_heldout3 internet_heldout4 internet_heldout5 internet_heldout6 \
 	  internet_heldout7 internet_heldout8 dev/internet_panel_noncentred)
+
+# Thirteenth round, development only: transition_local alone, with R12 and one change, into
+# dev/thirteenth/ (compared with the committed internet_heldout*_r12 runs).
+thirteenth = $(foreach p,$(1),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(R12) $(3),dev/thirteenth/internet_heldout$(subst _,,$(p))_$(2)) && ) true
+HELDOUT_FILES := $(foreach p,_ 2 3 4 5 6 7 8 9 10,data/heldout/internet_users_heldout$(subst _,,$(p)).csv)
+
+backtest-thirteenth: $(STAMP)  ## thirteenth round (development): tails for takeoffs and saturation
+	$(PY) scripts/changes_by_level.py $(HELDOUT_FILES) --indicator internet_users_share \
+	  --since 2005 $(HELDOUT_CUTOFFS)
+	$(PY) scripts/by_level.py --from 1 $(foreach p,_ 2 3 4 5 6 7 8 9 10,$(BACKTESTS)/internet_heldout$(subst _,,$(p))_r12)
+	$(PY) scripts/recalibrate_pit.py $(foreach p,_ 2 3 4 5 6 7 8 9 10,$(BACKTESTS)/internet_heldout$(subst _,,$(p))_r12)
+	$(call thirteenth,_ 2 3,binom,--prior innovation_scaling=binomial)
+	$(call thirteenth,_ 2 3 4,sat,--prior observation_error=near_saturation)
+	$(call thirteenth,_,satres,--prior observation_error=near_saturation --prior innovation_tails=resampled)
+	$(call thirteenth,_ 2 3,obs02,--prior obs_sd_dataset=0.02 --prior obs_sd_log_sd=0.3)
+	$(call thirteenth,9 10,res,--prior innovation_tails=resampled)
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500

@@ -1,6 +1,5 @@
-"""The back-test analysis scripts: scripts/spread_bound.py (the upper bound on what
-re-scaling a forecast's spread can gain), scripts/reversion.py (do surprises revert?) and
-scripts/compare_variants.py (the pre-registered rule for a variant of the default).
+"""The analysis scripts of the back-tests (scripts/spread_bound.py, reversion.py,
+compare_variants.py, bar_chance.py, by_level.py, recalibrate_pit.py, changes_by_level.py).
 
 Every series and forecast here is SIMULATED (``sim_*`` geos).
 """
@@ -34,6 +33,7 @@ compare_variants = _script("compare_variants")
 bar_chance = _script("bar_chance")
 by_level = _script("by_level")
 recalibrate_pit = _script("recalibrate_pit")
+changes_by_level = _script("changes_by_level")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -304,3 +304,53 @@ def test_both_coverage_checks_of_a_horizon_are_counted():
     table, checks = recalibrate_pit.coverage_checks(scores, "pit")
     assert table["coverage80"].tolist() == [0.8, 0.8] and table["coverage95"].tolist() == [0.95] * 2
     assert checks == 4
+
+
+def _simulated_shares(kind: str, rng: np.random.Generator, geos: int = 40) -> pd.DataFrame:
+    """Long rows of simulated shares over 2000-2020: 'persistent' starts at 8% and moves by a
+    logit pace of 0.05 plus an AR(1) excess (phi 0.7, sd 0.1); 'noisy' sits near 97% on a
+    steady pace of 0.02 and each value has a white logit error of sd 0.2."""
+    years = np.arange(2000, 2021)
+    rows = []
+    for g in range(geos):
+        if kind == "persistent":
+            excess, eta = 0.0, [-2.5]
+            for _ in years[1:]:
+                excess = 0.7 * excess + 0.1 * rng.standard_normal()
+                eta.append(eta[-1] + 0.05 + excess)
+            eta = np.array(eta)
+        else:
+            eta = 3.4 + 0.02 * (years - 2000) + 0.2 * rng.standard_normal(years.size)
+        rows.append(pd.DataFrame({"geo": f"sim_{kind}_{g}", "year": years,
+                                  "value": 100.0 / (1.0 + np.exp(-eta))}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def test_changes_by_level_tells_a_persistent_pace_from_a_white_observation_error():
+    rng = np.random.default_rng(3)
+    persistent = changes_by_level.yearly_changes(_simulated_shares("persistent", rng))
+    noisy = changes_by_level.yearly_changes(_simulated_shares("noisy", rng))
+    assert persistent["level"].between(0, 90).all() and noisy["level"].min() > 90
+
+    table = changes_by_level.by_level(pd.concat([persistent, noisy]))
+    table = table[table["n"] >= 100]  # the bands most changes start from
+    low, high = table[table.index.str.startswith(("3-", "10-", "30-"))], \
+        table[table.index.str.startswith(("90-", "95-"))]
+    assert len(low) >= 2 and len(high) >= 1
+    assert (low["lag1_corr"] > 0.2).all() and (low["error_bound"] == 0).all()
+    # White error e: changes e_t - e_t-1 have lag-1 covariance -e**2 (correlation -1/2), and
+    # their second differences an sd of sqrt(6) e.
+    assert (high["lag1_corr"] < -0.3).all()
+    np.testing.assert_allclose(high["error_bound"], 0.2, rtol=0.25)
+    np.testing.assert_allclose(high["spread_2nd"], np.sqrt(6) * 0.2, rtol=0.25)
+
+
+def test_a_takeoff_that_speeds_up_after_its_cut_off_shows_in_the_paces_around_it():
+    years = np.arange(2005, 2021)
+    eta = np.where(years <= 2012, -5.0 + 0.1 * (years - 2005), -4.3 + 0.5 * (years - 2012))
+    rows = pd.DataFrame({"geo": "sim_takeoff", "year": years,
+                         "value": 100.0 / (1.0 + np.exp(-eta))})
+    table = changes_by_level.around_cutoffs(rows, [2012, 2030])  # 2030: no years after it
+    assert list(table.index) == ["1-2"] and int(table["n"].iloc[0]) == 1
+    assert table["pace_before"].iloc[0] == pytest.approx(0.1)
+    assert table["pace_after"].iloc[0] == pytest.approx(0.5)
