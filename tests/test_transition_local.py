@@ -27,6 +27,7 @@ from tnmodel.models.transition_local import (
     UnsupportedSeries,
     innovation_variance,
     surprise_pool,
+    surprise_runs,
 )
 
 
@@ -469,6 +470,39 @@ def test_resampled_forecast_has_the_pool_shape_one_year_ahead_and_the_normal_var
     np.testing.assert_allclose(logits.std(axis=0), sd, rtol=0.04)
 
 
+def test_surprise_runs_order_each_geos_surprises_by_year_and_wrap_within_the_geo():
+    # Rows out of order; geo b's first value (2016) and the same-year value are no surprise.
+    geo = np.array([1, 0, 1, 0, 0, 1, 0, 1])
+    year = np.array([2018, 2012, 2016, 2010, 2011, 2017, 2013, 2017])
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), geo, year, np.full(8, 50.0))
+    from tnmodel.models.transition import chain_of
+
+    _, gap, first = chain_of(series.geo_index, series.year)
+    order, start, length, position = surprise_runs(series, gap, first)
+    keep = np.flatnonzero((first < 1) & (gap >= 1))
+    assert [(int(series.geo_index[keep][i]), int(series.year[keep][i])) for i in order] == [
+        (0, 2011), (0, 2012), (0, 2013), (1, 2017), (1, 2018)]
+    assert start.tolist() == [0, 0, 0, 3, 3] and length.tolist() == [3, 3, 3, 2, 2]
+    assert position.tolist() == [0, 1, 2, 0, 1]
+
+
+def test_resampled_runs_forecast_sums_consecutive_surprises_of_one_geo():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    draws = _draws(series, phi=0.0, excess=0.0)
+    pool = np.array([1.0, 1.0, 1.0, -1.0, -1.0, -1.0])  # a spell up, then a spell down
+    draws["surprise_pool"] = np.tile(pool, (20000, 1))
+    draws |= {"run_start": np.zeros(6, int), "run_length": np.full(6, 6),
+              "run_position": np.arange(6)}
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.arange(2021, 2024),
+                                          np.random.default_rng(5))
+    three_years = np.log(values / (100 - values))[:, 0, 2] / 0.1
+    # Three consecutive years from one of six starts (wrapping): 3, 1, -1, -3, -1, 1.
+    counts = {v: np.mean(np.isclose(three_years, v, atol=1e-3)) for v in (3, 1, -1, -3)}
+    assert counts == pytest.approx({3: 1 / 6, 1: 2 / 6, -1: 2 / 6, -3: 1 / 6}, abs=0.01)
+    # Independent draws from the same pool would give a variance of 3, the runs 22 / 6.
+    assert three_years.var() == pytest.approx(22 / 6, rel=0.03)
+
+
 def test_surprise_pool_is_each_draws_standardised_one_year_surprises():
     eta = np.array([[0.0, 0.0], [0.5, 0.5], [1.5, 1.5], [1.0, 1.0], [3.0, 3.0]])
     mean = np.array([[0.0, 0.0], [0.2, 0.4], [0.5, 0.5], [1.0, 1.0], [2.0, 2.5]])
@@ -536,12 +570,13 @@ def test_resampled_innovations_need_enough_surprises():
 
 
 @pytest.mark.slow
-def test_resampled_fits_reuse_a_compiled_structure_and_keep_the_setting():
+@pytest.mark.parametrize(("tails", "flag"), [("resampled", 1.0), ("resampled_runs", 2.0)])
+def test_resampled_fits_reuse_a_compiled_structure_and_keep_the_setting(tails, flag):
     # The setting is data the likelihood does not use: the compiled graph drops it, and a
     # second fit of the same structure must still be able to reuse that graph.
     from tnmodel.models.sampling import compile_stats, sample_family
 
-    priors = TransitionLocalPriors(innovation_tails="resampled")
+    priors = TransitionLocalPriors(innovation_tails=tails)
     years = np.arange(2008, 2018)
     for seed, start in ((1, 10.0), (2, 30.0)):
         percent = np.r_[start + 4.0 * np.arange(10), start + 2.0 + 5.0 * np.arange(10)]
@@ -550,8 +585,9 @@ def test_resampled_fits_reuse_a_compiled_structure_and_keep_the_setting():
         reused = compile_stats()["reused"]
         posterior, _ = sample_family(TRANSITION_LOCAL, series, priors, draws=20, tune=20,
                                      chains=1, target_accept=0.9, seed=seed)
-        assert float(posterior["constant_data"]["resampled_innovations"]) == 1.0
-        assert "surprise_pool" in TRANSITION_LOCAL.extract_draws(posterior, series)
+        assert float(posterior["constant_data"]["resampled_innovations"]) == flag
+        draws = TRANSITION_LOCAL.extract_draws(posterior, series)
+        assert "surprise_pool" in draws and ("run_start" in draws) == (flag == 2.0)
     assert compile_stats()["reused"] == reused + 1
 
 

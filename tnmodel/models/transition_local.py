@@ -23,18 +23,20 @@ by a blip that later values do not follow (seventh round; off by default; see
 :func:`blip_components`). With ``innovation_tails: resampled`` the fit is the normal one and
 the forecast draws its innovations from the fit's own one-year surprises, standardised per
 posterior draw (eleventh round; off by default; see :func:`surprise_pool`): the normal
-model's variance at every horizon, with the shape of the series' surprises (a narrow core,
-a few large ones) instead of a normal's. With ``innovation_sd_trend: log_linear`` the
-innovation sd changes log-linearly with the year (``sigma_u`` is the sd at each geo's last
-value, which the forecast keeps), so erratic early years do not widen today's forecast
-(eleventh round; off by default). With ``pace_drift: random_walk`` each geo's pace ``omega``
-drifts by a random walk over the years, and with ``pace_drift: common`` one walk moves every
-geo's pace (a wave of adoption reaching all at once); the forecast starts from the pace
-reached and keeps drifting (eleventh round; off by default; see :func:`drifting_pace`).
-With ``observation_error: near_saturation`` each value has, besides its source type's logit
-error, an error of ``sigma_sat`` in the share not yet reached, ``sigma_sat / (1 - p)`` on the
-logit scale (thirteenth round; off by default; see :func:`saturation_lever`): a point's
-error near 100% moves the logit far, and the forecast's yearly noise widens there with it.
+model's variance at every horizon, with the shape of the series' surprises (a narrow core, a
+few large ones) instead of a normal's; ``innovation_tails: resampled_runs`` draws them as
+runs of consecutive years of one geo (thirteenth round; see :func:`surprise_runs`). With
+``innovation_sd_trend: log_linear`` the innovation sd changes log-linearly with the year
+(``sigma_u`` is the sd at each geo's last value, which the forecast keeps), so erratic early
+years do not widen today's forecast (eleventh round; off by default). With ``pace_drift:
+random_walk`` each geo's pace ``omega`` drifts by a random walk over the years, and with
+``pace_drift: common`` one walk moves every geo's pace (a wave of adoption reaching all at
+once); the forecast starts from the pace reached and keeps drifting (eleventh round; off by
+default; see :func:`drifting_pace`). With ``observation_error: near_saturation`` each value
+has, besides its source type's logit error, an error of ``sigma_sat`` in the share not yet
+reached, ``sigma_sat / (1 - p)`` on the logit scale (thirteenth round; off by default; see
+:func:`saturation_lever`): a point's error near 100% moves the logit far, and the forecast's
+yearly noise widens there with it.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -116,14 +118,19 @@ class TransitionLocalPriors(LocalPacePriors):
         "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
         "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
         "sigma_u is then the sd at 50%)."))
-    innovation_tails: Literal["normal", "student_t", "resampled"] = Field("normal", description=(
+    innovation_tails: Literal["normal", "student_t", "resampled",
+                              "resampled_runs"] = Field("normal", description=(
         "Distribution of a year's innovation: 'normal'; 'student_t' with nu - 2 ~ "
         "Gamma(tail_dof_shape, tail_dof_rate) degrees of freedom (sixth round: a narrow core "
         "with rare large surprises, as method changes and revisions give; sigma_u is then "
         "its scale); or 'resampled' (eleventh round): the fit is the normal model's, and "
         "the forecast draws each year's innovation from the fit's own one-year surprises, "
         "standardised to mean 0 and variance 1 per posterior draw, instead of from a normal "
-        "(the same variance at every horizon, the data's shape)."))
+        "(the same variance at every horizon, the data's shape); or 'resampled_runs' "
+        "(thirteenth round): the same pool, drawn as runs of consecutive years of one geo "
+        "(a random geo and year to start from, then the years after it, wrapping round "
+        "to that geo's first), so that a spell of surprises the same way (a takeoff, a "
+        "revision that lasts) is drawn as it came instead of averaged away."))
     tail_dof_shape: float = Field(2.0, gt=0)
     tail_dof_rate: float = Field(0.1, gt=0, description=(
         "With student_t: nu - 2 ~ Gamma(shape, rate); the defaults give nu a prior mean of 22 "
@@ -225,14 +232,15 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
         arrays[f"brk{b}"] = breaks[:, b].astype(float)
     # Kept with the fit (the posterior's constant data), read back by extract_draws.
     arrays["binomial_scaling"] = np.array(float(priors.innovation_scaling == "binomial"))
-    arrays["resampled_innovations"] = np.array(float(priors.innovation_tails == "resampled"))
+    arrays["resampled_innovations"] = np.array(
+        {"resampled": 1.0, "resampled_runs": 2.0}.get(priors.innovation_tails, 0.0))
     # Each value's year on the series' grid, its geo's last value's, and the years between.
     arrays["year_index"] = (series.year - series.year.min()).astype(np.int64)
     arrays["last_year_index"] = arrays["year_index"][last_rows(series)][series.geo_index]
     arrays["years_before_last"] = (arrays["last_year_index"]
                                    - arrays["year_index"]).astype(float)
-    if priors.innovation_tails == "resampled":
-        check_surprises(series, first, gap)
+    if priors.innovation_tails in ("resampled", "resampled_runs"):
+        check_surprises(series, first, gap, priors.innovation_tails)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
     # Each value's lever for the near-saturation error, at its observed share.
     arrays["saturation_lever"] = saturation_lever(arrays["y"], _invlogit_np, np.clip)
@@ -395,16 +403,45 @@ def surprise_pool(eta: np.ndarray, mean: np.ndarray, variance: np.ndarray, gap: 
     return z / np.sqrt((z**2).mean(axis=1, keepdims=True))
 
 
+def surprise_runs(series: SeriesData, gap: np.ndarray, first: np.ndarray) -> tuple:
+    """The order of :func:`surprise_pool`'s surprises by geo and year, and each one's run.
+
+    Returns
+    -------
+    order, start, length, position
+        ``order`` sorts the pool's columns by geo, then year; in that order, ``start`` is
+        the column of the geo's first surprise, ``length`` how many the geo has and
+        ``position`` the surprise's place among them. A run drawn from column ``j`` takes
+        ``start[j] + (position[j] + k) % length[j]`` at its ``k``-th year.
+    """
+    keep = (first < 1) & (gap >= 1)
+    geo, year = series.geo_index[keep], series.year[keep]
+    order = np.lexsort((year, geo))
+    geo = geo[order]
+    start = np.searchsorted(geo, geo, side="left")
+    length = np.searchsorted(geo, geo, side="right") - start
+    return order, start, length, np.arange(geo.size) - start
+
+
+def run_innovations(pool: np.ndarray, runs: tuple, begin: np.ndarray, step: int) -> np.ndarray:
+    """The ``step``-th year (0 first) of the runs that begin at pool columns ``begin``
+    (sample, geo), from each sample's row of ``pool`` (in :func:`surprise_runs`' order)."""
+    _, start, length, position = runs
+    column = start[begin] + (position[begin] + step) % length[begin]
+    return pool[np.arange(pool.shape[0])[:, None], column]
+
+
 #: The fewest one-year surprises :func:`surprise_pool` resamples from.
 MIN_SURPRISES = 8
 
 
-def check_surprises(series: SeriesData, first: np.ndarray, gap: np.ndarray) -> None:
+def check_surprises(series: SeriesData, first: np.ndarray, gap: np.ndarray,
+                    tails: str = "resampled") -> None:
     """Raise :class:`UnsupportedSeries` if ``series`` has too few surprises to resample."""
     count = int(((first < 1) & (gap >= 1)).sum())
     if count < MIN_SURPRISES:
         raise UnsupportedSeries(
-            f"{series.indicator}: innovation_tails 'resampled' needs at least "
+            f"{series.indicator}: innovation_tails '{tails}' needs at least "
             f"{MIN_SURPRISES} values that follow their geo's previous value by a year or "
             f"more, to resample the forecast's innovations from; the series has {count}; "
             "use innovation_tails: normal")
@@ -674,6 +711,12 @@ class TransitionLocal(LocalFamily):
                         + error + error[arrays["prev"]])
             draws["surprise_pool"] = surprise_pool(eta, mean, variance, arrays["gap"],
                                                    arrays["first"])
+            if float(constant["resampled_innovations"]) > 1.5:  # drawn as runs
+                runs = surprise_runs(series, arrays["gap"], arrays["first"])
+                draws["surprise_pool"] = draws["surprise_pool"][:, runs[0]]
+                for name, values in zip(("run_start", "run_length", "run_position"),
+                                        runs[1:], strict=True):
+                    draws[name] = values
         last = last_rows(series)
         draws["last_eta"], draws["last_excess"] = eta[last].T, excess[last].T  # (sample, geo)
         draws["last_error_sd"] = np.sqrt(error[last]).T
@@ -716,7 +759,11 @@ class TransitionLocal(LocalFamily):
         tau_drift, tau_walk = draws.get("tau_drift"), draws.get("tau_sd_walk")
         pace = omega  # with a drifting pace: the pace reached at the last value, drifting on
         log_sd = 0.0  # with an sd walk: log sigma_u's move since the last value, walking on
-        for _ in range(ahead):
+        runs = None
+        if "run_start" in draws:  # each (sample, geo) draws one run of the fit's surprises
+            runs = (None, draws["run_start"], draws["run_length"], draws["run_position"])
+            begin = rng.integers(pool.shape[1], size=level.shape)
+        for step_ahead in range(ahead):
             if tau_walk is not None:  # one walk for every geo, as in the fit
                 log_sd = log_sd + tau_walk[:, None] * rng.standard_normal((level.shape[0], 1))
             if tau_drift is not None:  # a common walk takes the same step in every geo
@@ -725,7 +772,9 @@ class TransitionLocal(LocalFamily):
                 pace = pace + tau_drift[:, None] * step
             shock = (sigma_u * np.exp(log_sd)
                      * innovation_scale(level, scaling, _invlogit_np, np.clip))
-            excess = phi * excess + shock * innovations(rng, level.shape, nu, pool)
+            drawn = (run_innovations(pool, runs, begin, step_ahead) if runs is not None
+                     else innovations(rng, level.shape, nu, pool))
+            excess = phi * excess + shock * drawn
             level = level + rate(level, pace, A, f) + excess
             forward.append(level)
         paths = paths_at(years, last_year, forward, draws["last_eta"],
