@@ -9,6 +9,11 @@ file (named in its ``manifest.json``, read with the manifest's indicator, ``sinc
 90-100%, of the upper value): how many, the shares above and below the 80% interval, the 95%
 coverage, the mean PIT (0.5 for a calibrated forecast) and the median error (outcome minus
 median). A calibrated forecast has about 0.10 above and 0.10 below in every group.
+
+It then prints, per horizon (all levels), the moments of the PITs' normal scores
+``Phi^-1(PIT)``: mean (0 when unbiased), sd and robust sd (1.4826 MAD; both 1 when the
+spread is right), and the share beyond +-1.96 (0.05). A robust sd under 1 with an sd over 1
+is a forecast too wide in its core and too narrow in its tails.
 """
 
 from __future__ import annotations
@@ -17,7 +22,9 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from tnmodel.backtest import read_backtest_csv
 
@@ -52,6 +59,16 @@ def by_level(scores: pd.DataFrame) -> pd.DataFrame:
         median_error=("error", "median")).round(3)
 
 
+def normal_scores(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per horizon, the moments of the normal scores of ``scores``' PITs (module docstring)."""
+    z = stats.norm.ppf(scores["pit"].clip(1e-4, 1 - 1e-4))
+    frame = pd.DataFrame({"horizon": scores["horizon"].to_numpy(), "z": z})
+    return frame.groupby("horizon")["z"].agg(
+        n="size", mean="mean", sd="std",
+        robust_sd=lambda x: 1.4826 * np.median(np.abs(x - np.median(x))),
+        beyond_1_96=lambda x: np.mean(np.abs(x) > 1.96)).round(3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -73,12 +90,19 @@ def main() -> None:
                              f"{args.first}-5")
         frames.append(scores.merge(levels_at_cutoff(folder, args.root),
                                    on=["cutoff", "geo"], how="left"))
-    table = by_level(pd.concat(frames, ignore_index=True))
+    pooled = pd.concat(frames, ignore_index=True)
+    table = by_level(pooled)
     print(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:")
     print("| level (%) | " + " | ".join(table.columns) + " |")
     print("| --- " * (len(table.columns) + 1) + "|")
     for band, row in table.iterrows():
         print(f"| {band} | " + " | ".join(f"{v:g}" for v in row) + " |")
+    moments = normal_scores(pooled)
+    print("\nNormal scores of the PITs, by horizon:")
+    print("| horizon | " + " | ".join(moments.columns) + " |")
+    print("| --- " * (len(moments.columns) + 1) + "|")
+    for horizon, row in moments.iterrows():
+        print(f"| {horizon} | " + " | ".join(f"{v:g}" for v in row) + " |")
 
 
 if __name__ == "__main__":

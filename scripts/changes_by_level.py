@@ -18,7 +18,14 @@ the level the change starts from, it prints:
   a negative covariance by itself (0 when the covariance is positive).
 
 With ``--cutoff`` it also prints, by the level at each cut-off, the median pace over the four
-years before it and over the five after it (a takeoff speeds up after its cut-off).
+years before it and over the five after it (a takeoff speeds up after its cut-off), and the
+least-squares slope of the pace after on the pace before (1: a geo keeps its own pace; 0: its
+own past pace says nothing about its next five years beyond its level).
+
+Last, whether a geo's volatility is its own: the correlation, across geos, of the log root
+mean square of the second differences (levels 3-90%) in the years up to ``--split`` (2013)
+and after it, for geos with at least four in each half. A geo that is erratic in one half and
+calm in the other gives 0.
 """
 
 from __future__ import annotations
@@ -99,8 +106,26 @@ def around_cutoffs(data: pd.DataFrame, cutoffs: list[int]) -> pd.DataFrame:
     paces["band"] = pd.cut(paces["level"], CUTOFF_LEVELS, right=False)
     table = paces.groupby("band", observed=True).agg(
         n=("level", "size"), pace_before=("before", "median"), pace_after=("after", "median"))
+    table["slope"] = paces.groupby("band", observed=True)[["before", "after"]].apply(
+        lambda g: np.polyfit(g["before"], g["after"], 1)[0] if len(g) > 2 else np.nan)
     table.index = [f"{b.left:g}-{min(b.right, 100):g}" for b in table.index]
     return table.round(3)
+
+
+def volatility_persistence(changes: pd.DataFrame, split: int = 2013) -> tuple[float, int]:
+    """The correlation across geos of the log root mean square of second differences (levels
+    3-90%) up to ``split`` and after it, and how many geos have four or more in each half."""
+    rows = changes[(changes["level"] >= 3) & (changes["level"] < 90)]
+    rows = rows.assign(second=rows["change"] - rows["previous"],
+                       half=np.where(rows["year"] <= split, "before", "after")).dropna(
+        subset=["second"])
+    rms = rows.groupby(["geo", "half"])["second"].agg(
+        lambda x: np.sqrt(np.mean(x**2)) if len(x) >= 4 else np.nan).unstack()
+    rms = rms.reindex(columns=["before", "after"]).dropna()
+    rms = rms[(rms > 0).all(axis=1)]
+    if len(rms) < 3:
+        return np.nan, len(rms)
+    return float(np.corrcoef(np.log(rms["before"]), np.log(rms["after"]))[0, 1]), len(rms)
 
 
 def _markdown(title: str, table: pd.DataFrame) -> str:
@@ -117,6 +142,7 @@ def main() -> None:
     parser.add_argument("--indicator", default=None)
     parser.add_argument("--since", type=int, default=None)
     parser.add_argument("--cutoff", type=int, action="append", default=[])
+    parser.add_argument("--split", type=int, default=2013)
     args = parser.parse_args()
     frames = []
     for path in args.files:
@@ -126,12 +152,15 @@ def main() -> None:
                                         upper=100.0).assign(geo=lambda d, p=path: p.stem + "/"
                                                             + d["geo"]))
     data = pd.concat(frames, ignore_index=True)
-    print(_markdown("Yearly logit changes by the level they start from:",
-                    by_level(yearly_changes(data))))
+    changes = yearly_changes(data)
+    print(_markdown("Yearly logit changes by the level they start from:", by_level(changes)))
     if args.cutoff:
         print()
         print(_markdown("Median logit pace before and after each cut-off, by the level at it:",
                         around_cutoffs(data, args.cutoff)))
+    corr, geos = volatility_persistence(changes, args.split)
+    print(f"\nA geo's volatility up to {args.split} and after it (log RMS of second "
+          f"differences, levels 3-90%): correlation {corr:.2f} over {geos} geos")
 
 
 if __name__ == "__main__":

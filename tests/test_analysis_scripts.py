@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from tnmodel.backtest import binomial_band, crps_from_draws
 
@@ -243,6 +244,21 @@ def test_misses_are_grouped_by_the_level_each_geo_had_at_its_cut_off(tmp_path):
     assert "30-50" not in table.index  # no geo there
 
 
+def test_normal_scores_tell_a_wide_core_with_narrow_tails_from_a_calibrated_forecast():
+    rng = np.random.default_rng(7)
+    calibrated = pd.DataFrame({"horizon": 1, "pit": rng.uniform(size=4000)})
+    # Outcomes from a t(3) scored by a normal of the same variance: too wide in the core,
+    # too narrow in the tails.
+    t = rng.standard_t(3, size=4000)
+    heavy = pd.DataFrame({"horizon": 2, "pit": stats.norm.cdf(t / np.sqrt(3.0))})
+    table = by_level.normal_scores(pd.concat([calibrated, heavy]))
+    assert table.loc[1, "mean"] == pytest.approx(0, abs=0.05)
+    assert table.loc[1, "sd"] == pytest.approx(1, abs=0.05)
+    assert table.loc[1, "robust_sd"] == pytest.approx(1, abs=0.06)
+    assert table.loc[1, "beyond_1_96"] == pytest.approx(0.05, abs=0.015)
+    assert table.loc[2, "robust_sd"] < 0.85 and table.loc[2, "beyond_1_96"] < 0.05
+
+
 def test_a_track_record_recalibrates_a_biased_forecast_with_only_what_was_known_then():
     # SIMULATED PITs: a forecast biased low puts outcomes high in its distribution (PIT ~
     # Beta(3, 1): 27% above the 80% interval). Its past forecasts (outcomes up to 2015)
@@ -354,3 +370,21 @@ def test_a_takeoff_that_speeds_up_after_its_cut_off_shows_in_the_paces_around_it
     assert list(table.index) == ["1-2"] and int(table["n"].iloc[0]) == 1
     assert table["pace_before"].iloc[0] == pytest.approx(0.1)
     assert table["pace_after"].iloc[0] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("own", "expected"), [(True, 0.9), (False, 0.0)])
+def test_volatility_persistence_finds_a_geos_own_volatility_only_when_it_has_one(own, expected):
+    rng = np.random.default_rng(4)
+    years = np.arange(2000, 2027)
+    rows = []
+    for g in range(150):
+        sd = np.exp(rng.normal(0.0, 1.0, 2))  # one per half
+        sd = np.full(2, sd[0]) if own else sd
+        noise = np.where(years <= 2013, sd[0], sd[1]) * 0.05 * rng.standard_normal(years.size)
+        eta = -1.0 + 0.1 * (years - 2000) / 2.7 + np.cumsum(noise)
+        rows.append(pd.DataFrame({"geo": f"sim_{g}", "year": years,
+                                  "value": 100.0 / (1.0 + np.exp(-eta))}))
+    changes = changes_by_level.yearly_changes(pd.concat(rows, ignore_index=True))
+    corr, geos = changes_by_level.volatility_persistence(changes)
+    assert geos >= 120
+    assert corr == pytest.approx(expected, abs=0.2)

@@ -171,10 +171,12 @@ class TransitionLocalPriors(LocalPacePriors):
         "'common': one such walk shared by every geo (waves that reach all at once)."))
     pace_drift_sd: float = Field(0.03, gt=0, description=(
         "Scale of the half-normal prior of tau_drift (logits a year, per year)."))
-    pace_curve_power: float = Field(1.0, ge=1.0, le=10.0, description=(
+    pace_curve_power: float = Field(1.0, ge=0.25, le=10.0, description=(
         "k in the pace omega * max(f, 1 - (p / A)**k): 1 is the transition model's curve, "
         "whose logit pace falls in proportion to the share; larger k keeps the pace until "
-        "the share nears the asymptote, then slows it faster (tenth-round option)."))
+        "the share nears the asymptote, then slows it faster (tenth-round option); k under "
+        "1 slows it most at the first shares (the fastest logit paces at the lowest levels, "
+        "as late adopters took off; thirteenth round)."))
     observation_error: Literal["logit", "near_saturation"] = Field("logit", description=(
         "'logit': each value's observation error is sigma_src of its source type (and "
         "sigma_part for part-year values), the same on the logit scale at every level. "
