@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from tnmodel.backtest import BacktestOutputError, read_backtest_output
+
 #: The models the bar is about (each compared with the baselines).
 TRANSITION_MODELS = ("transition", "transition_local", "transition_state")
 
@@ -45,8 +47,8 @@ def relative_crps(scores: pd.DataFrame, model: str) -> list[str]:
 
 
 def table(folder: Path) -> str:
-    return frame_table(folder.name, pd.read_csv(folder / "metrics.csv"),
-                       pd.read_csv(folder / "scores.csv"), pd.read_csv(folder / "fits.csv"))
+    return frame_table(folder.name, *(read_backtest_output(folder, name) for name in
+                                      ("metrics.csv", "scores.csv", "fits.csv")))
 
 
 def pooled_table(folders: list[Path]) -> str:
@@ -54,10 +56,10 @@ def pooled_table(folders: list[Path]) -> str:
     the metrics recomputed from their pooled ``scores.csv``."""
     from tnmodel.backtest import summarise
 
-    scores = pd.concat([pd.read_csv(f / "scores.csv").assign(geo=lambda d, f=f: f.name + "/"
-                                                               + d["geo"]) for f in folders],
-                       ignore_index=True)
-    fits = pd.concat([pd.read_csv(f / "fits.csv") for f in folders], ignore_index=True)
+    scores = pd.concat([read_backtest_output(f, "scores.csv").assign(
+        geo=lambda d, f=f: f.name + "/" + d["geo"]) for f in folders], ignore_index=True)
+    fits = pd.concat([read_backtest_output(f, "fits.csv") for f in folders],
+                     ignore_index=True)
     title = "pooled: " + ", ".join(f.name for f in folders)
     return frame_table(title, summarise(scores), scores, fits)
 
@@ -96,11 +98,14 @@ def describe_fit(row: dict) -> str:
 
 def main() -> None:
     args = sys.argv[1:]
-    if args and args[0] == "--pooled":
-        print(pooled_table([Path(a) for a in args[1:]]))
-        return
-    for folder in args:
-        print(table(Path(folder)))
+    try:
+        if args and args[0] == "--pooled":
+            print(pooled_table([Path(a) for a in args[1:]]))
+            return
+        for folder in args:
+            print(table(Path(folder)))
+    except BacktestOutputError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tnmodel.backtest import in_band
+from tnmodel.backtest import BacktestOutputError, in_band, read_backtest_output
 
 MODEL = "transition_local"
 HORIZONS = (1, 2, 3, 4, 5)
@@ -36,14 +36,12 @@ PATH = ["cutoff", "geo"]
 
 def read_scores(folder: Path) -> pd.DataFrame:
     """``folder``'s ``transition_local`` scores (cut-off, geo, horizon, PIT)."""
-    path = folder / "scores.csv"
-    if not path.is_file():
-        raise SystemExit(f"{path}: no such file; give folders written by `tnmodel backtest`")
-    scores = pd.read_csv(path)
-    scores = scores[scores["model"] == MODEL]
-    if scores.empty:
-        raise SystemExit(f"{path}: no {MODEL} rows")
-    return scores[[*PATH, "horizon", "pit"]]
+    try:
+        scores = read_backtest_output(folder, "scores.csv", columns=[*PATH, "horizon", "pit"],
+                                      model=MODEL)
+    except BacktestOutputError as exc:
+        raise SystemExit(str(exc)) from None
+    return scores[scores["model"] == MODEL][[*PATH, "horizon", "pit"]]
 
 
 def pit_correlation(scores: pd.DataFrame) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tnmodel.backtest import read_backtest_csv
+from tnmodel.backtest import BacktestOutputError, read_backtest_csv, read_backtest_output
 
 LEVELS = [0, 10, 30, 50, 70, 90, 100.0001]
 
@@ -80,10 +80,14 @@ def main() -> None:
     args = parser.parse_args()
     frames = []
     for folder in args.folders:
-        if not (folder / "manifest.json").is_file() or not (folder / "scores.csv").is_file():
-            raise SystemExit(f"{folder}: no manifest.json or scores.csv; give folders "
-                             "written by `tnmodel backtest --out`")
-        scores = pd.read_csv(folder / "scores.csv")
+        if not (folder / "manifest.json").is_file():
+            raise SystemExit(f"{folder}: no manifest.json; give folders written by "
+                             "`tnmodel backtest --out`")
+        try:
+            scores = read_backtest_output(folder, "scores.csv", model=args.model, columns=[
+                "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95"])
+        except BacktestOutputError as exc:
+            raise SystemExit(str(exc)) from None
         scores = scores[(scores["model"] == args.model) & (scores["horizon"] >= args.first)]
         if scores.empty:
             raise SystemExit(f"{folder}/scores.csv: no {args.model} rows at horizons "

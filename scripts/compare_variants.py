@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tnmodel.backtest import BacktestOutputError, read_backtest_output
+
 MODEL = "transition_local"
 KEY = ["cutoff", "geo", "year"]
 #: Files a back-test folder must hold, and the columns read from each.
@@ -44,21 +46,12 @@ def read_folder(folder: Path) -> dict[str, pd.DataFrame]:
     """``folder``'s scores, metrics and fits (by file name), or SystemExit naming what is
     missing if it is not a back-test folder this script can read (written by ``tnmodel
     backtest`` since the fifth round)."""
-    frames = {}
-    for name, columns in NEEDED.items():
-        path = folder / name
-        if not path.is_file():
-            raise SystemExit(f"{path}: no such file; give folders written by "
-                             "`tnmodel backtest --out`")
-        frames[name] = pd.read_csv(path)
-        missing = columns - set(frames[name].columns)
-        if missing:
-            raise SystemExit(f"{path}: no column {', '.join(sorted(missing))}; the folder "
-                             "was written by an older tnmodel: re-run its back-test")
-        if name != "fits.csv" and MODEL not in set(frames[name]["model"]):
-            raise SystemExit(f"{path}: no {MODEL} rows; run the back-test with "
-                             f"--model {MODEL}")
-    return frames
+    try:
+        return {name: read_backtest_output(folder, name, columns=columns,
+                                           model=None if name == "fits.csv" else MODEL)
+                for name, columns in NEEDED.items()}
+    except BacktestOutputError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 @dataclass(frozen=True)

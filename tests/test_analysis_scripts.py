@@ -35,6 +35,7 @@ bar_chance = _script("bar_chance")
 by_level = _script("by_level")
 recalibrate_pit = _script("recalibrate_pit")
 changes_by_level = _script("changes_by_level")
+backtest_table = _script("backtest_table")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -388,3 +389,37 @@ def test_volatility_persistence_finds_a_geos_own_volatility_only_when_it_has_one
     corr, geos = changes_by_level.volatility_persistence(changes)
     assert geos >= 120
     assert corr == pytest.approx(expected, abs=0.2)
+
+
+def test_a_back_test_file_is_checked_for_its_columns_and_model_before_use(tmp_path):
+    from tnmodel.backtest import BacktestOutputError, read_backtest_output
+
+    with pytest.raises(BacktestOutputError, match=r"scores\.csv: no such file"):
+        read_backtest_output(tmp_path, "scores.csv")
+    pd.DataFrame({"model": ["cagr"], "pit": [0.5]}).to_csv(tmp_path / "scores.csv", index=False)
+    with pytest.raises(BacktestOutputError, match="no column horizon; .*older tnmodel"):
+        read_backtest_output(tmp_path, "scores.csv", columns=["pit", "horizon"])
+    with pytest.raises(BacktestOutputError, match="no transition_local rows; .*--model"):
+        read_backtest_output(tmp_path, "scores.csv", model="transition_local")
+    frame = read_backtest_output(tmp_path, "scores.csv", columns=["pit"], model="cagr")
+    assert frame["pit"].tolist() == [0.5]
+
+
+@pytest.mark.parametrize("script", ["compare_variants", "bar_chance", "by_level",
+                                    "recalibrate_pit", "backtest_table"])
+def test_every_analysis_script_refuses_a_folder_without_scores_by_name(tmp_path, monkeypatch,
+                                                                      script):
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "manifest.json").write_text("{}")
+    for name in ("metrics.csv", "fits.csv"):  # every file but the scores
+        pd.DataFrame({"model": ["transition_local"], "horizon": [1], "in_band80": [True],
+                      "in_band95": [True], "role": ["forecast"], "status": ["ok"]}).to_csv(
+            folder / name, index=False)
+    module = {"compare_variants": compare_variants, "bar_chance": bar_chance,
+              "by_level": by_level, "recalibrate_pit": recalibrate_pit,
+              "backtest_table": backtest_table}[script]
+    arguments = [str(folder)] * (2 if script == "compare_variants" else 1)
+    monkeypatch.setattr(sys, "argv", [f"{script}.py", *arguments])
+    with pytest.raises(SystemExit, match=r"run/scores\.csv: no such file"):
+        module.main()

@@ -57,6 +57,44 @@ class NothingToScore(ValueError):
     """A back-test produced no forecast to score (no held-out value, or every fit failed)."""
 
 
+class BacktestOutputError(ValueError):
+    """A folder written by ``tnmodel backtest --out`` cannot be read as asked."""
+
+
+def read_backtest_output(folder: Path | str, name: str, *, columns: Sequence[str] = (),
+                         model: str | None = None) -> pd.DataFrame:
+    """One file of a back-test's output folder (``scores.csv``, ``metrics.csv``,
+    ``fits.csv``, ``pit.csv``), checked before it is used.
+
+    Parameters
+    ----------
+    folder, name
+        The folder ``tnmodel backtest --out`` wrote, and the file's name in it.
+    columns
+        Columns the caller reads: a file without one was written by an older tnmodel.
+    model
+        If given, the file must have rows of this model.
+
+    Raises
+    ------
+    BacktestOutputError
+        Naming the file and what is missing (the file, a column, the model's rows).
+    """
+    path = Path(folder) / name
+    if not path.is_file():
+        raise BacktestOutputError(f"{path}: no such file; give folders written by "
+                                  "`tnmodel backtest --out`")
+    frame = pd.read_csv(path)
+    missing = set(columns) - set(frame.columns)
+    if missing:
+        raise BacktestOutputError(f"{path}: no column {', '.join(sorted(missing))}; the "
+                                  "folder was written by an older tnmodel: re-run its back-test")
+    if model is not None and ("model" not in frame.columns or model not in set(frame["model"])):
+        raise BacktestOutputError(f"{path}: no {model} rows; run the back-test with "
+                                  f"--model {model}")
+    return frame
+
+
 def known_models() -> tuple[str, ...]:
     from tnmodel.models import FAMILIES
 
