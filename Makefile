@@ -280,6 +280,8 @@ backtest-thirteenth: $(STAMP)  ## thirteenth round (development): tails for take
 	$(call thirteenth,_,satres,--prior observation_error=near_saturation --prior innovation_tails=resampled)
 	$(call thirteenth,_ 2 3,obs02,--prior obs_sd_dataset=0.02 --prior obs_sd_log_sd=0.3)
 	$(call thirteenth,9 10,res,--prior innovation_tails=resampled)
+	$(call thirteenth,_ 2 3 4 5 6 7 8 9 10,runs,--prior innovation_tails=resampled_runs)
+	$(call thirteenth,_ 2 3 4 5,k05,--prior pace_curve_power=0.5)
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
