@@ -427,8 +427,9 @@ def surprise_runs(series: SeriesData, gap: np.ndarray, first: np.ndarray) -> tup
 
 def run_innovations(pool: np.ndarray, runs: tuple, begin: np.ndarray, step: int) -> np.ndarray:
     """The ``step``-th year (0 first) of the runs that begin at pool columns ``begin``
-    (sample, geo), from each sample's row of ``pool`` (in :func:`surprise_runs`' order)."""
-    _, start, length, position = runs
+    (sample, geo), from each sample's row of ``pool`` (in :func:`surprise_runs`' order;
+    ``runs`` is its ``start, length, position``)."""
+    start, length, position = runs
     column = start[begin] + (position[begin] + step) % length[begin]
     return pool[np.arange(pool.shape[0])[:, None], column]
 
@@ -763,7 +764,7 @@ class TransitionLocal(LocalFamily):
         log_sd = 0.0  # with an sd walk: log sigma_u's move since the last value, walking on
         runs = None
         if "run_start" in draws:  # each (sample, geo) draws one run of the fit's surprises
-            runs = (None, draws["run_start"], draws["run_length"], draws["run_position"])
+            runs = (draws["run_start"], draws["run_length"], draws["run_position"])
             begin = rng.integers(pool.shape[1], size=level.shape)
         for step_ahead in range(ahead):
             if tau_walk is not None:  # one walk for every geo, as in the fit
@@ -848,13 +849,13 @@ class TransitionLocal(LocalFamily):
                 np.maximum, local_rate(priors.pace_curve_power, "numpy"))
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
-            # The new value's near-saturation lever is taken at its mean (the fit takes it
-            # at the value drawn: the same to first order).
-            levers_sat = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np,
-                                          np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
-                        + 2 * sigma[0] ** 2 + float(np.sum((sat * levers_sat) ** 2)))
+                        + 2 * sigma[0] ** 2)
+            if sat:  # the new value's lever is taken at its mean (the fit takes it at the
+                # value drawn: the same to first order)
+                levers = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np, np.clip)
+                variance += float(np.sum((sat * levers) ** 2))
             if transient:  # one of the four cases, by its weight
                 weights, variances = blip_components(variance, outlier_rate, outlier_sd,
                                                      levers[i])
