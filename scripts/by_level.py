@@ -69,6 +69,15 @@ def normal_scores(scores: pd.DataFrame) -> pd.DataFrame:
         beyond_1_96=lambda x: np.mean(np.abs(x) > 1.96)).round(3)
 
 
+def markdown(title: str, table: pd.DataFrame, index_name: str) -> str:
+    """``table`` as a markdown table under ``title`` (its index in the first column)."""
+    lines = [title, f"| {index_name} | " + " | ".join(table.columns) + " |",
+             "| --- " * (len(table.columns) + 1) + "|"]
+    lines += [f"| {key} | " + " | ".join(f"{v:g}" for v in row) + " |"
+              for key, row in table.iterrows()]
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -95,18 +104,10 @@ def main() -> None:
         frames.append(scores.merge(levels_at_cutoff(folder, args.root),
                                    on=["cutoff", "geo"], how="left"))
     pooled = pd.concat(frames, ignore_index=True)
-    table = by_level(pooled)
-    print(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:")
-    print("| level (%) | " + " | ".join(table.columns) + " |")
-    print("| --- " * (len(table.columns) + 1) + "|")
-    for band, row in table.iterrows():
-        print(f"| {band} | " + " | ".join(f"{v:g}" for v in row) + " |")
-    moments = normal_scores(pooled)
-    print("\nNormal scores of the PITs, by horizon:")
-    print("| horizon | " + " | ".join(moments.columns) + " |")
-    print("| --- " * (len(moments.columns) + 1) + "|")
-    for horizon, row in moments.iterrows():
-        print(f"| {horizon} | " + " | ".join(f"{v:g}" for v in row) + " |")
+    print(markdown(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:",
+                   by_level(pooled), "level (%)"))
+    print()
+    print(markdown("Normal scores of the PITs, by horizon:", normal_scores(pooled), "horizon"))
 
 
 if __name__ == "__main__":
