@@ -43,15 +43,19 @@ CUTOFF_LEVELS = [0, 1, 2, 5, 10, 30, 50, 70, 90, 100.0001]
 ROBUST_SD = 1.4826  # a MAD times this is a normal's sd
 
 
+def with_logits(data: pd.DataFrame) -> pd.DataFrame:
+    """``data``'s rows strictly between 0% and 100%, with their logit ``eta``."""
+    rows = data[(data["value"] > 0) & (data["value"] < 100)]
+    return rows.assign(eta=np.log(rows["value"] / (100.0 - rows["value"])))
+
+
 def yearly_changes(data: pd.DataFrame) -> pd.DataFrame:
     """One row per geo and year that follows the geo's previous value by exactly a year:
     ``level`` (percent, the previous value), ``change`` (logit), ``previous`` (the geo's
     change a year earlier, if it exists) and ``demeaned`` / ``previous_demeaned`` (less the
     geo's median change)."""
-    rows = data[(data["value"] > 0) & (data["value"] < 100)].sort_values(["geo", "year"])
-    eta = np.log(rows["value"] / (100.0 - rows["value"]))
-    frame = pd.DataFrame({"geo": rows["geo"].to_numpy(), "year": rows["year"].to_numpy(),
-                          "eta": eta.to_numpy(), "value": rows["value"].to_numpy()})
+    frame = with_logits(data).sort_values(["geo", "year"])[["geo", "year", "eta", "value"]]
+    frame = frame.reset_index(drop=True)
     by_geo = frame.groupby("geo")
     one_year = by_geo["year"].diff() == 1
     frame["change"] = by_geo["eta"].diff().where(one_year)
@@ -89,9 +93,7 @@ def around_cutoffs(data: pd.DataFrame, cutoffs: list[int]) -> pd.DataFrame:
     """By the level at each cut-off: how many (cut-off, geo)s, and the median yearly logit
     pace over the four years before the cut-off and over the five after it (geos with a
     value in each of those three years)."""
-    rows = data[(data["value"] > 0) & (data["value"] < 100)]
-    eta = rows.assign(eta=np.log(rows["value"] / (100.0 - rows["value"]))).pivot_table(
-        index="geo", columns="year", values="eta")
+    eta = with_logits(data).pivot_table(index="geo", columns="year", values="eta")
     frames = []
     for cutoff in cutoffs:
         if not {cutoff - 4, cutoff, cutoff + 5} <= set(eta.columns):
