@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tnmodel.backtest import BacktestOutputError, read_backtest_csv, read_backtest_output
+from tnmodel.backtest import (
+    BacktestOutputError,
+    markdown_table,
+    read_backtest_csv,
+    read_backtest_output,
+)
 
 LEVELS = [0, 10, 30, 50, 70, 90, 100.0001]
 
@@ -69,15 +74,6 @@ def normal_scores(scores: pd.DataFrame) -> pd.DataFrame:
         beyond_1_96=lambda x: np.mean(np.abs(x) > 1.96)).round(3)
 
 
-def markdown(title: str, table: pd.DataFrame, index_name: str) -> str:
-    """``table`` as a markdown table under ``title`` (its index in the first column)."""
-    lines = [title, f"| {index_name} | " + " | ".join(table.columns) + " |",
-             "| --- " * (len(table.columns) + 1) + "|"]
-    lines += [f"| {key} | " + " | ".join(f"{v:g}" for v in row) + " |"
-              for key, row in table.iterrows()]
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
@@ -104,10 +100,11 @@ def main() -> None:
         frames.append(scores.merge(levels_at_cutoff(folder, args.root),
                                    on=["cutoff", "geo"], how="left"))
     pooled = pd.concat(frames, ignore_index=True)
-    print(markdown(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:",
+    print(markdown_table(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:",
                    by_level(pooled), "level (%)"))
     print()
-    print(markdown("Normal scores of the PITs, by horizon:", normal_scores(pooled), "horizon"))
+    print(markdown_table("Normal scores of the PITs, by horizon:", normal_scores(pooled),
+                         "horizon"))
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tnmodel.backtest import read_backtest_csv
+from tnmodel.backtest import markdown_table, read_backtest_csv
 
 LEVELS = [0, 3, 10, 30, 50, 70, 90, 95, 100.0001]
 CUTOFF_LEVELS = [0, 1, 2, 5, 10, 30, 50, 70, 90, 100.0001]
@@ -130,14 +130,6 @@ def volatility_persistence(changes: pd.DataFrame, split: int = 2013) -> tuple[fl
     return float(np.corrcoef(np.log(rms["before"]), np.log(rms["after"]))[0, 1]), len(rms)
 
 
-def _markdown(title: str, table: pd.DataFrame) -> str:
-    lines = [title, "| level (%) | " + " | ".join(table.columns) + " |",
-             "| --- " * (len(table.columns) + 1) + "|"]
-    lines += [f"| {band} | " + " | ".join(f"{v:g}" for v in row) + " |"
-              for band, row in table.iterrows()]
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path)
@@ -155,11 +147,12 @@ def main() -> None:
                                                             + d["geo"]))
     data = pd.concat(frames, ignore_index=True)
     changes = yearly_changes(data)
-    print(_markdown("Yearly logit changes by the level they start from:", by_level(changes)))
+    print(markdown_table("Yearly logit changes by the level they start from:",
+                         by_level(changes), "level (%)"))
     if args.cutoff:
         print()
-        print(_markdown("Median logit pace before and after each cut-off, by the level at it:",
-                        around_cutoffs(data, args.cutoff)))
+        print(markdown_table("Median logit pace before and after each cut-off, by the level "
+                             "at it:", around_cutoffs(data, args.cutoff), "level (%)"))
     corr, geos = volatility_persistence(changes, args.split)
     print(f"\nA geo's volatility up to {args.split} and after it (log RMS of second "
           f"differences, levels 3-90%): correlation {corr:.2f} over {geos} geos")

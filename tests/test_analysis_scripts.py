@@ -423,3 +423,12 @@ def test_every_analysis_script_refuses_a_folder_without_scores_by_name(tmp_path,
     monkeypatch.setattr(sys, "argv", [f"{script}.py", *arguments])
     with pytest.raises(SystemExit, match=r"run/scores\.csv: no such file"):
         module.main()
+
+
+def test_markdown_table_puts_the_index_first_and_numbers_in_g_format():
+    from tnmodel.backtest import markdown_table
+
+    table = pd.DataFrame({"n": [40, 77], "share": [0.625, 0.3]}, index=["0-1", "1-2"])
+    assert markdown_table("Misses:", table, "level (%)").splitlines() == [
+        "Misses:", "| level (%) | n | share |", "| --- | --- | --- |",
+        "| 0-1 | 40 | 0.625 |", "| 1-2 | 77 | 0.3 |"]

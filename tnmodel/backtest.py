@@ -303,6 +303,16 @@ def score_point(draws: np.ndarray, observed: float, rng: np.random.Generator) ->
     }
 
 
+def markdown_table(title: str, table: pd.DataFrame, index_name: str) -> str:
+    """``table`` as a markdown table under ``title``: its index in a first column headed
+    ``index_name``, numbers in ``g`` format (the analysis scripts' printed tables)."""
+    lines = [title, f"| {index_name} | " + " | ".join(table.columns) + " |",
+             "| --- " * (len(table.columns) + 1) + "|"]
+    lines += [f"| {key} | " + " | ".join(f"{v:g}" for v in row) + " |"
+              for key, row in table.iterrows()]
+    return "\n".join(lines)
+
+
 def summarise(scores: pd.DataFrame) -> pd.DataFrame:
     """metrics.csv: per model and horizon (see module docstring)."""
     rows = []
