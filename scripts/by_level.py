@@ -19,7 +19,6 @@ is a forecast too wide in its core and too narrow in its tails.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -28,32 +27,17 @@ from scipy import stats
 
 from tnmodel.backtest import (
     BacktestOutputError,
+    levels_at_cutoff,
     markdown_table,
-    read_backtest_csv,
     read_backtest_output,
 )
 
 LEVELS = [0, 10, 30, 50, 70, 90, 100.0001]
 
 
-def levels_at_cutoff(folder: Path, root: Path) -> pd.DataFrame:
-    """Each (cut-off, geo)'s last value at or before the cut-off, in percent of the upper
-    value, from the data file ``folder``'s manifest names (relative to ``root``)."""
-    manifest = json.loads((folder / "manifest.json").read_text())
-    data = read_backtest_csv(root / manifest["data_file"], indicator=manifest.get("indicator"),
-                             since=manifest.get("since"), upper=manifest.get("upper"))
-    scale = 100.0 / manifest["upper"] if manifest.get("upper") else 1.0
-    rows = []
-    for cutoff in manifest["cutoffs"]:
-        last = data[data["year"] <= cutoff].sort_values("year").groupby("geo")["value"].last()
-        rows.append(pd.DataFrame({"cutoff": cutoff, "geo": last.index,
-                                  "level": last.to_numpy() * scale}))
-    return pd.concat(rows, ignore_index=True)
-
-
 def by_level(scores: pd.DataFrame) -> pd.DataFrame:
     """The table of the module docstring from ``scores`` (``scores.csv`` rows of one model
-    with each forecast's ``level`` at the cut-off, :func:`levels_at_cutoff`)."""
+    with each forecast's ``level`` at the cut-off, :func:`tnmodel.backtest.levels_at_cutoff`)."""
     joined = scores.copy()
     joined["band"] = pd.cut(joined["level"], LEVELS, right=False,
                             labels=["0-10", "10-30", "30-50", "50-70", "70-90", "90-100"])
@@ -85,20 +69,17 @@ def main() -> None:
     args = parser.parse_args()
     frames = []
     for folder in args.folders:
-        if not (folder / "manifest.json").is_file():
-            raise SystemExit(f"{folder}: no manifest.json; give folders written by "
-                             "`tnmodel backtest --out`")
         try:
             scores = read_backtest_output(folder, "scores.csv", model=args.model, columns=[
                 "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95"])
+            levels = levels_at_cutoff(folder, args.root)
         except BacktestOutputError as exc:
             raise SystemExit(str(exc)) from None
         scores = scores[(scores["model"] == args.model) & (scores["horizon"] >= args.first)]
         if scores.empty:
             raise SystemExit(f"{folder}/scores.csv: no {args.model} rows at horizons "
                              f"{args.first}-5")
-        frames.append(scores.merge(levels_at_cutoff(folder, args.root),
-                                   on=["cutoff", "geo"], how="left"))
+        frames.append(scores.merge(levels, on=["cutoff", "geo"], how="left"))
     pooled = pd.concat(frames, ignore_index=True)
     print(markdown_table(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:",
                    by_level(pooled), "level (%)"))

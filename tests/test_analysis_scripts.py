@@ -1,5 +1,6 @@
 """The analysis scripts of the back-tests (scripts/spread_bound.py, reversion.py,
-compare_variants.py, bar_chance.py, by_level.py, recalibrate_pit.py, changes_by_level.py).
+compare_variants.py, bar_chance.py, by_level.py, recalibrate_pit.py, changes_by_level.py,
+backtest_table.py, miss_ceiling.py).
 
 Every series and forecast here is SIMULATED (``sim_*`` geos).
 """
@@ -15,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tnmodel.backtest import binomial_band, crps_from_draws
+from tnmodel.backtest import binomial_band, crps_from_draws, levels_at_cutoff
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -36,6 +37,7 @@ by_level = _script("by_level")
 recalibrate_pit = _script("recalibrate_pit")
 changes_by_level = _script("changes_by_level")
 backtest_table = _script("backtest_table")
+miss_ceiling = _script("miss_ceiling")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -231,7 +233,7 @@ def test_misses_are_grouped_by_the_level_each_geo_had_at_its_cut_off(tmp_path):
     folder.mkdir()
     (folder / "manifest.json").write_text(
         '{"data_file": "sim.csv", "cutoffs": [2015], "upper": 100, "since": 2000}')
-    levels = by_level.levels_at_cutoff(folder, tmp_path)
+    levels = levels_at_cutoff(folder, tmp_path)
     assert dict(zip(levels["geo"], levels["level"], strict=True)) == {"sim_high": 80,
                                                                       "sim_low": 5}
     scores = pd.DataFrame({"cutoff": 2015, "geo": ["sim_low"] * 3 + ["sim_high"] * 3,
@@ -406,7 +408,7 @@ def test_a_back_test_file_is_checked_for_its_columns_and_model_before_use(tmp_pa
 
 
 @pytest.mark.parametrize("script", ["compare_variants", "bar_chance", "by_level",
-                                    "recalibrate_pit", "backtest_table"])
+                                    "recalibrate_pit", "backtest_table", "miss_ceiling"])
 def test_every_analysis_script_refuses_a_folder_without_scores_by_name(tmp_path, monkeypatch,
                                                                       script):
     folder = tmp_path / "run"
@@ -418,7 +420,7 @@ def test_every_analysis_script_refuses_a_folder_without_scores_by_name(tmp_path,
             folder / name, index=False)
     module = {"compare_variants": compare_variants, "bar_chance": bar_chance,
               "by_level": by_level, "recalibrate_pit": recalibrate_pit,
-              "backtest_table": backtest_table}[script]
+              "backtest_table": backtest_table, "miss_ceiling": miss_ceiling}[script]
     arguments = [str(folder)] * (2 if script == "compare_variants" else 1)
     monkeypatch.setattr(sys, "argv", [f"{script}.py", *arguments])
     with pytest.raises(SystemExit, match=r"run/scores\.csv: no such file"):
@@ -432,3 +434,63 @@ def test_markdown_table_puts_the_index_first_and_numbers_in_g_format():
     assert markdown_table("Misses:", table, "level (%)").splitlines() == [
         "Misses:", "| level (%) | n | share |", "| --- | --- | --- |",
         "| 0-1 | 40 | 0.625 |", "| 1-2 | 77 | 0.3 |"]
+    marks = pd.DataFrame({"coverage": [0.9], "band": ["out"], "met": [True]}, index=["h1"])
+    assert markdown_table("", marks, "h").splitlines()[-1] == "| h1 | 0.9 | out | True |"
+
+
+def _calibrated_pits(rng: np.random.Generator, n_geos: int, shared_sd: float = 0.0,
+                     cutoffs=(2009, 2012, 2015, 2018)) -> pd.DataFrame:
+    """SIMULATED scores of calibrated forecasts: normal scores ``shared + own`` with a shock
+    of sd ``shared_sd`` common to every geo of a cut-off and horizon, total variance 1."""
+    rows = []
+    for cutoff in cutoffs:
+        for horizon in range(1, 6):
+            z = (shared_sd * rng.standard_normal()
+                 + np.sqrt(1 - shared_sd**2) * rng.standard_normal(n_geos))
+            pit = stats.norm.cdf(z)
+            rows.append(pd.DataFrame({
+                "cutoff": cutoff, "geo": [f"sim_{i}" for i in range(n_geos)],
+                "horizon": horizon, "pit": pit, "in80": (pit > 0.1) & (pit < 0.9),
+                "in95": (pit > 0.025) & (pit < 0.975), "above80": pit >= 0.9}))
+    return pd.concat(rows, ignore_index=True)
+
+
+@pytest.mark.parametrize("shared_sd", [0.0, 0.5])
+def test_shared_years_finds_a_shock_common_to_one_cut_off_and_horizon(shared_sd):
+    scores = _calibrated_pits(np.random.default_rng(11), 400, shared_sd,
+                              cutoffs=range(2000, 2020))
+    icc, m0 = miss_ceiling.intraclass_correlation(miss_ceiling.normal_score(scores["pit"]),
+                                                  scores[miss_ceiling.CLUSTER])
+    assert m0 == pytest.approx(400)
+    assert icc == pytest.approx(shared_sd**2, abs=0.06)
+    table = miss_ceiling.shared_years(scores)
+    # The band widens only when the geos' outcomes move together.
+    widened = (table["band95_low"] - table["widened_low"]).min()
+    assert (widened > 0.03) if shared_sd else (widened < 0.005)
+
+
+def test_a_ceiling_calibrates_only_its_group_and_leaves_the_rest_as_they_were():
+    scores = _calibrated_pits(np.random.default_rng(12), 150)
+    level = np.where(scores["geo"].isin([f"sim_{i}" for i in range(20)]), 1.0, 50.0)
+    low = level < 2
+    # The 20 low geos' outcomes always land above the 95% interval.
+    scores.loc[low, ["pit", "in80", "in95", "above80"]] = [0.99, False, False, True]
+    table = miss_ceiling.ceilings(scores, {"low": low}).set_index(["group", "horizon"])
+    as_is, fixed = table.loc["as is"], table.loc["low"]
+    assert (as_is["band95"] == "out").all() and (as_is["calibrated"] == 0).all()
+    assert (fixed["calibrated"] == 80).all()
+    assert (fixed["band95"] == "in").mean() >= 0.8  # calibrated: in band 19 times in 20
+    rest = ~low & (scores["horizon"] == 1).to_numpy()
+    expected = (scores.loc[rest, "in95"].sum() + 0.95 * 80) / (rest.sum() + 80)
+    assert fixed.loc[1, "coverage95"] == pytest.approx(expected, abs=5e-4)
+
+
+def test_by_cutoff_shows_the_era_that_lifted_every_outcome():
+    scores = _calibrated_pits(np.random.default_rng(13), 200)
+    era = scores["cutoff"] == 2015
+    z = miss_ceiling.normal_score(scores["pit"]) + np.where(era, 1.0, 0.0)
+    scores["pit"] = stats.norm.cdf(z)
+    table = miss_ceiling.by_cutoff(scores)
+    assert table.loc["2015/h3", "mean_z"] == pytest.approx(1.0, abs=0.2)
+    assert table.loc["2012/h3", "mean_z"] == pytest.approx(0.0, abs=0.2)
+    assert table.loc["2012/h3", "n"] == 200

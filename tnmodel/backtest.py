@@ -95,6 +95,40 @@ def read_backtest_output(folder: Path | str, name: str, *, columns: Sequence[str
     return frame
 
 
+def levels_at_cutoff(folder: Path | str, root: Path | str = ".") -> pd.DataFrame:
+    """Each (cut-off, geo)'s last value at or before the cut-off, in percent of the upper
+    value (or as it is, without one), from the data file that ``folder``'s ``manifest.json``
+    names (relative to ``root``), read with the manifest's indicator, ``since`` and ``upper``.
+
+    Raises
+    ------
+    BacktestOutputError
+        If the folder has no readable manifest, or the manifest lacks ``data_file`` or
+        ``cutoffs``.
+    """
+    path = Path(folder) / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise BacktestOutputError(f"{path}: cannot be read as a back-test's manifest "
+                                  f"({exc}); give folders written by `tnmodel backtest "
+                                  "--out`") from None
+    missing = {"data_file", "cutoffs"} - set(manifest)
+    if missing:
+        raise BacktestOutputError(f"{path}: no {', '.join(sorted(missing))}; the folder was "
+                                  "written by an older tnmodel: re-run its back-test")
+    data = read_backtest_csv(Path(root) / manifest["data_file"],
+                             indicator=manifest.get("indicator"), since=manifest.get("since"),
+                             upper=manifest.get("upper"))
+    scale = 100.0 / manifest["upper"] if manifest.get("upper") else 1.0
+    rows = []
+    for cutoff in manifest["cutoffs"]:
+        last = data[data["year"] <= cutoff].sort_values("year").groupby("geo")["value"].last()
+        rows.append(pd.DataFrame({"cutoff": cutoff, "geo": last.index,
+                                  "level": last.to_numpy() * scale}))
+    return pd.concat(rows, ignore_index=True)
+
+
 def known_models() -> tuple[str, ...]:
     from tnmodel.models import FAMILIES
 
@@ -305,10 +339,15 @@ def score_point(draws: np.ndarray, observed: float, rng: np.random.Generator) ->
 
 def markdown_table(title: str, table: pd.DataFrame, index_name: str) -> str:
     """``table`` as a markdown table under ``title``: its index in a first column headed
-    ``index_name``, numbers in ``g`` format (the analysis scripts' printed tables)."""
+    ``index_name``, numbers in ``g`` format, anything else as text (the analysis scripts'
+    printed tables)."""
+    def cell(value) -> str:
+        number = isinstance(value, int | float | np.number) and not isinstance(value, bool)
+        return f"{value:g}" if number else str(value)
+
     lines = [title, f"| {index_name} | " + " | ".join(table.columns) + " |",
              "| --- " * (len(table.columns) + 1) + "|"]
-    lines += [f"| {key} | " + " | ".join(f"{v:g}" for v in row) + " |"
+    lines += [f"| {key} | " + " | ".join(cell(v) for v in row) + " |"
               for key, row in table.iterrows()]
     return "\n".join(lines)
 
