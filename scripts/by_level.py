@@ -14,6 +14,12 @@ It then prints, per horizon (all levels), the moments of the PITs' normal scores
 ``Phi^-1(PIT)``: mean (0 when unbiased), sd and robust sd (1.4826 MAD; both 1 when the
 spread is right), and the share beyond +-1.96 (0.05). A robust sd under 1 with an sd over 1
 is a forecast too wide in its core and too narrow in its tails.
+
+With ``--spread`` (fourteenth round; bounded back-tests only) it also prints, per level group
+and horizon, how wide the forecasts are and how far the outcomes fell, both on the logit
+scale: the median of the forecasts' sd read from their 80% interval (``(logit q90 - logit
+q10) / 2.563``), and the robust sd (1.4826 MAD) and sd of the errors ``logit outcome - logit
+median``. Calibrated normal forecasts have the three about equal in every group.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from tnmodel.backtest import (
     levels_at_cutoff,
     markdown_table,
     read_backtest_output,
+    read_manifest,
 )
 
 LEVELS = [0, 10, 30, 50, 70, 90, 100.0001]
@@ -58,12 +65,42 @@ def normal_scores(scores: pd.DataFrame) -> pd.DataFrame:
         beyond_1_96=lambda x: np.mean(np.abs(x) > 1.96)).round(3)
 
 
+Z80 = float(stats.norm.ppf(0.9))
+
+
+def logit_of_share(values: pd.Series, upper: pd.Series) -> np.ndarray:
+    """The logit of ``values / upper``, the share clipped to [1e-4, 1 - 1e-4]."""
+    share = np.clip(values.to_numpy(dtype=float) / upper.to_numpy(dtype=float), 1e-4, 1 - 1e-4)
+    return np.log(share / (1 - share))
+
+
+def spread_by_level(scores: pd.DataFrame) -> pd.DataFrame:
+    """The ``--spread`` table of the module docstring from ``scores`` (``scores.csv`` rows with
+    each forecast's ``level`` at the cut-off and the back-test's ``upper``), indexed by
+    ``level band/horizon``."""
+    frame = scores.assign(
+        band=pd.cut(scores["level"], LEVELS, right=False,
+                    labels=["0-10", "10-30", "30-50", "50-70", "70-90", "90-100"]),
+        forecast_sd=(logit_of_share(scores["q90"], scores["upper"])
+                     - logit_of_share(scores["q10"], scores["upper"])) / (2 * Z80),
+        error=(logit_of_share(scores["observed"], scores["upper"])
+               - logit_of_share(scores["median"], scores["upper"])))
+    table = frame.groupby(["band", "horizon"], observed=True).agg(
+        n=("error", "size"), forecast_sd=("forecast_sd", "median"),
+        error_robust_sd=("error", lambda x: 1.4826 * np.median(np.abs(x - np.median(x)))),
+        error_sd=("error", "std")).round(3)
+    table.index = [f"{band}/h{horizon}" for band, horizon in table.index]
+    return table
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--model", default="transition_local")
     parser.add_argument("--from", dest="first", type=int, default=3,
                         help="the first horizon counted (default 3)")
+    parser.add_argument("--spread", action="store_true",
+                        help="also print the forecasts' width and the errors' spread by level")
     parser.add_argument("--root", type=Path, default=Path("."),
                         help="where the manifests' data files are found (default: here)")
     args = parser.parse_args()
@@ -71,21 +108,30 @@ def main() -> None:
     for folder in args.folders:
         try:
             scores = read_backtest_output(folder, "scores.csv", model=args.model, columns=[
-                "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95"])
+                "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95", "observed",
+                "median", "q10", "q90"])
             levels = levels_at_cutoff(folder, args.root)
+            upper = read_manifest(folder).get("upper")
         except BacktestOutputError as exc:
             raise SystemExit(str(exc)) from None
+        if args.spread and not upper:
+            raise SystemExit(f"{folder}: --spread needs a bounded back-test (run with --upper)")
         scores = scores[(scores["model"] == args.model) & (scores["horizon"] >= args.first)]
         if scores.empty:
             raise SystemExit(f"{folder}/scores.csv: no {args.model} rows at horizons "
                              f"{args.first}-5")
-        frames.append(scores.merge(levels, on=["cutoff", "geo"], how="left"))
+        frames.append(scores.merge(levels, on=["cutoff", "geo"], how="left").assign(
+            upper=upper or np.nan))
     pooled = pd.concat(frames, ignore_index=True)
     print(markdown_table(f"{args.model}, horizons {args.first}-5, by the level at the cut-off:",
                    by_level(pooled), "level (%)"))
     print()
     print(markdown_table("Normal scores of the PITs, by horizon:", normal_scores(pooled),
                          "horizon"))
+    if args.spread:
+        print()
+        print(markdown_table("Forecast width and error spread (logit scale), by level at the "
+                             "cut-off:", spread_by_level(pooled), "level (%)/horizon"))
 
 
 if __name__ == "__main__":

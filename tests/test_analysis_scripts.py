@@ -247,6 +247,27 @@ def test_misses_are_grouped_by_the_level_each_geo_had_at_its_cut_off(tmp_path):
     assert "30-50" not in table.index  # no geo there
 
 
+def test_spread_by_level_tells_a_group_whose_outcomes_stray_further_than_its_width():
+    # SIMULATED logit-normal forecasts of sd 0.2 at every level; outcomes stray by that sd at
+    # 50% and by twice it at 5%.
+    rng = np.random.default_rng(21)
+    rows = []
+    for level, truth_sd in ((5.0, 0.4), (50.0, 0.2)):
+        centre = np.log(level / (100 - level)) + np.zeros(3000)
+        outcome = centre + truth_sd * rng.standard_normal(3000)
+        rows.append(pd.DataFrame({
+            "level": level, "horizon": 1, "upper": 100.0,
+            **{name: 100 / (1 + np.exp(-(centre + z * 0.2)))
+               for name, z in (("q10", -by_level.Z80), ("median", 0.0), ("q90", by_level.Z80))},
+            "observed": 100 / (1 + np.exp(-outcome))}))
+    table = by_level.spread_by_level(pd.concat(rows, ignore_index=True))
+    assert table.loc["0-10/h1", "forecast_sd"] == pytest.approx(0.2, abs=1e-3)
+    assert table.loc["50-70/h1", "forecast_sd"] == pytest.approx(0.2, abs=1e-3)
+    assert table.loc["0-10/h1", "error_robust_sd"] == pytest.approx(0.4, abs=0.03)
+    assert table.loc["50-70/h1", "error_robust_sd"] == pytest.approx(0.2, abs=0.015)
+    assert table.loc["50-70/h1", "error_sd"] == pytest.approx(0.2, abs=0.015)
+
+
 def test_normal_scores_tell_a_wide_core_with_narrow_tails_from_a_calibrated_forecast():
     rng = np.random.default_rng(7)
     calibrated = pd.DataFrame({"horizon": 1, "pit": rng.uniform(size=4000)})
@@ -405,6 +426,19 @@ def test_a_back_test_file_is_checked_for_its_columns_and_model_before_use(tmp_pa
         read_backtest_output(tmp_path, "scores.csv", model="transition_local")
     frame = read_backtest_output(tmp_path, "scores.csv", columns=["pit"], model="cagr")
     assert frame["pit"].tolist() == [0.5]
+
+
+def test_a_back_test_manifest_is_checked_before_its_data_file_is_read(tmp_path):
+    from tnmodel.backtest import BacktestOutputError, read_manifest
+
+    with pytest.raises(BacktestOutputError, match=r"manifest\.json: cannot be read"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(BacktestOutputError, match=r"manifest\.json: cannot be read"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text('{"cutoffs": [2015]}')
+    with pytest.raises(BacktestOutputError, match="no data_file; .*older tnmodel"):
+        levels_at_cutoff(tmp_path)
 
 
 @pytest.mark.parametrize("script", ["compare_variants", "bar_chance", "by_level",

@@ -95,10 +95,8 @@ def read_backtest_output(folder: Path | str, name: str, *, columns: Sequence[str
     return frame
 
 
-def levels_at_cutoff(folder: Path | str, root: Path | str = ".") -> pd.DataFrame:
-    """Each (cut-off, geo)'s last value at or before the cut-off, in percent of the upper
-    value (or as it is, without one), from the data file that ``folder``'s ``manifest.json``
-    names (relative to ``root``), read with the manifest's indicator, ``since`` and ``upper``.
+def read_manifest(folder: Path | str) -> dict:
+    """The ``manifest.json`` of a folder written by ``tnmodel backtest --out``.
 
     Raises
     ------
@@ -117,6 +115,20 @@ def levels_at_cutoff(folder: Path | str, root: Path | str = ".") -> pd.DataFrame
     if missing:
         raise BacktestOutputError(f"{path}: no {', '.join(sorted(missing))}; the folder was "
                                   "written by an older tnmodel: re-run its back-test")
+    return manifest
+
+
+def levels_at_cutoff(folder: Path | str, root: Path | str = ".") -> pd.DataFrame:
+    """Each (cut-off, geo)'s last value at or before the cut-off, in percent of the upper
+    value (or as it is, without one), from the data file that ``folder``'s ``manifest.json``
+    names (relative to ``root``), read with the manifest's indicator, ``since`` and ``upper``.
+
+    Raises
+    ------
+    BacktestOutputError
+        If the manifest cannot be read (:func:`read_manifest`).
+    """
+    manifest = read_manifest(folder)
     data = read_backtest_csv(Path(root) / manifest["data_file"],
                              indicator=manifest.get("indicator"), since=manifest.get("since"),
                              upper=manifest.get("upper"))
