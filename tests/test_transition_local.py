@@ -172,6 +172,44 @@ def test_near_saturation_error_log_likelihood_equals_the_loop():
     assert expected != pytest.approx(_gappy_loglik_by_hand(series, years), rel=1e-3)
 
 
+def test_volatility_regimes_log_likelihood_equals_the_loop_with_each_geos_own_sd():
+    years, one = _gappy_series()
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), np.repeat([0, 1], 5),
+                                np.tile(years, 2), inv_logit_percent(np.r_[one.y, one.y - 0.3]))
+    model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(volatility="regimes"))
+    fixed = {**_GAPPY_PARAMETERS, "mu_omega": 0.4, "tau_omega": 0.1,
+             "z_omega": np.array([0.0, 0.0]), "tau_vol": 0.5, "z_vol": np.array([-1.0, 2.0])}
+    del fixed["omega"]
+    expected = sum(
+        _loglik_by_hand(series.y[series.geo_index == g], years, 0.4, 0.8, 0.2, 0.6,
+                        0.15 * math.exp(0.5 * z), 0.05)
+        + stats.norm.logpdf(0.0, 0.0, 1.0)  # each geo's first value: a constant
+        for g, z in enumerate((-1.0, 2.0)))
+    assert _observed_loglik(model, fixed) == pytest.approx(expected, rel=1e-9)
+    # A lone geo has no spread of spells to learn: the option leaves its model as it was.
+    lone = TRANSITION_LOCAL.build_model(one, TransitionLocalPriors(volatility="regimes"))
+    assert "tau_vol" not in {rv.name for rv in lone.free_RVs}
+
+
+def test_volatility_regimes_forecast_has_a_narrow_core_and_heavy_tails_at_every_horizon():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    years = np.arange(2021, 2026)
+    draws = _draws(series, excess=0.0, phi=0.3)
+    draws["floor"] = np.full(20000, 1.0)  # pace omega = 0 at every level: only the shocks
+    plain, _ = TRANSITION_LOCAL.forecast(draws, series, years, np.random.default_rng(5))
+    draws["tau_vol"] = np.full(20000, 0.6)
+    mixed, _ = TRANSITION_LOCAL.forecast(draws, series, years, np.random.default_rng(5))
+    plain, mixed = (np.log(v / (100 - v))[:, 0, :] for v in (plain, mixed))
+    # One spell per path: the variance is exp(2 tau^2) times the constant sd's at every
+    # horizon, and the excess kurtosis stays (it would fade if each year drew its own sd).
+    np.testing.assert_allclose(mixed.var(axis=0) / plain.var(axis=0), math.exp(2 * 0.36),
+                               rtol=0.08)
+    assert (stats.kurtosis(mixed, axis=0) > 1.5).all()
+    assert (np.abs(stats.kurtosis(plain, axis=0)) < 0.2).all()
+    robust = stats.median_abs_deviation(mixed, axis=0, scale="normal")
+    assert (robust / mixed.std(axis=0) < 0.8).all()
+
+
 def test_near_saturation_error_widens_the_forecast_near_100_percent_only():
     series = series_from_arrays("sim", ("sim_low", "sim_high"), [0] * 3 + [1] * 3,
                                 list(range(2018, 2021)) * 2, [5.0] * 3 + [97.0] * 3)
@@ -438,7 +476,8 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"pace_drift": "common", "floor_mean": 0.5,
                                                   "floor_concentration": 10.0}, 20),
                                                 ({"observation_error": "near_saturation"},
-                                                 21)])
+                                                 21),
+                                                ({"volatility": "regimes"}, 22)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

@@ -36,7 +36,13 @@ default; see :func:`drifting_pace`). With ``observation_error: near_saturation``
 has, besides its source type's logit error, an error of ``sigma_sat`` in the share not yet
 reached, ``sigma_sat / (1 - p)`` on the logit scale (thirteenth round; off by default; see
 :func:`saturation_lever`): a point's error near 100% moves the logit far, and the forecast's
-yearly noise widens there with it.
+yearly noise widens there with it. With ``volatility: regimes`` each geo's innovation sd in
+the fit is ``sigma_u * exp(tau_vol * z_vol[g])``, ``z_vol ~ Normal(0, 1)``, and each forecast
+path draws a fresh ``z_vol`` (fourteenth round; off by default; see :func:`volatility_factor`):
+a geo's calm or erratic spell does not last past its fit (the thirteenth round found the
+volatility of 2005-2013 uncorrelated with that after), so the forecast takes the spread of
+spells across geos: a narrow core and heavy tails at every horizon, where heavy-tailed yearly
+innovations average out over the years.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -187,6 +193,17 @@ class TransitionLocalPriors(LocalPacePriors):
     saturation_error_sd: float = Field(0.01, gt=0, description=(
         "Scale of the half-normal prior of sigma_sat with observation_error "
         "'near_saturation' (a share: 0.01 is one percentage point)."))
+    volatility: Literal["constant", "regimes"] = Field("constant", description=(
+        "'constant': one innovation sd sigma_u for every geo. 'regimes' (fourteenth "
+        "round): geo g's innovation sd is sigma_u * exp(tau_vol * z_vol[g]) with z_vol ~ "
+        "Normal(0, 1) and tau_vol ~ HalfNormal(volatility_spread_sd), and each forecast "
+        "path draws a fresh z_vol: a spell of calm or of large surprises is the geo's only "
+        "for its fitted years, and what carries to the forecast is how much spells differ "
+        "across geos (a narrow core with heavy tails at every horizon). A lone geo has no "
+        "spread to learn and keeps one sd."))
+    volatility_spread_sd: float = Field(0.5, gt=0, description=(
+        "Scale of the half-normal prior of tau_vol, the sd of log innovation sd across geos "
+        "with volatility 'regimes' (0.5: one geo's sd 1.6 times another's is typical)."))
 
     @model_validator(mode="after")
     def _one_change_of_tails(self) -> TransitionLocalPriors:
@@ -337,6 +354,13 @@ def innovation_variance(phi, gap, steps: int, where):
 
 #: Shares are clipped to this distance from 0 and 1 where the binomial scaling is computed.
 SCALE_CLIP = 0.01
+
+
+def volatility_factor(tau_vol, z_vol, exp):
+    """``exp(tau_vol * z_vol)``: the factor of the innovation sd of a geo (fit: ``z_vol`` per
+    geo) or of a forecast path (a fresh standard normal per path) with ``volatility:
+    regimes``; its log is Normal(0, tau_vol), so ``sigma_u`` is the median sd."""
+    return exp(tau_vol * z_vol)
 
 
 def saturation_lever(eta, invlogit, clip):
@@ -586,7 +610,8 @@ class TransitionLocal(LocalFamily):
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
-                 "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift", "sigma_sat")
+                 "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift", "sigma_sat",
+                 "tau_vol")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -646,6 +671,10 @@ class TransitionLocal(LocalFamily):
                 walk = pm.Deterministic("sd_walk", walk_from_zero(tau_walk, z_walk, pt))
                 scale = scale * sd_walk_factor(walk, data["year_index"],
                                                data["last_year_index"], pt.exp)
+            if priors.volatility == "regimes" and len(series.geos) > 1:
+                tau_vol = pm.HalfNormal("tau_vol", priors.volatility_spread_sd)
+                z_vol = pm.Normal("z_vol", 0.0, 1.0, dims="geo")
+                scale = scale * volatility_factor(tau_vol, z_vol, pt.exp)[data["geo_of"]]
             variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
                         + error + error[prev])
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
@@ -709,6 +738,10 @@ class TransitionLocal(LocalFamily):
                 walk = stack_draws(post["sd_walk"]).T  # (grid year, sample)
                 scale = scale * sd_walk_factor(walk, arrays["year_index"],
                                                arrays["last_year_index"], np.exp)
+            if "tau_vol" in post:  # the geos' own spells, as fitted
+                scale = scale * volatility_factor(
+                    stack_draws(post["tau_vol"]), stack_draws(post["z_vol"]).T[arrays["geo_of"]],
+                    np.exp)
             variance = (draws["sigma_u"] ** 2 * scale**2
                         * innovation_variance(draws["phi"], gap, max_gap(series), np.where)
                         + error + error[arrays["prev"]])
@@ -737,6 +770,8 @@ class TransitionLocal(LocalFamily):
                                                     arrays["year_index"][last]].T
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
+        if "tau_vol" in post:
+            draws["tau_vol"] = stack_draws(post["tau_vol"])
         if "outlier_rate" in post:
             draws["outlier_rate"] = stack_draws(post["outlier_rate"])
             draws["outlier_sd"] = stack_draws(post["outlier_sd"])
@@ -763,6 +798,10 @@ class TransitionLocal(LocalFamily):
         pace = omega  # with a drifting pace: the pace reached at the last value, drifting on
         log_sd = 0.0  # with an sd walk: log sigma_u's move since the last value, walking on
         runs = None
+        path_volatility = 1.0  # with regimes: a fresh spell for each (sample, geo) path
+        if "tau_vol" in draws:
+            path_volatility = volatility_factor(draws["tau_vol"][:, None],
+                                                rng.standard_normal(level.shape), np.exp)
         if "run_start" in draws:  # each (sample, geo) draws one run of the fit's surprises
             runs = (draws["run_start"], draws["run_length"], draws["run_position"])
             begin = rng.integers(pool.shape[1], size=level.shape)
@@ -773,7 +812,7 @@ class TransitionLocal(LocalFamily):
                 step = rng.standard_normal(
                     (level.shape[0], 1) if draws.get("drift_common", False) else level.shape)
                 pace = pace + tau_drift[:, None] * step
-            shock = (sigma_u * np.exp(log_sd)
+            shock = (sigma_u * np.exp(log_sd) * path_volatility
                      * innovation_scale(level, scaling, _invlogit_np, np.clip))
             drawn = (run_innovations(pool, runs, begin, step_ahead) if runs is not None
                      else innovations(rng, level.shape, nu, pool))
@@ -833,6 +872,12 @@ class TransitionLocal(LocalFamily):
                                  years - 1, np.minimum)
             truth["tau_drift"] = np.array(tau_drift)
         before_last = arrays["years_before_last"]
+        vol = np.ones(series.n_obs)  # with regimes: each observation's geo's sd factor
+        if priors.volatility == "regimes" and len(series.geos) > 1:
+            tau_vol = abs(rng.normal(0.0, priors.volatility_spread_sd))
+            vol = volatility_factor(tau_vol, rng.standard_normal(len(series.geos)),
+                                    np.exp)[series.geo_index]
+            truth["tau_vol"] = np.array(tau_vol)
         sat = 0.0  # the near-saturation error's sd, in shares
         if priors.observation_error == "near_saturation":
             sat = abs(rng.normal(0.0, priors.saturation_error_sd))
@@ -851,7 +896,7 @@ class TransitionLocal(LocalFamily):
                                      np.clip)
             variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                         * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
-                        + 2 * sigma[0] ** 2)
+                        * vol[i] ** 2 + 2 * sigma[0] ** 2)
             if sat:  # the new value's lever is taken at its mean (the fit takes it at the
                 # value drawn: the same to first order)
                 levers = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np, np.clip)
