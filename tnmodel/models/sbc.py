@@ -39,7 +39,8 @@ PARAMETERS = {
 OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend"),
                                           ("tau_sd_walk", None, "tau_sd_walk"),
                                           ("tau_drift", None, "tau_drift"),
-                                          ("sigma_sat", None, "sigma_sat"))}
+                                          ("sigma_sat", None, "sigma_sat"),
+                                          ("tau_vol", None, "tau_vol"))}
 
 
 def design_series(design: str, n_geos: int = 3):
