@@ -431,6 +431,28 @@ def test_fit_on_a_simulated_panel_recovers_the_process_parameters():
     assert np.corrcoef(omega, truth["omega"])[0, 1] > 0.8
 
 
+@pytest.mark.slow
+def test_fit_recovers_how_much_the_geos_volatility_differs():
+    years = np.arange(2005, 2021)
+    n_geos = 12
+    geos = tuple(f"sim_{i}" for i in range(n_geos))
+    index = np.repeat(np.arange(n_geos), years.size)
+    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, n_geos),
+                                  np.full(index.size, 50.0))
+    priors = TransitionLocalPriors(volatility="regimes", volatility_spread_sd=1.0)
+    truth, y = TRANSITION_LOCAL.simulate(skeleton, priors, np.random.default_rng(7))
+    assert float(truth["tau_vol"]) > 0.5  # this seed's spells differ clearly (0.81)
+    fit = fit_series(dataclasses.replace(skeleton, y=y),
+                     ModelSpec(family="transition_local", priors=priors.model_dump()),
+                     SamplerSettings(chains=2, draws=500, tune=500, target_accept=0.95), 1,
+                     GateThresholds(max_rhat=1.05, min_ess_bulk=100, max_divergences=5))
+    post = fit.posterior.posterior
+    for name in ("tau_vol", "sigma_u", "mu_omega"):
+        lo, hi = np.quantile(post[name].values, [0.025, 0.975])
+        assert lo < float(truth[name]) < hi, (name, lo, hi, truth[name])
+    assert np.quantile(post["tau_vol"].values, 0.05) > 0.1  # the spread is found, not 0
+
+
 def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line(tmp_path,
                                                                                  sim_data):
     from conftest import write_sim_scenario
