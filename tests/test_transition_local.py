@@ -210,6 +210,28 @@ def test_volatility_regimes_forecast_has_a_narrow_core_and_heavy_tails_at_every_
     assert (robust / mixed.std(axis=0) < 0.8).all()
 
 
+def test_pooled_forecast_pace_runs_each_path_on_a_pace_drawn_from_the_pool():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    years = np.arange(2021, 2026)
+    draws = _draws(series, omega=0.05, excess=0.0, sigma_u=1e-6)
+    draws["floor"] = np.full(20000, 1.0)  # pace = the path's pace at every level
+    own, _ = TRANSITION_LOCAL.forecast(draws, series, years, np.random.default_rng(6))
+    draws |= {"mu_omega": np.full(20000, 0.3), "tau_omega": np.full(20000, 0.1),
+              "pace_shift": np.full((20000, 1), 0.02)}  # the common drift reached
+    pooled, _ = TRANSITION_LOCAL.forecast(draws, series, years, np.random.default_rng(6))
+    own, pooled = (np.log(v / (100 - v))[:, 0, :] for v in (own, pooled))
+    h = years - 2020
+    np.testing.assert_allclose(own.mean(axis=0), 0.05 * h, atol=1e-3)
+    np.testing.assert_allclose(pooled.mean(axis=0), 0.32 * h, atol=0.01)
+    # One pace per path: the spread grows as h * tau_omega.
+    np.testing.assert_allclose(pooled.std(axis=0), 0.1 * h, rtol=0.03)
+
+
+def test_pooled_forecast_pace_takes_no_per_geo_drift():
+    with pytest.raises(ValueError, match="per-geo drift has no pool"):
+        TransitionLocalPriors(forecast_pace="pooled", pace_drift="random_walk")
+
+
 def test_near_saturation_error_widens_the_forecast_near_100_percent_only():
     series = series_from_arrays("sim", ("sim_low", "sim_high"), [0] * 3 + [1] * 3,
                                 list(range(2018, 2021)) * 2, [5.0] * 3 + [97.0] * 3)

@@ -42,7 +42,12 @@ path draws a fresh ``z_vol`` (fourteenth round; off by default; see :func:`volat
 a geo's calm or erratic spell does not last past its fit (the thirteenth round found the
 volatility of 2005-2013 uncorrelated with that after), so the forecast takes the spread of
 spells across geos: a narrow core and heavy tails at every horizon, where heavy-tailed yearly
-innovations average out over the years.
+innovations average out over the years. With ``forecast_pace: pooled`` each forecast path
+draws its pace from the pool, ``mu_omega + tau_omega * z`` (plus the common drift reached),
+instead of carrying the geo's own fitted ``omega`` (fourteenth round; off by default): a geo's
+pace before a cut-off said almost nothing about its next five years beyond its level
+(thirteenth round), and a calm geo's slow past pace, which the data pin down when each geo
+has its own volatility, then becomes a forecast that misses its takeoff.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -201,6 +206,12 @@ class TransitionLocalPriors(LocalPacePriors):
         "for its fitted years, and what carries to the forecast is how much spells differ "
         "across geos (a narrow core with heavy tails at every horizon). A lone geo has no "
         "spread to learn and keeps one sd."))
+    forecast_pace: Literal["own", "pooled"] = Field("own", description=(
+        "'own': the forecast runs each geo on its fitted pace omega (with the drift it has "
+        "reached). 'pooled' (fourteenth round): each forecast path draws its pace from the "
+        "pool, mu_omega + tau_omega * z with z ~ Normal(0, 1) (with the common drift "
+        "reached; a per-geo drift is then not allowed), so that a geo's past pace carries "
+        "to its forecast only through the pool. A lone geo has no pool and keeps its own."))
     volatility_spread_sd: float = Field(0.5, gt=0, description=(
         "Scale of the half-normal prior of tau_vol, the sd of log innovation sd across geos "
         "with volatility 'regimes' (0.5: one geo's sd 1.6 times another's is typical)."))
@@ -210,6 +221,10 @@ class TransitionLocalPriors(LocalPacePriors):
         if self.observation_outliers == "transient" and self.innovation_tails != "normal":
             raise ValueError("observation_outliers 'transient' takes normal innovations; "
                              "set innovation_tails: normal (the two are not combined)")
+        if self.forecast_pace == "pooled" and self.pace_drift == "random_walk":
+            raise ValueError("forecast_pace 'pooled' draws every geo's pace from the pool; "
+                             "a per-geo drift has no pool to draw from: set pace_drift: none "
+                             "or common")
         return self
 
 
@@ -261,6 +276,7 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
     if priors.innovation_tails in ("resampled", "resampled_runs"):
         check_surprises(series, first, gap, priors.innovation_tails)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
+    arrays["pooled_pace"] = np.array(float(priors.forecast_pace == "pooled"))
     # Each value's lever for the near-saturation error, at its observed share.
     arrays["saturation_lever"] = saturation_lever(arrays["y"], _invlogit_np, np.clip)
     return arrays
@@ -768,6 +784,13 @@ class TransitionLocal(LocalFamily):
                 "z_drift" in post and post["z_drift"].ndim == 3)
             draws["omega"] = draws["omega"] + drift[np.arange(len(series.geos)),
                                                     arrays["year_index"][last]].T
+        if ("mu_omega" in post and "pooled_pace" in constant
+                and float(constant["pooled_pace"]) > 0.5):
+            draws["mu_omega"] = stack_draws(post["mu_omega"])
+            draws["tau_omega"] = stack_draws(post["tau_omega"])
+            draws["pace_shift"] = (  # the common drift reached at each geo's last value
+                drift[np.arange(len(series.geos)), arrays["year_index"][last]].T
+                if "drift" in post else np.zeros_like(draws["omega"]))
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
         if "tau_vol" in post:
@@ -796,6 +819,9 @@ class TransitionLocal(LocalFamily):
         nu, pool = draws.get("nu"), draws.get("surprise_pool")
         tau_drift, tau_walk = draws.get("tau_drift"), draws.get("tau_sd_walk")
         pace = omega  # with a drifting pace: the pace reached at the last value, drifting on
+        if "mu_omega" in draws:  # forecast_pace pooled: a fresh pace from the pool per path
+            pace = (draws["mu_omega"][:, None] + draws["pace_shift"]
+                    + draws["tau_omega"][:, None] * rng.standard_normal(level.shape))
         log_sd = 0.0  # with an sd walk: log sigma_u's move since the last value, walking on
         runs = None
         path_volatility = 1.0  # with regimes: a fresh spell for each (sample, geo) path
