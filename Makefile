@@ -19,7 +19,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -282,6 +282,41 @@ backtest-thirteenth: $(STAMP)  ## thirteenth round (development): tails for take
 	$(call thirteenth,9 10,res,--prior innovation_tails=resampled)
 	$(call thirteenth,_ 2 3 4 5 6 7 8 9 10,runs,--prior innovation_tails=resampled_runs)
 	$(call thirteenth,_ 2 3 4 5,k05,--prior pace_curve_power=0.5)
+
+# Fourteenth round: development runs of transition_local with R12 and one change (into
+# dev/fourteenth/, compared with the committed internet_heldout*_r12 runs), then the
+# pre-registered judgement on the eleventh held-out panel (docs/backtests.md).
+R14 := $(R12) --prior volatility=regimes --prior forecast_pace=pooled
+fourteenth = $(foreach p,$(1),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(R12) $(3),dev/fourteenth/internet_heldout$(subst _,,$(p))_$(2)) && ) true
+R12_FOLDERS := $(foreach p,_ 2 3 4 5 6 7 8 9 10,$(BACKTESTS)/internet_heldout$(subst _,,$(p))_r12)
+REGPOOL_FOLDERS := $(foreach p,_ 2 3 4 5 6 7 8 9 10,$(BACKTESTS)/dev/fourteenth/internet_heldout$(subst _,,$(p))_regpool)
+comma := ,
+space := $(subst ,, )
+pooled = $(subst $(space),$(comma),$(strip $(1)))
+NEW_PANEL = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
+	  --cutoff 2018 $(ROUND3_MODELS) $(R12)
+
+backtest-fourteenth: $(STAMP)  ## fourteenth round: volatility regimes, a pooled forecast pace; the eleventh panel
+	$(PY) scripts/miss_ceiling.py $(R12_FOLDERS)
+	$(PY) scripts/by_level.py --from 1 --spread $(R12_FOLDERS)
+	$(call fourteenth,_ 2 3 4 5 6 7 8 9 10,drift08,--prior pace_drift_sd=0.08)
+	$(call fourteenth,_ 2,tdrift,--prior innovation_tails=student_t --prior pace_drift=random_walk)
+	$(call fourteenth,_ 2 3 4 5 6 7 8 9 10,regimes,--prior volatility=regimes)
+	$(call fourteenth,_ 2 3 4 5 6 7 8 9 10,regsat,--prior volatility=regimes --prior observation_error=near_saturation)
+	$(call fourteenth,_ 2 3 4 5 6 7 8 9 10,regpool,--prior volatility=regimes --prior forecast_pace=pooled)
+	$(NEW_PANEL) --prior volatility=regimes --prior observation_error=near_saturation \
+	  --out $(BACKTESTS)/dev/fourteenth/internet_panel_new_regsat
+	$(NEW_PANEL) --prior volatility=regimes --prior forecast_pace=pooled \
+	  --out $(BACKTESTS)/dev/fourteenth/internet_panel_new_regpool
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) $(ROUND3_MODELS) $(R12) \
+	  --prior volatility=regimes --prior observation_error=near_saturation \
+	  --out $(BACKTESTS)/dev/fourteenth/vietnam_new_regsat
+	$(PY) scripts/compare_variants.py $(call pooled,$(R12_FOLDERS)) $(call pooled,$(REGPOOL_FOLDERS))
+	$(PY) scripts/miss_ceiling.py $(REGPOOL_FOLDERS)
+	# The pre-registered judgement (the eleventh panel, read by no run before it).
+	$(call heldout,internet_users_heldout11,$(ROUND3_MODELS) $(R12),internet_heldout11_r12)
+	$(call heldout,internet_users_heldout11,$(ROUND3_MODELS) $(R14),internet_heldout11_r14)
+	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout11_r12 $(BACKTESTS)/internet_heldout11_r14
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
