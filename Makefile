@@ -15,7 +15,8 @@ RESULTS   ?= results
 REPORT    ?= reports/index.html
 REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_panel_new \
 	vietnam_new internet_heldout internet_heldout2 internet_heldout2_binomial internet_heldout3 \
-	internet_heldout4 internet_heldout9 internet_heldout10 internet_heldout9_r12 internet_heldout10_r12)
+	internet_heldout4 internet_heldout9 internet_heldout10 internet_heldout9_r12 internet_heldout10_r12 \
+	internet_heldout11_r12 internet_heldout11_r14)
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
