@@ -35,19 +35,26 @@ from tnmodel.backtest import (
     BacktestOutputError,
     levels_at_cutoff,
     markdown_table,
+    pit_normal_scores,
     read_backtest_output,
     read_manifest,
+    robust_sd,
 )
 
 LEVELS = [0, 10, 30, 50, 70, 90, 100.0001]
+BANDS = ["0-10", "10-30", "30-50", "50-70", "70-90", "90-100"]
+
+
+def level_band(level: pd.Series) -> pd.Series:
+    """Each level's group (:data:`BANDS`; the upper end of each left out)."""
+    return pd.cut(level, LEVELS, right=False, labels=BANDS)
 
 
 def by_level(scores: pd.DataFrame) -> pd.DataFrame:
     """The table of the module docstring from ``scores`` (``scores.csv`` rows of one model
     with each forecast's ``level`` at the cut-off, :func:`tnmodel.backtest.levels_at_cutoff`)."""
     joined = scores.copy()
-    joined["band"] = pd.cut(joined["level"], LEVELS, right=False,
-                            labels=["0-10", "10-30", "30-50", "50-70", "70-90", "90-100"])
+    joined["band"] = level_band(joined["level"])
     joined["error"] = joined["observed"] - joined["median"]
     return joined.groupby("band", observed=True).agg(
         n=("pit", "size"), above80=("above80", "mean"), below80=("below80", "mean"),
@@ -57,11 +64,11 @@ def by_level(scores: pd.DataFrame) -> pd.DataFrame:
 
 def normal_scores(scores: pd.DataFrame) -> pd.DataFrame:
     """Per horizon, the moments of the normal scores of ``scores``' PITs (module docstring)."""
-    z = stats.norm.ppf(scores["pit"].clip(1e-4, 1 - 1e-4))
+    z = pit_normal_scores(scores["pit"])
     frame = pd.DataFrame({"horizon": scores["horizon"].to_numpy(), "z": z})
     return frame.groupby("horizon")["z"].agg(
         n="size", mean="mean", sd="std",
-        robust_sd=lambda x: 1.4826 * np.median(np.abs(x - np.median(x))),
+        robust_sd=robust_sd,
         beyond_1_96=lambda x: np.mean(np.abs(x) > 1.96)).round(3)
 
 
@@ -79,15 +86,14 @@ def spread_by_level(scores: pd.DataFrame) -> pd.DataFrame:
     each forecast's ``level`` at the cut-off and the back-test's ``upper``), indexed by
     ``level band/horizon``."""
     frame = scores.assign(
-        band=pd.cut(scores["level"], LEVELS, right=False,
-                    labels=["0-10", "10-30", "30-50", "50-70", "70-90", "90-100"]),
+        band=level_band(scores["level"]),
         forecast_sd=(logit_of_share(scores["q90"], scores["upper"])
                      - logit_of_share(scores["q10"], scores["upper"])) / (2 * Z80),
         error=(logit_of_share(scores["observed"], scores["upper"])
                - logit_of_share(scores["median"], scores["upper"])))
     table = frame.groupby(["band", "horizon"], observed=True).agg(
         n=("error", "size"), forecast_sd=("forecast_sd", "median"),
-        error_robust_sd=("error", lambda x: 1.4826 * np.median(np.abs(x - np.median(x)))),
+        error_robust_sd=("error", robust_sd),
         error_sd=("error", "std")).round(3)
     table.index = [f"{band}/h{horizon}" for band, horizon in table.index]
     return table
@@ -110,8 +116,9 @@ def main() -> None:
             scores = read_backtest_output(folder, "scores.csv", model=args.model, columns=[
                 "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95", "observed",
                 "median", "q10", "q90"])
-            levels = levels_at_cutoff(folder, args.root)
-            upper = read_manifest(folder).get("upper")
+            manifest = read_manifest(folder)
+            levels = levels_at_cutoff(folder, args.root, manifest)
+            upper = manifest.get("upper")
         except BacktestOutputError as exc:
             raise SystemExit(str(exc)) from None
         if args.spread and not upper:

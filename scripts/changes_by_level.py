@@ -36,11 +36,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tnmodel.backtest import markdown_table, read_backtest_csv
+from tnmodel.backtest import markdown_table, read_backtest_csv, robust_sd
 
 LEVELS = [0, 3, 10, 30, 50, 70, 90, 95, 100.0001]
 CUTOFF_LEVELS = [0, 1, 2, 5, 10, 30, 50, 70, 90, 100.0001]
-ROBUST_SD = 1.4826  # a MAD times this is a normal's sd
 
 
 def with_logits(data: pd.DataFrame) -> pd.DataFrame:
@@ -83,7 +82,7 @@ def by_level(changes: pd.DataFrame) -> pd.DataFrame:
         covariance = float(np.cov(now, before)[0, 1]) if len(pairs) > 2 else np.nan
         rows[f"{band.left:g}-{min(band.right, 100):g}"] = {
             "n": len(group), "median_pace": group["change"].median(),
-            "spread_2nd": ROBUST_SD * (second - second.median()).abs().median(),
+            "spread_2nd": robust_sd(second),
             "lag1_corr": covariance / float(now.var()) if len(pairs) > 2 else np.nan,
             "error_bound": np.sqrt(max(0.0, -covariance)) if len(pairs) > 2 else np.nan}
     return pd.DataFrame.from_dict(rows, orient="index").round(3)

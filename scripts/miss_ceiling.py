@@ -30,7 +30,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tnmodel.backtest import (
     BacktestOutputError,
@@ -38,6 +37,7 @@ from tnmodel.backtest import (
     in_band,
     levels_at_cutoff,
     markdown_table,
+    pit_normal_scores,
     read_backtest_output,
 )
 
@@ -45,14 +45,9 @@ COLUMNS = ["cutoff", "geo", "horizon", "pit", "in80", "in95", "above80"]
 CLUSTER = ["cutoff", "horizon"]
 
 
-def normal_score(pit: pd.Series) -> np.ndarray:
-    """``Phi^-1(PIT)``, the PIT clipped to [1e-4, 1 - 1e-4]."""
-    return stats.norm.ppf(pit.clip(1e-4, 1 - 1e-4))
-
-
 def by_cutoff(scores: pd.DataFrame) -> pd.DataFrame:
     """Table 1 of the module docstring, indexed by ``cutoff/horizon``."""
-    table = scores.assign(z=normal_score(scores["pit"])).groupby(CLUSTER).agg(
+    table = scores.assign(z=pit_normal_scores(scores["pit"])).groupby(CLUSTER).agg(
         n=("pit", "size"), coverage80=("in80", "mean"), coverage95=("in95", "mean"),
         above80=("above80", "mean"), mean_z=("z", "mean")).round(3)
     table.index = [f"{cutoff}/h{horizon}" for cutoff, horizon in table.index]
@@ -107,7 +102,7 @@ def intraclass_correlation(values: np.ndarray, clusters: pd.DataFrame) -> tuple[
 def shared_years(scores: pd.DataFrame) -> pd.DataFrame:
     """Table 3 of the module docstring, per horizon: the pooled ``n``, the 95% band for
     ``n`` and for ``n / design effect`` (the ICC is estimated once, over every horizon)."""
-    icc, m0 = intraclass_correlation(normal_score(scores["pit"]), scores[CLUSTER])
+    icc, m0 = intraclass_correlation(pit_normal_scores(scores["pit"]), scores[CLUSTER])
     effect = max(1.0, 1.0 + (m0 - 1.0) * icc)
     rows = []
     for horizon, frame in scores.groupby("horizon"):

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from tnmodel.backtest import binomial_band, crps_from_draws, levels_at_cutoff
+from tnmodel.backtest import binomial_band, crps_from_draws, levels_at_cutoff, pit_normal_scores
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
@@ -493,7 +493,7 @@ def _calibrated_pits(rng: np.random.Generator, n_geos: int, shared_sd: float = 0
 def test_shared_years_finds_a_shock_common_to_one_cut_off_and_horizon(shared_sd):
     scores = _calibrated_pits(np.random.default_rng(11), 400, shared_sd,
                               cutoffs=range(2000, 2020))
-    icc, m0 = miss_ceiling.intraclass_correlation(miss_ceiling.normal_score(scores["pit"]),
+    icc, m0 = miss_ceiling.intraclass_correlation(pit_normal_scores(scores["pit"]),
                                                   scores[miss_ceiling.CLUSTER])
     assert m0 == pytest.approx(400)
     assert icc == pytest.approx(shared_sd**2, abs=0.06)
@@ -522,7 +522,7 @@ def test_a_ceiling_calibrates_only_its_group_and_leaves_the_rest_as_they_were():
 def test_by_cutoff_shows_the_era_that_lifted_every_outcome():
     scores = _calibrated_pits(np.random.default_rng(13), 200)
     era = scores["cutoff"] == 2015
-    z = miss_ceiling.normal_score(scores["pit"]) + np.where(era, 1.0, 0.0)
+    z = pit_normal_scores(scores["pit"]) + np.where(era, 1.0, 0.0)
     scores["pit"] = stats.norm.cdf(z)
     table = miss_ceiling.by_cutoff(scores)
     assert table.loc["2015/h3", "mean_z"] == pytest.approx(1.0, abs=0.2)

@@ -118,17 +118,19 @@ def read_manifest(folder: Path | str) -> dict:
     return manifest
 
 
-def levels_at_cutoff(folder: Path | str, root: Path | str = ".") -> pd.DataFrame:
+def levels_at_cutoff(folder: Path | str, root: Path | str = ".",
+                     manifest: dict | None = None) -> pd.DataFrame:
     """Each (cut-off, geo)'s last value at or before the cut-off, in percent of the upper
     value (or as it is, without one), from the data file that ``folder``'s ``manifest.json``
-    names (relative to ``root``), read with the manifest's indicator, ``since`` and ``upper``.
+    (or ``manifest``, if the caller has read it) names (relative to ``root``), read with the
+    manifest's indicator, ``since`` and ``upper``.
 
     Raises
     ------
     BacktestOutputError
         If the manifest cannot be read (:func:`read_manifest`).
     """
-    manifest = read_manifest(folder)
+    manifest = read_manifest(folder) if manifest is None else manifest
     data = read_backtest_csv(Path(root) / manifest["data_file"],
                              indicator=manifest.get("indicator"), since=manifest.get("since"),
                              upper=manifest.get("upper"))
@@ -347,6 +349,21 @@ def score_point(draws: np.ndarray, observed: float, rng: np.random.Generator) ->
         "above80": bool(observed > q[3]), "pit": pit_value(draws, observed, rng),
         "crps": crps_from_draws(draws, observed), "abs_error": abs(q[2] - observed),
     }
+
+
+def pit_normal_scores(pit) -> np.ndarray:
+    """``Phi^-1(PIT)`` (standard normal when the forecasts are calibrated), the PITs clipped
+    to [1e-4, 1 - 1e-4] so that an outcome beyond every draw stays finite."""
+    from scipy.stats import norm
+
+    return norm.ppf(np.clip(np.asarray(pit, dtype=float), 1e-4, 1 - 1e-4))
+
+
+def robust_sd(values) -> float:
+    """1.4826 times the median absolute deviation: a normal sample's sd, little moved by a
+    few large values."""
+    values = np.asarray(values, dtype=float)
+    return float(1.4826 * np.median(np.abs(values - np.median(values))))
 
 
 def markdown_table(title: str, table: pd.DataFrame, index_name: str) -> str:
