@@ -475,6 +475,31 @@ def test_fit_recovers_how_much_the_geos_volatility_differs():
     assert np.quantile(post["tau_vol"].values, 0.05) > 0.1  # the spread is found, not 0
 
 
+@pytest.mark.slow
+def test_a_fit_with_regimes_and_a_pooled_pace_hands_the_forecast_the_pool_and_the_drift():
+    years = np.arange(2010, 2019)
+    geos = ("sim_a", "sim_b", "sim_c")
+    index = np.repeat(np.arange(3), years.size)
+    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 3),
+                                  np.full(index.size, 50.0))
+    settings = {"volatility": "regimes", "forecast_pace": "pooled", "pace_drift": "common"}
+    _, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(**settings),
+                                     np.random.default_rng(2))
+    series = dataclasses.replace(skeleton, y=y)
+    fit = fit_series(series, ModelSpec(family="transition_local", priors=settings),
+                     SamplerSettings(chains=2, draws=100, tune=200), 3,
+                     GateThresholds(max_rhat=1.5, min_ess_bulk=10, max_divergences=50))
+    post = fit.posterior.posterior
+    draws = fit.draws
+    own = post["omega"].stack(sample=("chain", "draw")).values.T  # (sample, geo)
+    # omega carries the drift reached (for the history); the pool gets the same drift.
+    np.testing.assert_allclose(draws["omega"] - own, draws["pace_shift"], atol=1e-12)
+    assert draws["mu_omega"].shape == draws["tau_vol"].shape == (200,)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.arange(2019, 2024),
+                                          np.random.default_rng(1))
+    assert values.shape == (200, 3, 5) and np.isfinite(values).all()
+
+
 def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line(tmp_path,
                                                                                  sim_data):
     from conftest import write_sim_scenario

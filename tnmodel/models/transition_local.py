@@ -778,19 +778,18 @@ class TransitionLocal(LocalFamily):
         draws["pace_power"] = np.array(power)
         if "tau_sd_walk" in post:
             draws["tau_sd_walk"] = stack_draws(post["tau_sd_walk"])
+        reached = np.zeros_like(draws["omega"])  # the drift of each geo's pace at its last value
         if "drift" in post:  # the pace each geo has reached at its last value
             draws["tau_drift"] = stack_draws(post["tau_drift"])
             draws["drift_common"] = np.array(  # z_drift is (chain, draw, year) then
                 "z_drift" in post and post["z_drift"].ndim == 3)
-            draws["omega"] = draws["omega"] + drift[np.arange(len(series.geos)),
-                                                    arrays["year_index"][last]].T
+            reached = drift[np.arange(len(series.geos)), arrays["year_index"][last]].T
+            draws["omega"] = draws["omega"] + reached
         if ("mu_omega" in post and "pooled_pace" in constant
                 and float(constant["pooled_pace"]) > 0.5):
             draws["mu_omega"] = stack_draws(post["mu_omega"])
             draws["tau_omega"] = stack_draws(post["tau_omega"])
-            draws["pace_shift"] = (  # the common drift reached at each geo's last value
-                drift[np.arange(len(series.geos)), arrays["year_index"][last]].T
-                if "drift" in post else np.zeros_like(draws["omega"]))
+            draws["pace_shift"] = reached
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
         if "tau_vol" in post:
