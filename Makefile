@@ -318,6 +318,9 @@ backtest-fourteenth: $(STAMP)  ## fourteenth round: volatility regimes, a pooled
 	$(call heldout,internet_users_heldout11,$(ROUND3_MODELS) $(R12),internet_heldout11_r12)
 	$(call heldout,internet_users_heldout11,$(ROUND3_MODELS) $(R14),internet_heldout11_r14)
 	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout11_r12 $(BACKTESTS)/internet_heldout11_r14
+	# After it: Vietnam, a lone series, with R14 (the two options leave it as R12 has it).
+	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) $(ROUND3_MODELS) $(R14) \
+	  --out $(BACKTESTS)/dev/fourteenth/vietnam_new_r14
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
