@@ -22,9 +22,11 @@ from tnmodel.models import (
     series_from_arrays,
 )
 from tnmodel.models.transition_local import (
+    NO_SURPRISE,
     TRANSITION_LOCAL,
     TransitionLocalPriors,
     UnsupportedSeries,
+    filtered_blips,
     innovation_variance,
     surprise_pool,
     surprise_runs,
@@ -333,6 +335,81 @@ def test_transient_outliers_forecast_is_the_four_case_mixture_one_year_ahead():
 def test_transient_outliers_are_not_combined_with_student_t_innovations():
     with pytest.raises(ValueError, match="not combined"):
         TransitionLocalPriors(observation_outliers="transient", innovation_tails="student_t")
+
+
+@pytest.mark.parametrize("surprises", [(0.0, 0.05), (0.0, 0.8), (-0.5, 0.8), (0.3, -0.3)])
+def test_filtered_blips_are_the_posterior_given_the_last_two_surprises(surprises):
+    # Rejection sampling from the prior: blips in the last three values (each with
+    # probability 0.15, sd 0.4), the rest of each surprise normal (variances 0.01, 0.02), a
+    # blip moving the next value's mean by its lever (1.3, then 1.5). Kept where both
+    # surprises are within 0.02 of the given ones.
+    rate, sd, variance, lever = 0.15, 0.4, np.array([0.01, 0.02]), np.array([1.3, 1.5])
+    rng = np.random.default_rng(31)
+    kept_new, kept_old = [], []
+    for _ in range(8):
+        n = 2_000_000
+        b = np.where(rng.random((3, n)) < rate, sd * rng.standard_normal((3, n)), 0.0)
+        r1 = b[1] - lever[0] * b[0] + math.sqrt(variance[0]) * rng.standard_normal(n)
+        r2 = b[2] - lever[1] * b[1] + math.sqrt(variance[1]) * rng.standard_normal(n)
+        kept = (np.abs(r1 - surprises[0]) < 0.02) & (np.abs(r2 - surprises[1]) < 0.02)
+        kept_new.append(b[2][kept])
+        kept_old.append(b[1][kept])
+    accepted_new, accepted_old = np.concatenate(kept_new), np.concatenate(kept_old)
+    assert accepted_new.size > 1500
+    m = 200_000
+    new, old = filtered_blips(np.random.default_rng(5), np.full(m, rate), np.full(m, sd),
+                              np.tile(surprises, (m, 1, 1)), np.tile(variance, (m, 1, 1)),
+                              np.tile(lever, (m, 1, 1)))
+    for drawn, accepted in ((new[:, 0], accepted_new), (old[:, 0], accepted_old)):
+        error = 3 * accepted.std() / math.sqrt(accepted.size) + 0.01
+        assert drawn.mean() == pytest.approx(accepted.mean(), abs=error)
+        assert np.mean(drawn != 0) == pytest.approx(np.mean(accepted != 0), abs=0.04)
+        for q in (0.1, 0.5, 0.9):
+            assert np.quantile(drawn, q) == pytest.approx(np.quantile(accepted, q), abs=0.04)
+
+
+def test_filtered_blips_of_a_lone_value_are_the_prior_blips():
+    m, rate, sd = 200_000, 0.2, 0.5
+    new, old = filtered_blips(np.random.default_rng(6), np.full(m, rate), np.full(m, sd),
+                              np.zeros((m, 1, 2)), np.full((m, 1, 2), NO_SURPRISE),
+                              np.ones((m, 1, 2)))
+    for blip in (new, old):
+        assert np.mean(blip != 0) == pytest.approx(rate, abs=0.005)
+        assert blip.std() == pytest.approx(math.sqrt(rate) * sd, rel=0.02)
+
+
+def test_posterior_last_blip_starts_the_forecast_under_a_value_off_course():
+    # SIMULATED: two geos on a steady course of +0.3 logits a year; sim_jump's last value is
+    # 0.8 logits above it (a blip), sim_steady's on it. With the posterior start the forecast
+    # one year ahead goes back to the course for sim_jump and stays on it for sim_steady; the
+    # prior start (seventh round) keeps sim_jump near its blip.
+    years = np.arange(2010, 2019)
+    course = -2.0 + 0.3 * np.arange(years.size)
+    jump = course.copy()
+    jump[-1] += 0.8
+    series = series_from_arrays("sim", ("sim_jump", "sim_steady"), np.repeat([0, 1], 9),
+                                np.tile(years, 2), inv_logit_percent(np.r_[jump, course]))
+    truth = {"omega": np.full(2, 0.3), "asymptote": 0.95, "floor": 1.0, "phi": 0.5,
+             "sigma_u": 0.05, "sigma_src": np.full(3, 1e-4), "sigma_part": 0.1,
+             "outlier_rate": 0.1, "outlier_sd": 0.5}
+    medians = {}
+    for start in ("prior", "posterior"):
+        priors = TransitionLocalPriors(observation_outliers="transient", last_value_blip=start)
+        draws = TRANSITION_LOCAL.extract_draws(_posterior_at(series, priors, truth, n=4000),
+                                               series)
+        assert ("last_surprise" in draws) == (start == "posterior")
+        values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2019]),
+                                              np.random.default_rng(9))
+        medians[start] = np.median(np.log(values / (100 - values))[:, :, 0], axis=0)
+    on_course = course[-1] + 0.3
+    assert medians["posterior"] == pytest.approx([on_course, on_course], abs=0.05)
+    assert medians["prior"][0] > on_course + 0.6  # about the blip plus its excess pace
+    assert medians["prior"][1] == pytest.approx(on_course, abs=0.05)
+
+
+def test_posterior_last_blip_needs_transient_outliers():
+    with pytest.raises(ValueError, match="observation_outliers: transient"):
+        TransitionLocalPriors(last_value_blip="posterior")
 
 
 def test_student_t_forecast_has_the_t_quantiles_of_its_innovations():

@@ -212,6 +212,12 @@ class TransitionLocalPriors(LocalPacePriors):
         "pool, mu_omega + tau_omega * z with z ~ Normal(0, 1) (with the common drift "
         "reached; a per-geo drift is then not allowed), so that a geo's past pace carries "
         "to its forecast only through the pool. A lone geo has no pool and keeps its own."))
+    last_value_blip: Literal["prior", "posterior"] = Field("prior", description=(
+        "With observation_outliers 'transient', where the forecast starts: 'prior' (seventh "
+        "round) from under a blip in the last value drawn as any value's, whatever the value "
+        "was; 'posterior' (fifteenth round) from under the blips that the last value's "
+        "surprise makes likely, given the value before it (a value far off its geo's course "
+        "is most likely a blip, one on course most likely not)."))
     volatility_spread_sd: float = Field(0.5, gt=0, description=(
         "Scale of the half-normal prior of tau_vol, the sd of log innovation sd across geos "
         "with volatility 'regimes' (0.5: one geo's sd 1.6 times another's is typical)."))
@@ -221,6 +227,9 @@ class TransitionLocalPriors(LocalPacePriors):
         if self.observation_outliers == "transient" and self.innovation_tails != "normal":
             raise ValueError("observation_outliers 'transient' takes normal innovations; "
                              "set innovation_tails: normal (the two are not combined)")
+        if self.last_value_blip == "posterior" and self.observation_outliers != "transient":
+            raise ValueError("last_value_blip 'posterior' filters the last value's transient "
+                             "blips: set observation_outliers: transient")
         if self.forecast_pace == "pooled" and self.pace_drift == "random_walk":
             raise ValueError("forecast_pace 'pooled' draws every geo's pace from the pool; "
                              "a per-geo drift has no pool to draw from: set pace_drift: none "
@@ -277,6 +286,7 @@ def _arrays(series: SeriesData, priors: TransitionLocalPriors) -> dict[str, np.n
         check_surprises(series, first, gap, priors.innovation_tails)
     arrays["pace_power"] = np.array(float(priors.pace_curve_power))
     arrays["pooled_pace"] = np.array(float(priors.forecast_pace == "pooled"))
+    arrays["filtered_blip"] = np.array(float(priors.last_value_blip == "posterior"))
     # Each value's lever for the near-saturation error, at its observed share.
     arrays["saturation_lever"] = saturation_lever(arrays["y"], _invlogit_np, np.clip)
     return arrays
@@ -744,23 +754,13 @@ class TransitionLocal(LocalFamily):
         if "sigma_sat" in post:
             draws["sigma_sat"] = stack_draws(post["sigma_sat"])
             error = error + (draws["sigma_sat"] * arrays["saturation_lever"][:, None]) ** 2
-        if "resampled_innovations" in constant and float(constant["resampled_innovations"]) > 0.5:
-            scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
-            if "sigma_u_trend" in post:
-                scale = scale * np.sqrt(trend_factor(
-                    stack_draws(post["sigma_u_trend"]), arrays["years_before_last"][:, None],
-                    np.exp))
-            if "sd_walk" in post:
-                walk = stack_draws(post["sd_walk"]).T  # (grid year, sample)
-                scale = scale * sd_walk_factor(walk, arrays["year_index"],
-                                               arrays["last_year_index"], np.exp)
-            if "tau_vol" in post:  # the geos' own spells, as fitted
-                scale = scale * volatility_factor(
-                    stack_draws(post["tau_vol"]), stack_draws(post["z_vol"]).T[arrays["geo_of"]],
-                    np.exp)
-            variance = (draws["sigma_u"] ** 2 * scale**2
-                        * innovation_variance(draws["phi"], gap, max_gap(series), np.where)
-                        + error + error[arrays["prev"]])
+        resampled = ("resampled_innovations" in constant
+                     and float(constant["resampled_innovations"]) > 0.5)
+        filtered = "filtered_blip" in constant and float(constant["filtered_blip"]) > 0.5
+        if resampled or filtered:
+            variance = _fitted_variance(post, draws, arrays, eta, scaling, error,
+                                        max_gap(series))
+        if resampled:
             draws["surprise_pool"] = surprise_pool(eta, mean, variance, arrays["gap"],
                                                    arrays["first"])
             if float(constant["resampled_innovations"]) > 1.5:  # drawn as runs
@@ -799,6 +799,15 @@ class TransitionLocal(LocalFamily):
             draws["outlier_sd"] = stack_draws(post["outlier_sd"])
             draws["last_excess_lever"] = blip_share(
                 arrays["gap"], arrays["first"], np.where, np.maximum)[last]  # (geo,)
+            if filtered:  # what the last two values' surprises say about their blips
+                lever = blip_lever(draws["phi"], gap, arrays["prev"], first,
+                                   np.where, np.maximum)  # (obs, sample)
+                rows = np.stack([arrays["prev"][last], last], axis=-1)  # (geo, 2)
+                none = (arrays["first"][rows] > 0)[..., None]  # a geo's first: no surprise
+                for name, values, where_none in (("last_surprise", eta - mean, 0.0),
+                                                 ("last_variance", variance, NO_SURPRISE),
+                                                 ("last_blip_lever", lever, 1.0)):
+                    draws[name] = np.moveaxis(np.where(none, where_none, values[rows]), -1, 0)
         return draws
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
@@ -809,7 +818,13 @@ class TransitionLocal(LocalFamily):
         # Forward: (sample, geo, steps ahead 0..ahead).
         level, excess = draws["last_eta"], draws["last_excess"]
         transient = "outlier_rate" in draws
-        if transient:  # the last value may be a blip: the process starts from under it
+        if transient and "last_surprise" in draws:  # its blips, given its surprise
+            blip, before = filtered_blips(rng, draws["outlier_rate"], draws["outlier_sd"],
+                                          draws["last_surprise"], draws["last_variance"],
+                                          draws["last_blip_lever"])
+            level = level - blip
+            excess = excess - (blip - before) * draws["last_excess_lever"]
+        elif transient:  # the last value may be a blip: the process starts from under it
             blip = blips(rng, draws["outlier_rate"], draws["outlier_sd"], level.shape)
             level, excess = level - blip, excess - blip * draws["last_excess_lever"]
         forward = [level]
@@ -940,6 +955,91 @@ class TransitionLocal(LocalFamily):
             truth["outlier_rate"] = np.array(outlier_rate)
             truth["outlier_sd"] = np.array(outlier_sd)
         return truth, y
+
+
+def _fitted_variance(post, draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray],
+                     eta: np.ndarray, scaling: str, error: np.ndarray,
+                     steps: int) -> np.ndarray:
+    """Each observation's conditional variance given its previous one, as the fit had it
+    (obs, sample): the innovations' (with every fitted scale of the sd) and both values'
+    observation errors."""
+    scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
+    if "sigma_u_trend" in post:
+        scale = scale * np.sqrt(trend_factor(
+            stack_draws(post["sigma_u_trend"]), arrays["years_before_last"][:, None], np.exp))
+    if "sd_walk" in post:
+        walk = stack_draws(post["sd_walk"]).T  # (grid year, sample)
+        scale = scale * sd_walk_factor(walk, arrays["year_index"], arrays["last_year_index"],
+                                       np.exp)
+    if "tau_vol" in post:  # the geos' own spells, as fitted
+        scale = scale * volatility_factor(
+            stack_draws(post["tau_vol"]), stack_draws(post["z_vol"]).T[arrays["geo_of"]],
+            np.exp)
+    return (draws["sigma_u"] ** 2 * scale**2
+            * innovation_variance(draws["phi"], arrays["gap"][:, None], steps, np.where)
+            + error + error[arrays["prev"]])
+
+
+#: The variance of a surprise that is not there (a geo's first value): it then says nothing.
+NO_SURPRISE = 1e6
+
+
+def filtered_blips(rng: np.random.Generator, rate: np.ndarray, blip_sd: np.ndarray,
+                   surprise: np.ndarray, variance: np.ndarray,
+                   lever: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blips in each geo's last value and the one before it, drawn given the last two
+    values' surprises (``observation_outliers: transient`` with ``last_value_blip:
+    posterior``).
+
+    The last two surprises (each value minus its conditional mean given the value before)
+    are, as the fit's likelihood has them, ``r1 = b1 - lever1 * b0 + e1`` and ``r2 = b2 -
+    lever2 * b1 + e2``, with ``e ~ Normal(0, variance)`` and each of the last three values'
+    blips ``b0, b1, b2``, with probability ``rate``, ``Normal(0, blip_sd)`` (else 0). Which
+    values are blips (eight cases) is drawn by its posterior weight, then the blips from their
+    normal posterior in that case (Matheron's rule: a prior draw moved by the gain times what
+    it leaves of the surprises). So a value off its geo's course is taken as a blip, unless
+    the value before it explains the jump better: itself off course the other way.
+
+    Parameters
+    ----------
+    rate, blip_sd : (sample,)
+    surprise, variance, lever : (sample, geo, 2)
+        The last two values' surprises, the variances of their parts that are not blips, and
+        the levers of the blips before them (:func:`blip_lever`). Where a value has no
+        surprise (a geo's first) its variance is :data:`NO_SURPRISE`.
+
+    Returns
+    -------
+    last, before : (sample, geo)
+        The blips in the last value and in the one before it.
+    """
+    shape = surprise.shape[:-1]
+    rate, sd2 = rate[:, None], blip_sd[:, None] ** 2
+    (r1, r2), (v1, v2), (l1, l2) = (np.moveaxis(a, -1, 0) for a in (surprise, variance, lever))
+    cases = [(c0, c1, c2) for c0 in (0, 1) for c1 in (0, 1) for c2 in (0, 1)]
+
+    def covariance(c0, c1, c2):
+        return (sd2 * (l1**2 * c0 + c1) + v1, -sd2 * l2 * c1, sd2 * (l2**2 * c1 + c2) + v2)
+
+    log_post = []
+    for c in cases:
+        m11, m12, m22 = covariance(*c)
+        det = m11 * m22 - m12**2
+        quad = (m22 * r1**2 - 2 * m12 * r1 * r2 + m11 * r2**2) / det
+        prior = rate ** sum(c) * (1.0 - rate) ** (3 - sum(c))
+        log_post.append(np.log(prior) - 0.5 * (np.log(det) + quad))
+    log_post = np.stack(log_post)
+    post = np.exp(log_post - log_post.max(axis=0))
+    cumulative = np.cumsum(post / post.sum(axis=0), axis=0)
+    case = np.asarray(cases)[(rng.random(shape)[None] > cumulative).sum(axis=0).clip(max=7)]
+    c0, c1, c2 = np.moveaxis(case, -1, 0)
+    b0, b1, b2 = (c * np.sqrt(sd2) * rng.standard_normal(shape) for c in (c0, c1, c2))
+    d1 = r1 - (b1 - l1 * b0 + np.sqrt(v1) * rng.standard_normal(shape))
+    d2 = r2 - (b2 - l2 * b1 + np.sqrt(v2) * rng.standard_normal(shape))
+    m11, m12, m22 = covariance(c0, c1, c2)
+    det = m11 * m22 - m12**2
+    w1, w2 = (m22 * d1 - m12 * d2) / det, (m11 * d2 - m12 * d1) / det  # M^-1 d
+    return b2 + c2 * sd2 * w2, b1 + c1 * sd2 * (w1 - l2 * w2)
 
 
 def last_rows(series: SeriesData) -> np.ndarray:
