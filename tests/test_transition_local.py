@@ -577,6 +577,38 @@ def test_a_fit_with_regimes_and_a_pooled_pace_hands_the_forecast_the_pool_and_th
     assert values.shape == (200, 3, 5) and np.isfinite(values).all()
 
 
+@pytest.mark.slow
+def test_a_fit_with_transient_blips_hands_the_forecast_the_last_surprises():
+    # SIMULATED: three geos with regimes and a pooled pace; sim_a's last value is pushed a
+    # whole logit off its course. The fitted forecast reads it as a blip and starts under it.
+    years = np.arange(2008, 2019)
+    geos = ("sim_a", "sim_b", "sim_c")
+    index = np.repeat(np.arange(3), years.size)
+    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 3),
+                                  np.full(index.size, 50.0))
+    settings = {"volatility": "regimes", "forecast_pace": "pooled", "pace_drift": "common",
+                "observation_outliers": "transient", "last_value_blip": "posterior"}
+    _, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(
+        volatility="regimes", pace_drift="common"), np.random.default_rng(4))
+    y = y.copy()
+    y[years.size - 1] += 1.0  # sim_a's last value
+    series = dataclasses.replace(skeleton, y=y)
+    fit = fit_series(series, ModelSpec(family="transition_local", priors=settings),
+                     SamplerSettings(chains=2, draws=100, tune=200), 3,
+                     GateThresholds(max_rhat=1.5, min_ess_bulk=10, max_divergences=50))
+    draws = fit.draws
+    assert draws["last_surprise"].shape == draws["last_variance"].shape == (200, 3, 2)
+    assert np.median(draws["last_surprise"][:, 0, 1]) > 0.8
+    last, _ = filtered_blips(np.random.default_rng(3), draws["outlier_rate"],
+                             draws["outlier_sd"], draws["last_surprise"],
+                             draws["last_variance"], draws["last_blip_lever"])
+    assert np.median(last[:, 0]) > 0.5
+    assert np.median(np.abs(last[:, 1:])) < 0.05
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.arange(2019, 2024),
+                                          np.random.default_rng(1))
+    assert values.shape == (200, 3, 5) and np.isfinite(values).all()
+
+
 def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line(tmp_path,
                                                                                  sim_data):
     from conftest import write_sim_scenario
