@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -321,6 +321,25 @@ backtest-fourteenth: $(STAMP)  ## fourteenth round: volatility regimes, a pooled
 	# After it: Vietnam, a lone series, with R14 (the two options leave it as R12 has it).
 	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) $(ROUND3_MODELS) $(R14) \
 	  --out $(BACKTESTS)/dev/fourteenth/vietnam_new_r14
+
+# Fifteenth round: R14 with transient blips, the last value's read from its surprise.
+R15 := $(R14) --prior observation_outliers=transient --prior last_value_blip=posterior
+PANELS_1_11 := _ 2 3 4 5 6 7 8 9 10 11
+fifteenth = $(foreach p,$(PANELS_1_11),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(R15),dev/fifteenth/internet_heldout$(subst _,,$(p))_r15) && ) true
+R14_FOLDERS := $(REGPOOL_FOLDERS) $(BACKTESTS)/internet_heldout11_r14
+R15_FOLDERS := $(foreach p,$(PANELS_1_11),$(BACKTESTS)/dev/fifteenth/internet_heldout$(subst _,,$(p))_r15)
+SHIPPED = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS)
+
+backtest-fifteenth: $(STAMP)  ## fifteenth round (used data only): the last value's blip read from its surprise
+	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/internet_panel_new_r15
+	$(SHIPPED) $(VIETNAM_NEW_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/vietnam_new_r15
+	$(fifteenth)
+	$(SHIPPED) $(PANEL_CUTOFFS) $(R14) --out $(BACKTESTS)/dev/fifteenth/internet_panel_r14
+	$(SHIPPED) $(PANEL_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/internet_panel_r15
+	$(SHIPPED) $(VIETNAM_CUTOFFS) $(R14) --out $(BACKTESTS)/dev/fifteenth/vietnam_r14
+	$(SHIPPED) $(VIETNAM_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/vietnam_r15
+	# The pre-registered decision: panels 1-11 pooled.
+	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R15_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
