@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tnmodel.backtest import BacktestOutputError, read_backtest_output
+from tnmodel.backtest import exit_on_unreadable_output, read_backtest_output
 
 #: The models the bar is about (each compared with the baselines).
 TRANSITION_MODELS = ("transition", "transition_local", "transition_state")
@@ -98,14 +98,12 @@ def describe_fit(row: dict) -> str:
 
 def main() -> None:
     args = sys.argv[1:]
-    try:
+    with exit_on_unreadable_output():
         if args and args[0] == "--pooled":
             print(pooled_table([Path(a) for a in args[1:]]))
             return
         for folder in args:
             print(table(Path(folder)))
-    except BacktestOutputError as exc:
-        raise SystemExit(str(exc)) from None
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from tnmodel.backtest import BacktestOutputError, in_band, read_backtest_output
+from tnmodel.backtest import exit_on_unreadable_output, in_band, read_backtest_output
 
 MODEL = "transition_local"
 HORIZONS = (1, 2, 3, 4, 5)
@@ -36,11 +36,9 @@ PATH = ["cutoff", "geo"]
 
 def read_scores(folder: Path) -> pd.DataFrame:
     """``folder``'s ``transition_local`` scores (cut-off, geo, horizon, PIT)."""
-    try:
+    with exit_on_unreadable_output():
         scores = read_backtest_output(folder, "scores.csv", columns=[*PATH, "horizon", "pit"],
                                       model=MODEL)
-    except BacktestOutputError as exc:
-        raise SystemExit(str(exc)) from None
     return scores[scores["model"] == MODEL][[*PATH, "horizon", "pit"]]
 
 

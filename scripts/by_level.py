@@ -32,7 +32,7 @@ import pandas as pd
 from scipy import stats
 
 from tnmodel.backtest import (
-    BacktestOutputError,
+    exit_on_unreadable_output,
     levels_at_cutoff,
     markdown_table,
     pit_normal_scores,
@@ -112,15 +112,13 @@ def main() -> None:
     args = parser.parse_args()
     frames = []
     for folder in args.folders:
-        try:
+        with exit_on_unreadable_output():
             scores = read_backtest_output(folder, "scores.csv", model=args.model, columns=[
                 "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95", "observed",
                 "median", "q10", "q90"])
             manifest = read_manifest(folder)
             levels = levels_at_cutoff(folder, args.root, manifest)
             upper = manifest.get("upper")
-        except BacktestOutputError as exc:
-            raise SystemExit(str(exc)) from None
         if args.spread and not upper:
             raise SystemExit(f"{folder}: --spread needs a bounded back-test (run with --upper)")
         scores = scores[(scores["model"] == args.model) & (scores["horizon"] >= args.first)]

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tnmodel.backtest import BacktestOutputError, read_backtest_output
+from tnmodel.backtest import exit_on_unreadable_output, read_backtest_output
 
 MODEL = "transition_local"
 KEY = ["cutoff", "geo", "year"]
@@ -46,12 +46,10 @@ def read_folder(folder: Path) -> dict[str, pd.DataFrame]:
     """``folder``'s scores, metrics and fits (by file name), or SystemExit naming what is
     missing if it is not a back-test folder this script can read (written by ``tnmodel
     backtest`` since the fifth round)."""
-    try:
+    with exit_on_unreadable_output():
         return {name: read_backtest_output(folder, name, columns=columns,
                                            model=None if name == "fits.csv" else MODEL)
                 for name, columns in NEEDED.items()}
-    except BacktestOutputError as exc:
-        raise SystemExit(str(exc)) from None
 
 
 @dataclass(frozen=True)

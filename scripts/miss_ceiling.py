@@ -32,8 +32,8 @@ import numpy as np
 import pandas as pd
 
 from tnmodel.backtest import (
-    BacktestOutputError,
     binomial_band,
+    exit_on_unreadable_output,
     in_band,
     levels_at_cutoff,
     markdown_table,
@@ -120,11 +120,9 @@ def shared_years(scores: pd.DataFrame) -> pd.DataFrame:
 
 def read_folder(folder: Path, model: str, root: Path) -> pd.DataFrame:
     """``folder``'s scores of ``model`` with each forecast's level at its cut-off."""
-    try:
+    with exit_on_unreadable_output():
         scores = read_backtest_output(folder, "scores.csv", model=model, columns=COLUMNS)
         levels = levels_at_cutoff(folder, root)
-    except BacktestOutputError as exc:
-        raise SystemExit(str(exc)) from None
     scores = scores[scores["model"] == model]
     return scores.merge(levels, on=["cutoff", "geo"], how="left").assign(folder=folder.name)
 

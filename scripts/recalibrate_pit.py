@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tnmodel.backtest import BacktestOutputError, in_band, read_backtest_output
+from tnmodel.backtest import exit_on_unreadable_output, in_band, read_backtest_output
 
 MODEL = "transition_local"
 
@@ -68,11 +68,9 @@ def main() -> None:
     args = parser.parse_args()
     scores = {}
     for folder in args.folders:
-        try:
+        with exit_on_unreadable_output():
             frame = read_backtest_output(folder, "scores.csv", model=MODEL,
                                          columns=["cutoff", "year", "horizon", "pit"])
-        except BacktestOutputError as exc:
-            raise SystemExit(str(exc)) from None
         scores[folder] = frame[frame["model"] == MODEL].reset_index(drop=True)
     before_total = after_total = 0
     pooled = []

@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +60,16 @@ class NothingToScore(ValueError):
 
 class BacktestOutputError(ValueError):
     """A folder written by ``tnmodel backtest --out`` cannot be read as asked."""
+
+
+@contextmanager
+def exit_on_unreadable_output() -> Iterator[None]:
+    """For the analysis scripts: a :class:`BacktestOutputError` inside the block ends the
+    script with its message (which names the folder and file), not a traceback."""
+    try:
+        yield
+    except BacktestOutputError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def read_backtest_output(folder: Path | str, name: str, *, columns: Sequence[str] = (),
