@@ -47,7 +47,11 @@ draws its pace from the pool, ``mu_omega + tau_omega * z`` (plus the common drif
 instead of carrying the geo's own fitted ``omega`` (fourteenth round; off by default): a geo's
 pace before a cut-off said almost nothing about its next five years beyond its level
 (thirteenth round), and a calm geo's slow past pace, which the data pin down when each geo
-has its own volatility, then becomes a forecast that misses its takeoff.
+has its own volatility, then becomes a forecast that misses its takeoff. With
+``observation_outliers: transient`` and ``last_value_blip: posterior`` the forecast starts
+from under the blips that the last two values' surprises make likely, under the fit's own
+likelihood, instead of blips drawn as any value's (fifteenth round; off by default; see
+:func:`filtered_blips`): a last value far off its course is taken mostly as a blip.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
