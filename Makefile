@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -340,6 +340,18 @@ backtest-fifteenth: $(STAMP)  ## fifteenth round (used data only): the last valu
 	$(SHIPPED) $(VIETNAM_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/vietnam_r15
 	# The pre-registered decision: panels 1-11 pooled.
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R15_FOLDERS))
+
+# Sixteenth round: R14 with the forecast's innovations drawn as runs of the fit's surprises.
+R16 := $(R14) --prior innovation_tails=resampled_runs
+sixteenth = $(foreach p,$(PANELS_1_11),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(R16),dev/sixteenth/internet_heldout$(subst _,,$(p))_r16) && ) true
+R16_FOLDERS := $(foreach p,$(PANELS_1_11),$(BACKTESTS)/dev/sixteenth/internet_heldout$(subst _,,$(p))_r16)
+
+backtest-sixteenth: $(STAMP)  ## sixteenth round (used data only): R14 with runs of surprises
+	$(sixteenth)
+	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R16) --out $(BACKTESTS)/dev/sixteenth/internet_panel_new_r16
+	$(SHIPPED) $(PANEL_CUTOFFS) $(R16) --out $(BACKTESTS)/dev/sixteenth/internet_panel_r16
+	# The pre-registered decision: panels 1-11 pooled.
+	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R16_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
