@@ -552,20 +552,31 @@ def test_fit_recovers_how_much_the_geos_volatility_differs():
     assert np.quantile(post["tau_vol"].values, 0.05) > 0.1  # the spread is found, not 0
 
 
-@pytest.mark.slow
-def test_a_fit_with_regimes_and_a_pooled_pace_hands_the_forecast_the_pool_and_the_drift():
-    years = np.arange(2010, 2019)
+#: The settings the short fits of three simulated geos share (regimes, pool, common drift).
+_REGPOOL = {"volatility": "regimes", "forecast_pace": "pooled", "pace_drift": "common"}
+
+
+def _short_fit_of_three_geos(years, settings: dict, seed: int, nudge_last: float = 0.0):
+    """A short fit with ``settings`` of three SIMULATED geos (``_REGPOOL``'s process; the
+    first geo's last value moved by ``nudge_last`` logits): the series and the fit."""
     geos = ("sim_a", "sim_b", "sim_c")
     index = np.repeat(np.arange(3), years.size)
     skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 3),
                                   np.full(index.size, 50.0))
-    settings = {"volatility": "regimes", "forecast_pace": "pooled", "pace_drift": "common"}
-    _, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(**settings),
-                                     np.random.default_rng(2))
+    _, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(**_REGPOOL),
+                                     np.random.default_rng(seed))
+    y = y.copy()
+    y[years.size - 1] += nudge_last
     series = dataclasses.replace(skeleton, y=y)
     fit = fit_series(series, ModelSpec(family="transition_local", priors=settings),
                      SamplerSettings(chains=2, draws=100, tune=200), 3,
                      GateThresholds(max_rhat=1.5, min_ess_bulk=10, max_divergences=50))
+    return series, fit
+
+
+@pytest.mark.slow
+def test_a_fit_with_regimes_and_a_pooled_pace_hands_the_forecast_the_pool_and_the_drift():
+    series, fit = _short_fit_of_three_geos(np.arange(2010, 2019), _REGPOOL, seed=2)
     post = fit.posterior.posterior
     draws = fit.draws
     own = post["omega"].stack(sample=("chain", "draw")).values.T  # (sample, geo)
@@ -581,21 +592,9 @@ def test_a_fit_with_regimes_and_a_pooled_pace_hands_the_forecast_the_pool_and_th
 def test_a_fit_with_transient_blips_hands_the_forecast_the_last_surprises():
     # SIMULATED: three geos with regimes and a pooled pace; sim_a's last value is pushed a
     # whole logit off its course. The fitted forecast reads it as a blip and starts under it.
-    years = np.arange(2008, 2019)
-    geos = ("sim_a", "sim_b", "sim_c")
-    index = np.repeat(np.arange(3), years.size)
-    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 3),
-                                  np.full(index.size, 50.0))
-    settings = {"volatility": "regimes", "forecast_pace": "pooled", "pace_drift": "common",
-                "observation_outliers": "transient", "last_value_blip": "posterior"}
-    _, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(
-        volatility="regimes", pace_drift="common"), np.random.default_rng(4))
-    y = y.copy()
-    y[years.size - 1] += 1.0  # sim_a's last value
-    series = dataclasses.replace(skeleton, y=y)
-    fit = fit_series(series, ModelSpec(family="transition_local", priors=settings),
-                     SamplerSettings(chains=2, draws=100, tune=200), 3,
-                     GateThresholds(max_rhat=1.5, min_ess_bulk=10, max_divergences=50))
+    settings = _REGPOOL | {"observation_outliers": "transient", "last_value_blip": "posterior"}
+    series, fit = _short_fit_of_three_geos(np.arange(2008, 2019), settings, seed=4,
+                                           nudge_last=1.0)
     draws = fit.draws
     assert draws["last_surprise"].shape == draws["last_variance"].shape == (200, 3, 2)
     assert np.median(draws["last_surprise"][:, 0, 1]) > 0.8
