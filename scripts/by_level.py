@@ -15,6 +15,10 @@ It then prints, per horizon (all levels), the moments of the PITs' normal scores
 spread is right), and the share beyond +-1.96 (0.05). A robust sd under 1 with an sd over 1
 is a forecast too wide in its core and too narrow in its tails.
 
+Then, per horizon, how often the outcome fell below the level at the cut-off, against the
+least the forecasts gave that (:func:`falls`): a forecast whose 10% quantile is below the
+level gives a fall at least a 10% chance.
+
 With ``--spread`` (fourteenth round; bounded back-tests only) it also prints, per level group
 and horizon, how wide the forecasts are and how far the outcomes fell, both on the logit
 scale: the median of the forecasts' sd read from their 80% interval (``(logit q90 - logit
@@ -72,6 +76,29 @@ def normal_scores(scores: pd.DataFrame) -> pd.DataFrame:
         beyond_1_96=lambda x: np.mean(np.abs(x) > 1.96)).round(3)
 
 
+def falls(scores: pd.DataFrame) -> pd.DataFrame:
+    """Per horizon, how often outcomes fell below the level at the cut-off, against the least
+    the forecasts said they would (fifteenth round).
+
+    ``fell``: the share of outcomes below the level. ``q10_below`` and ``q025_below``: the
+    shares of forecasts whose 10% and 2.5% quantiles are below it; such a forecast gives a
+    fall at least 0.10 (0.025) of chance, so calibrated forecasts have ``fell`` at least
+    ``implied_at_least`` = 0.10 * ``q10_below`` + 0.025 * (``q025_below`` - ``q10_below``),
+    up to sampling noise. Needs each forecast's ``level``."""
+    frame = scores.dropna(subset=["level"])
+    below = pd.DataFrame({
+        "horizon": frame["horizon"].to_numpy(),
+        "fell": frame["observed"].to_numpy() < frame["level"].to_numpy(),
+        "q10_below": frame["q10"].to_numpy() < frame["level"].to_numpy(),
+        "q025_below": frame["q025"].to_numpy() < frame["level"].to_numpy()})
+    table = below.groupby("horizon").agg(n=("fell", "size"), fell=("fell", "mean"),
+                                         q10_below=("q10_below", "mean"),
+                                         q025_below=("q025_below", "mean"))
+    table["implied_at_least"] = (0.10 * table["q10_below"]
+                                 + 0.025 * (table["q025_below"] - table["q10_below"]))
+    return table.round(3)
+
+
 Z80 = float(stats.norm.ppf(0.9))
 
 
@@ -115,7 +142,7 @@ def main() -> None:
         with exit_on_unreadable_output():
             scores = read_backtest_output(folder, "scores.csv", model=args.model, columns=[
                 "cutoff", "geo", "horizon", "pit", "above80", "below80", "in95", "observed",
-                "median", "q10", "q90"])
+                "median", "q025", "q10", "q90"])
             manifest = read_manifest(folder)
             levels = levels_at_cutoff(folder, args.root, manifest)
             upper = manifest.get("upper")
@@ -133,6 +160,9 @@ def main() -> None:
     print()
     print(markdown_table("Normal scores of the PITs, by horizon:", normal_scores(pooled),
                          "horizon"))
+    print()
+    print(markdown_table("Outcomes below the level at the cut-off, against the least the "
+                         "forecasts gave them:", falls(pooled), "horizon"))
     if args.spread:
         print()
         print(markdown_table("Forecast width and error spread (logit scale), by level at the "

@@ -283,6 +283,24 @@ def test_normal_scores_tell_a_wide_core_with_narrow_tails_from_a_calibrated_fore
     assert table.loc[2, "robust_sd"] < 0.85 and table.loc[2, "beyond_1_96"] < 0.05
 
 
+def test_falls_tell_forecasts_that_give_falls_too_much_chance():
+    # SIMULATED: forecasts Normal(level + 1, 1) at two horizons. At h1 the outcomes come from
+    # the forecasts (calibrated: 16% fall); at h2 they never fall below the level.
+    rng = np.random.default_rng(12)
+    n, level = 3000, 50.0
+    quantiles = {name: level + 1.0 + stats.norm.ppf(q) for name, q in
+                 (("q025", 0.025), ("q10", 0.10))}
+    rows = pd.DataFrame({"horizon": np.repeat([1, 2], n), "level": level, **quantiles,
+                         "observed": np.r_[level + 1.0 + rng.standard_normal(n),
+                                           level + np.abs(rng.standard_normal(n))]})
+    table = by_level.falls(rows)
+    assert table.loc[1, "q10_below"] == table.loc[1, "q025_below"] == 1.0
+    assert table.loc[1, "implied_at_least"] == pytest.approx(0.10)
+    assert table.loc[1, "fell"] == pytest.approx(stats.norm.cdf(-1.0), abs=0.02)
+    assert table.loc[1, "fell"] >= table.loc[1, "implied_at_least"]
+    assert table.loc[2, "fell"] == 0.0 < table.loc[2, "implied_at_least"]
+
+
 def test_a_track_record_recalibrates_a_biased_forecast_with_only_what_was_known_then():
     # SIMULATED PITs: a forecast biased low puts outcomes high in its distribution (PIT ~
     # Beta(3, 1): 27% above the 80% interval). Its past forecasts (outcomes up to 2015)
