@@ -86,11 +86,10 @@ def falls(scores: pd.DataFrame) -> pd.DataFrame:
     ``implied_at_least`` = 0.10 * ``q10_below`` + 0.025 * (``q025_below`` - ``q10_below``),
     up to sampling noise. Needs each forecast's ``level``."""
     frame = scores.dropna(subset=["level"])
-    below = pd.DataFrame({
-        "horizon": frame["horizon"].to_numpy(),
-        "fell": frame["observed"].to_numpy() < frame["level"].to_numpy(),
-        "q10_below": frame["q10"].to_numpy() < frame["level"].to_numpy(),
-        "q025_below": frame["q025"].to_numpy() < frame["level"].to_numpy()})
+    level = frame["level"].to_numpy()
+    below = pd.DataFrame({"horizon": frame["horizon"].to_numpy()} | {
+        name: frame[column].to_numpy() < level for name, column in
+        (("fell", "observed"), ("q10_below", "q10"), ("q025_below", "q025"))})
     table = below.groupby("horizon").agg(n=("fell", "size"), fell=("fell", "mean"),
                                          q10_below=("q10_below", "mean"),
                                          q025_below=("q025_below", "mean"))

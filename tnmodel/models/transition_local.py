@@ -219,9 +219,9 @@ class TransitionLocalPriors(LocalPacePriors):
     last_value_blip: Literal["prior", "posterior"] = Field("prior", description=(
         "With observation_outliers 'transient', where the forecast starts: 'prior' (seventh "
         "round) from under a blip in the last value drawn as any value's, whatever the value "
-        "was; 'posterior' (fifteenth round) from under the blips that the last value's "
-        "surprise makes likely, given the value before it (a value far off its geo's course "
-        "is most likely a blip, one on course most likely not)."))
+        "was; 'posterior' (fifteenth round) from under the blips that the last two values' "
+        "surprises make likely (a value far off its geo's course is most likely a blip, one "
+        "on course most likely not)."))
     volatility_spread_sd: float = Field(0.5, gt=0, description=(
         "Scale of the half-normal prior of tau_vol, the sd of log innovation sd across geos "
         "with volatility 'regimes' (0.5: one geo's sd 1.6 times another's is typical)."))
