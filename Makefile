@@ -294,8 +294,9 @@ REGPOOL_FOLDERS := $(foreach p,_ 2 3 4 5 6 7 8 9 10,$(BACKTESTS)/dev/fourteenth/
 comma := ,
 space := $(subst ,, )
 pooled = $(subst $(space),$(comma),$(strip $(1)))
-NEW_PANEL = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) --cutoff 2009 --cutoff 2012 --cutoff 2015 \
-	  --cutoff 2018 $(ROUND3_MODELS) $(R12)
+# One of the shipped back-tests (12-country panel or Vietnam) with transition_local and the baselines.
+SHIPPED = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS)
+NEW_PANEL = $(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R12)
 
 backtest-fourteenth: $(STAMP)  ## fourteenth round: volatility regimes, a pooled forecast pace; the eleventh panel
 	$(PY) scripts/miss_ceiling.py $(R12_FOLDERS)
@@ -309,7 +310,7 @@ backtest-fourteenth: $(STAMP)  ## fourteenth round: volatility regimes, a pooled
 	  --out $(BACKTESTS)/dev/fourteenth/internet_panel_new_regsat
 	$(NEW_PANEL) --prior volatility=regimes --prior forecast_pace=pooled \
 	  --out $(BACKTESTS)/dev/fourteenth/internet_panel_new_regpool
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) $(ROUND3_MODELS) $(R12) \
+	$(SHIPPED) $(VIETNAM_NEW_CUTOFFS) $(R12) \
 	  --prior volatility=regimes --prior observation_error=near_saturation \
 	  --out $(BACKTESTS)/dev/fourteenth/vietnam_new_regsat
 	$(PY) scripts/compare_variants.py $(call pooled,$(R12_FOLDERS)) $(call pooled,$(REGPOOL_FOLDERS))
@@ -319,21 +320,22 @@ backtest-fourteenth: $(STAMP)  ## fourteenth round: volatility regimes, a pooled
 	$(call heldout,internet_users_heldout11,$(ROUND3_MODELS) $(R14),internet_heldout11_r14)
 	$(PY) scripts/compare_variants.py $(BACKTESTS)/internet_heldout11_r12 $(BACKTESTS)/internet_heldout11_r14
 	# After it: Vietnam, a lone series, with R14 (the two options leave it as R12 has it).
-	$(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(VIETNAM_NEW_CUTOFFS) $(ROUND3_MODELS) $(R14) \
-	  --out $(BACKTESTS)/dev/fourteenth/vietnam_new_r14
+	$(SHIPPED) $(VIETNAM_NEW_CUTOFFS) $(R14) --out $(BACKTESTS)/dev/fourteenth/vietnam_new_r14
 
 # Fifteenth round: R14 with transient blips, the last value's read from its surprise.
 R15 := $(R14) --prior observation_outliers=transient --prior last_value_blip=posterior
 PANELS_1_11 := _ 2 3 4 5 6 7 8 9 10 11
-fifteenth = $(foreach p,$(PANELS_1_11),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(R15),dev/fifteenth/internet_heldout$(subst _,,$(p))_r15) && ) true
+# $(call panels_1_11,ROUND,SETTINGS,SUFFIX): transition_local on held-out panels 1-11 into
+# dev/ROUND/internet_heldout*_SUFFIX; $(call folders_1_11,ROUND,SUFFIX): those folders.
+panels_1_11 = $(foreach p,$(PANELS_1_11),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(2),dev/$(1)/internet_heldout$(subst _,,$(p))_$(3)) && ) true
+folders_1_11 = $(foreach p,$(PANELS_1_11),$(BACKTESTS)/dev/$(1)/internet_heldout$(subst _,,$(p))_$(2))
 R14_FOLDERS := $(REGPOOL_FOLDERS) $(BACKTESTS)/internet_heldout11_r14
-R15_FOLDERS := $(foreach p,$(PANELS_1_11),$(BACKTESTS)/dev/fifteenth/internet_heldout$(subst _,,$(p))_r15)
-SHIPPED = $(PY) -m tnmodel backtest $(BACKTEST_ARGS) $(ROUND3_MODELS)
+R15_FOLDERS := $(call folders_1_11,fifteenth,r15)
 
 backtest-fifteenth: $(STAMP)  ## fifteenth round (used data only): the last value's blip read from its surprise
 	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/internet_panel_new_r15
 	$(SHIPPED) $(VIETNAM_NEW_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/vietnam_new_r15
-	$(fifteenth)
+	$(call panels_1_11,fifteenth,$(R15),r15)
 	$(SHIPPED) $(PANEL_CUTOFFS) $(R14) --out $(BACKTESTS)/dev/fifteenth/internet_panel_r14
 	$(SHIPPED) $(PANEL_CUTOFFS) $(R15) --out $(BACKTESTS)/dev/fifteenth/internet_panel_r15
 	$(SHIPPED) $(VIETNAM_CUTOFFS) $(R14) --out $(BACKTESTS)/dev/fifteenth/vietnam_r14
@@ -343,11 +345,10 @@ backtest-fifteenth: $(STAMP)  ## fifteenth round (used data only): the last valu
 
 # Sixteenth round: R14 with the forecast's innovations drawn as runs of the fit's surprises.
 R16 := $(R14) --prior innovation_tails=resampled_runs
-sixteenth = $(foreach p,$(PANELS_1_11),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(R16),dev/sixteenth/internet_heldout$(subst _,,$(p))_r16) && ) true
-R16_FOLDERS := $(foreach p,$(PANELS_1_11),$(BACKTESTS)/dev/sixteenth/internet_heldout$(subst _,,$(p))_r16)
+R16_FOLDERS := $(call folders_1_11,sixteenth,r16)
 
 backtest-sixteenth: $(STAMP)  ## sixteenth round (used data only): R14 with runs of surprises
-	$(sixteenth)
+	$(call panels_1_11,sixteenth,$(R16),r16)
 	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R16) --out $(BACKTESTS)/dev/sixteenth/internet_panel_new_r16
 	$(SHIPPED) $(PANEL_CUTOFFS) $(R16) --out $(BACKTESTS)/dev/sixteenth/internet_panel_r16
 	# The pre-registered decision: panels 1-11 pooled.
