@@ -354,5 +354,17 @@ backtest-sixteenth: $(STAMP)  ## sixteenth round (used data only): R14 with runs
 	# The pre-registered decision: panels 1-11 pooled.
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R16_FOLDERS))
 
+# Seventeenth round: R14 with upward jumps in the yearly innovations (fitted and forecast).
+R17 := $(R14) --prior innovation_tails=upward_jumps
+R17_FOLDERS := $(call folders_1_11,seventeenth,r17)
+
+backtest-seventeenth: $(STAMP)  ## seventeenth round (used data only): R14 with upward jumps
+	$(call panels_1_11,seventeenth,$(R17),r17)
+	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/internet_panel_new_r17
+	$(SHIPPED) $(PANEL_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/internet_panel_r17
+	$(SHIPPED) $(VIETNAM_NEW_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/vietnam_new_r17
+	$(SHIPPED) $(VIETNAM_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/vietnam_r17
+	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R17_FOLDERS))
+
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500

@@ -28,8 +28,10 @@ from tnmodel.models.transition_local import (
     UnsupportedSeries,
     filtered_blips,
     innovation_variance,
+    skew_normal_logp,
     surprise_pool,
     surprise_runs,
+    upward_jumps,
 )
 
 
@@ -39,14 +41,16 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
                     scaling="constant", nu=None, blips=None, power=1.0, trend=0.0,
-                    drift=None, sd_walk=None, sat=0.0):
+                    drift=None, sd_walk=None, sat=0.0, jumps=None):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
     ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``;
     ``drift``: the pace of the step into year ``y`` is ``omega + drift[y - years[0]]``;
     ``sd_walk``: the innovation sd in year ``y`` is ``sigma_u * exp(sd_walk[y - years[0]] -
     sd_walk[years[-1] - years[0]])``; ``sat``: each value has an extra error of ``sat / (1 -
-    p)`` at its share ``p`` (at most 0.99)."""
+    p)`` at its share ``p`` (at most 0.99); ``jumps = (rate, sd)``: each interval has, with
+    probability ``1 - (1 - rate)**k``, a jump up of half-normal scale ``sd`` (times the
+    innovations' sqrt(V_k)), and the whole is centred."""
     total, excess_prev = 0.0, 0.0
     gap_prev = 0  # the previous value's own gap (0: it is the geo's first)
     for i in range(1, len(y)):
@@ -76,6 +80,16 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
             total += math.log(sum(w * stats.norm.pdf(y[i], level + carry,
                                                      math.sqrt(scale**2 + v))
                                   for w, v in cases))
+        elif jumps is not None:  # a jump (half-normal up, plus the normal) or none
+            rate, jump_sd = jumps
+            width = jump_sd * math.sqrt(var) / sigma_u
+            hit = 1 - (1 - rate) ** k
+            centre = level + carry - hit * width * math.sqrt(2 / math.pi)
+            # The sum's density, by numerical convolution of the half-normal and the normal.
+            grid = np.linspace(0.0, 12 * width, 20001)
+            density = np.trapezoid(stats.halfnorm.pdf(grid, scale=width)
+                                   * stats.norm.pdf(y[i] - centre - grid, 0, scale), grid)
+            total += math.log((1 - hit) * stats.norm.pdf(y[i], centre, scale) + hit * density)
         else:
             total += (stats.norm.logpdf(y[i], level + carry, scale) if nu is None
                       else stats.t.logpdf(y[i], nu, level + carry, scale))
@@ -277,6 +291,68 @@ def test_student_t_tails_log_likelihood_equals_the_loop_with_t_terms():
     expected = _loglik_by_hand(series.y, years, 0.4, 0.8, 0.2, 0.6, 0.15, 0.05, nu=5.0)
     expected += stats.t.logpdf(series.y[0], 5.0, series.y[0], 1.0)  # first value: a constant
     assert loglik == pytest.approx(expected, rel=1e-9)
+
+
+def test_upward_jumps_log_likelihood_equals_the_loop_with_a_jump_or_none():
+    years, series = _gappy_series()
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_tails="upward_jumps"))
+    loglik = _observed_loglik(model, _GAPPY_PARAMETERS | {"jump_rate": 0.2, "jump_sd": 0.4})
+    expected = _gappy_loglik_by_hand(series, years, jumps=(0.2, 0.4))
+    assert loglik == pytest.approx(expected, abs=1e-6)
+    # And it is not the normal model's.
+    assert abs(loglik - _gappy_loglik_by_hand(series, years)) > 0.05
+
+
+def test_upward_jumps_are_centred_half_normals_at_their_rate():
+    rate, jump_sd = np.array([0.0, 0.1, 0.5]), np.array([0.3, 0.3, 0.2])
+    jumps = upward_jumps(np.random.default_rng(5), rate, jump_sd, (3, 200_000))
+    np.testing.assert_allclose(jumps.mean(axis=1), 0.0, atol=0.002)
+    centre = rate * jump_sd * math.sqrt(2 / math.pi)
+    np.testing.assert_allclose((jumps > -centre[:, None] + 1e-12).mean(axis=1), rate,
+                               atol=0.005)
+    # A jump's size is half-normal: its median is 0.674 of its scale.
+    jumped = jumps[2][jumps[2] > -centre[2] + 1e-12] + centre[2]
+    assert np.median(jumped) == pytest.approx(0.6745 * 0.2, rel=0.02)
+
+
+def test_skew_normal_logp_stays_finite_far_in_the_short_tail():
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    values = np.array([-3.0, -1.0, 0.0, 0.5, 2.0])
+    ours = skew_normal_logp(pt.as_tensor(values), 0.1, 0.2, 6.0).eval()
+    np.testing.assert_allclose(ours, stats.skewnorm.logpdf(values, 6.0, 0.1, 0.2), rtol=1e-6)
+    assert np.isfinite(ours).all()
+    # PyMC's own density is far off there (it takes log(1 + erf)), so it is not used.
+    theirs = pm.logp(pm.SkewNormal.dist(0.1, 0.2, 6.0), -3.0).eval()
+    assert abs(theirs - stats.skewnorm.logpdf(-3.0, 6.0, 0.1, 0.2)) > 100
+
+
+def test_upward_jumps_forecast_is_the_mixture_one_year_ahead_and_falls_less_often():
+    series = series_from_arrays("sim", ("sim_a",), [0] * 4, range(2017, 2021), [50.0] * 4)
+    draws = _draws(series, n=40000, excess=0.0)
+    draws["jump_rate"], draws["jump_sd"] = np.full(40000, 0.2), np.full(40000, 0.3)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                          np.random.default_rng(6))
+    logits = np.log(values / (100 - values))[:, 0, 0]
+    # One year ahead from 50% (pace 0): Normal(0, 0.1) plus a jump 0.3 |Z| one time in
+    # five, less the jumps' mean; its cdf is the mixture of a normal and a skew-normal.
+    centre = -0.2 * 0.3 * math.sqrt(2 / math.pi)
+    jumped = stats.skewnorm(0.3 / 0.1, centre, math.sqrt(0.1**2 + 0.3**2))
+    for q in (-0.15, -0.05, 0.0, 0.1, 0.3):
+        expected = 0.8 * stats.norm.cdf(q, centre, 0.1) + 0.2 * jumped.cdf(q)
+        assert np.mean(logits < q) == pytest.approx(expected, abs=0.006)
+    assert logits.mean() == pytest.approx(0.0, abs=0.002)
+    # Against a normal with the same sd: a shorter tail down, a longer one up.
+    normal = stats.norm(0.0, logits.std())
+    assert np.quantile(logits, 0.01) > normal.ppf(0.01) + 0.05
+    assert np.quantile(logits, 0.99) > normal.ppf(0.99) + 0.05
+
+
+def test_upward_jumps_are_not_combined_with_transient_blips():
+    with pytest.raises(ValueError, match="innovation_tails: normal"):
+        TransitionLocalPriors(observation_outliers="transient", innovation_tails="upward_jumps")
 
 
 def test_pooled_paces_are_sampled_non_centred_even_for_dense_series():
@@ -608,6 +684,35 @@ def test_a_fit_with_transient_blips_hands_the_forecast_the_last_surprises():
     assert values.shape == (200, 3, 5) and np.isfinite(values).all()
 
 
+@pytest.mark.slow
+def test_fit_recovers_the_upward_jumps_and_hands_them_to_the_forecast():
+    # SIMULATED: twelve geos with jumps a third of the years, each large against the
+    # normal innovations and the observation errors, with the back-tests' regimes and
+    # pooled pace.
+    years = np.arange(2005, 2021)
+    geos = tuple(f"sim_{i}" for i in range(12))
+    index = np.repeat(np.arange(12), years.size)
+    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 12),
+                                  np.full(index.size, 50.0))
+    settings = _REGPOOL | {"innovation_tails": "upward_jumps", "innovation_sd_median": 0.05,
+                           "obs_sd_dataset": 0.02, "jump_rate_mean": 0.3,
+                           "jump_rate_concentration": 40.0, "jump_sd_median": 0.4,
+                           "jump_sd_log_sd": 0.1}
+    truth, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(**settings),
+                                         np.random.default_rng(8))
+    wide = {"innovation_tails": "upward_jumps"} | _REGPOOL  # the default, wide priors
+    fit = fit_series(dataclasses.replace(skeleton, y=y),
+                     ModelSpec(family="transition_local", priors=wide),
+                     SamplerSettings(chains=2, draws=300, tune=400), 2,
+                     GateThresholds(max_rhat=1.1, min_ess_bulk=50, max_divergences=10))
+    for name in ("jump_rate", "jump_sd"):
+        lo, hi = np.quantile(fit.draws[name], [0.025, 0.975])
+        assert lo < float(truth[name]) < hi, (name, lo, hi, truth[name])
+    values, _ = TRANSITION_LOCAL.forecast(fit.draws, fit.series, np.arange(2021, 2024),
+                                          np.random.default_rng(1))
+    assert values.shape == (600, 12, 3) and np.isfinite(values).all()
+
+
 def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line(tmp_path,
                                                                                  sim_data):
     from conftest import write_sim_scenario
@@ -654,7 +759,8 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                   "floor_concentration": 10.0}, 20),
                                                 ({"observation_error": "near_saturation"},
                                                  21),
-                                                ({"volatility": "regimes"}, 22)])
+                                                ({"volatility": "regimes"}, 22),
+                                                ({"innovation_tails": "upward_jumps"}, 23)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 

@@ -51,7 +51,13 @@ has its own volatility, then becomes a forecast that misses its takeoff. With
 ``observation_outliers: transient`` and ``last_value_blip: posterior`` the forecast starts
 from under the blips that the last two values' surprises make likely, under the fit's own
 likelihood, instead of blips drawn as any value's (fifteenth round; off by default; see
-:func:`filtered_blips`): a last value far off its course is taken mostly as a blip.
+:func:`filtered_blips`): a last value far off its course is taken mostly as a blip. With
+``innovation_tails: upward_jumps`` each year's innovation is a normal of sd ``sigma_u`` plus,
+with probability ``jump_rate``, an upward jump, half-normal with scale ``jump_sd``, the sum
+centred to mean 0, in the fit and in the forecast (seventeenth round; off by default; see
+:func:`jump_components`): the fit's one-year surprises in the internet panels have a narrow
+core, a short tail down and a long one up (a few large jumps, rare falls), and a symmetric
+innovation gives falls two to three times as often as they came.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -133,8 +139,8 @@ class TransitionLocalPriors(LocalPacePriors):
         "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
         "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
         "sigma_u is then the sd at 50%)."))
-    innovation_tails: Literal["normal", "student_t", "resampled",
-                              "resampled_runs"] = Field("normal", description=(
+    innovation_tails: Literal["normal", "student_t", "resampled", "resampled_runs",
+                              "upward_jumps"] = Field("normal", description=(
         "Distribution of a year's innovation: 'normal'; 'student_t' with nu - 2 ~ "
         "Gamma(tail_dof_shape, tail_dof_rate) degrees of freedom (sixth round: a narrow core "
         "with rare large surprises, as method changes and revisions give; sigma_u is then "
@@ -145,7 +151,20 @@ class TransitionLocalPriors(LocalPacePriors):
         "(thirteenth round): the same pool, drawn as runs of consecutive years of one geo "
         "(a random geo and year to start from, then the years after it, wrapping round "
         "to that geo's first), so that a spell of surprises the same way (a takeoff, a "
-        "revision that lasts) is drawn as it came instead of averaged away."))
+        "revision that lasts) is drawn as it came instead of averaged away; or "
+        "'upward_jumps' (seventeenth round): each year's innovation is Normal(0, sigma_u) "
+        "plus, with probability jump_rate, a jump up, half-normal with scale jump_sd, the "
+        "sum centred to mean 0, fitted and forecast: a narrow core of surprises, a short "
+        "tail down and a long one up (adoption rarely falls back, and jumps when it takes "
+        "off, or when a new survey finds more users)."))
+    jump_rate_mean: float = Field(0.1, gt=0, lt=1, description=(
+        "With upward_jumps: mean of the Beta prior of jump_rate, the share of years with a "
+        "jump."))
+    jump_rate_concentration: float = Field(10.0, gt=0)
+    jump_sd_median: float = Field(0.3, gt=0, description=(
+        "With upward_jumps: median of the log-normal prior of jump_sd, the scale of a "
+        "jump's half-normal (logits; at the geo's volatility)."))
+    jump_sd_log_sd: float = Field(0.75, gt=0)
     tail_dof_shape: float = Field(2.0, gt=0)
     tail_dof_rate: float = Field(0.1, gt=0, description=(
         "With student_t: nu - 2 ~ Gamma(shape, rate); the defaults give nu a prior mean of 22 "
@@ -524,6 +543,64 @@ def innovations(rng: np.random.Generator, shape: tuple[int, ...],
     return rng.standard_t(df)
 
 
+#: The mean of a standard half-normal, ``sqrt(2 / pi)``.
+HALF_NORMAL_MEAN = math.sqrt(2.0 / math.pi)
+
+
+def upward_jumps(rng: np.random.Generator, rate: np.ndarray, jump_sd: np.ndarray,
+                 shape: tuple[int, ...]) -> np.ndarray:
+    """Centred upward jumps of shape (sample, ...) for ``innovation_tails: upward_jumps``:
+    with each sample's probability ``rate``, ``jump_sd * |Z|``, else 0, minus their mean
+    ``rate * jump_sd * sqrt(2 / pi)``."""
+    extra = (1,) * (len(shape) - 1)
+    rate, jump_sd = np.reshape(rate, (-1, *extra)), np.reshape(jump_sd, (-1, *extra))
+    hit = rng.random(shape) < rate
+    return (np.where(hit, jump_sd * np.abs(rng.standard_normal(shape)), 0.0)
+            - rate * jump_sd * HALF_NORMAL_MEAN)
+
+
+def jump_components(rate, width, gap, first, where, maximum):
+    """An observation's conditional with ``innovation_tails: upward_jumps``, given its
+    conditional sd ``sd`` without jumps: no jump (a normal), or a jump up of half-normal
+    scale ``width`` (this, plus the normal, is a skew-normal of scale ``sqrt(width**2 +
+    sd**2)`` and shape ``width / sd``), both shifted by the same ``shift`` so that the
+    mixture's mean is the conditional mean.
+
+    Returns ``hit, shift``: the chance of a jump in the interval (``1 - (1 - rate)**gap``;
+    exact for a gap of one year, while over longer gaps the jumps of several years are taken
+    as one, of scale ``width``) and ``-hit * width * sqrt(2 / pi)``. A geo's first value
+    has neither (0, 0).
+    """
+    later = first < 1
+    hit = where(later, 1.0 - (1.0 - rate) ** maximum(gap, 1.0), 0.0)
+    return hit, -hit * width * HALF_NORMAL_MEAN
+
+
+def jump_logp(value, loc, sd, hit, width):
+    """Log density of the :func:`jump_components` mixture at ``value`` (PyTensor): a normal
+    ``(loc, sd)`` with weight ``1 - hit``, and the skew-normal of a half-normal jump of scale
+    ``width`` added to it with weight ``hit``."""
+    import pymc as pm
+
+    normal = pm.logp(pm.Normal.dist(loc, sd), value)
+    jumped = skew_normal_logp(value, loc, pt.sqrt(sd**2 + width**2), width / sd)
+    return pt.logaddexp(pt.log1p(-hit) + normal,
+                        pt.log(pt.maximum(hit, 1e-300)) + jumped)
+
+
+def skew_normal_logp(value, loc, scale, alpha):
+    """Log density of a skew-normal (PyTensor), with the normal's log cdf written to stay
+    right far in the short tail (PyMC's own ``SkewNormal`` takes ``log(1 + erf)``, which
+    is off there by orders of magnitude: a test checks it against SciPy). A half-normal of
+    scale ``w`` added to an independent normal of sd ``s`` is this with ``scale = sqrt(w**2
+    + s**2)`` and ``alpha = w / s``."""
+    from pymc.distributions.dist_math import normal_lcdf
+
+    z = (value - loc) / scale
+    return (math.log(2.0) - pt.log(scale) - 0.5 * math.log(2.0 * math.pi) - 0.5 * z**2
+            + normal_lcdf(0.0, 1.0, alpha * z))
+
+
 def _invlogit_np(x):
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -639,7 +716,8 @@ class TransitionLocal(LocalFamily):
     name = "transition_local"
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
-                 "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "outlier_rate",
+                 "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "jump_rate",
+                 "jump_sd", "outlier_rate",
                  "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift", "sigma_sat",
                  "tau_vol")
 
@@ -705,8 +783,8 @@ class TransitionLocal(LocalFamily):
                 tau_vol = pm.HalfNormal("tau_vol", priors.volatility_spread_sd)
                 z_vol = pm.Normal("z_vol", 0.0, 1.0, dims="geo")
                 scale = scale * volatility_factor(tau_vol, z_vol, pt.exp)[data["geo_of"]]
-            variance = (sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
-                        + error + error[prev])
+            moved = sigma_u**2 * scale**2 * innovation_variance(phi, gap, steps, pt.switch)
+            variance = moved + error + error[prev]
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
             if priors.observation_outliers == "transient":
                 outlier_rate = pm.Beta("outlier_rate", *beta_params(
@@ -722,6 +800,19 @@ class TransitionLocal(LocalFamily):
                 nu_excess = pm.Gamma("nu_excess", priors.tail_dof_shape, priors.tail_dof_rate)
                 nu = pm.Deterministic("nu", 2.0 + nu_excess)
                 pm.StudentT("y_obs", nu=nu, mu=mean + offset, sigma=sd, observed=data["y"])
+            elif priors.innovation_tails == "upward_jumps":
+                jump_rate = pm.Beta("jump_rate", *beta_params(priors.jump_rate_mean,
+                                                              priors.jump_rate_concentration))
+                jump_sd = pm.LogNormal("jump_sd", np.log(priors.jump_sd_median),
+                                       priors.jump_sd_log_sd)
+                # A jump moves the value as a year's innovation does (at the geo's sd scale).
+                width = jump_sd * scale * pt.sqrt(innovation_variance(phi, gap, steps,
+                                                                      pt.switch))
+                hit, shift = jump_components(jump_rate, width, gap, first, pt.switch,
+                                             pt.maximum)
+                pm.CustomDist("y_obs", mean + offset + shift, sd, hit,
+                              pt.switch(first > 0, 0.0, width), logp=jump_logp,
+                              observed=data["y"])
             else:
                 pm.Normal("y_obs", mean + offset, sd, observed=data["y"])
         return model
@@ -796,6 +887,9 @@ class TransitionLocal(LocalFamily):
             draws["pace_shift"] = reached
         if "nu" in post:
             draws["nu"] = stack_draws(post["nu"])
+        if "jump_rate" in post:
+            draws["jump_rate"] = stack_draws(post["jump_rate"])
+            draws["jump_sd"] = stack_draws(post["jump_sd"])
         if "tau_vol" in post:
             draws["tau_vol"] = stack_draws(post["tau_vol"])
         if "outlier_rate" in post:
@@ -861,6 +955,9 @@ class TransitionLocal(LocalFamily):
             drawn = (run_innovations(pool, runs, begin, step_ahead) if runs is not None
                      else innovations(rng, level.shape, nu, pool))
             excess = phi * excess + shock * drawn
+            if "jump_rate" in draws:  # at the path's sd scale, as in the fit
+                excess = excess + shock / sigma_u * upward_jumps(
+                    rng, draws["jump_rate"], draws["jump_sd"], level.shape)
             level = level + rate(level, pace, A, f) + excess
             forward.append(level)
         paths = paths_at(years, last_year, forward, draws["last_eta"],
@@ -886,6 +983,12 @@ class TransitionLocal(LocalFamily):
         s, sigma = float(truth["sigma_u"]), truth["sigma_src"]
         nu = (2.0 + rng.gamma(priors.tail_dof_shape, 1.0 / priors.tail_dof_rate)
               if priors.innovation_tails == "student_t" else None)
+        jumps = priors.innovation_tails == "upward_jumps"
+        if jumps:
+            jump_rate = rng.beta(*beta_params(priors.jump_rate_mean,
+                                              priors.jump_rate_concentration))
+            jump_sd = float(np.exp(rng.normal(np.log(priors.jump_sd_median),
+                                              priors.jump_sd_log_sd)))
         transient = priors.observation_outliers == "transient"
         if transient:
             outlier_rate = rng.beta(*beta_params(priors.outlier_rate_mean,
@@ -938,9 +1041,10 @@ class TransitionLocal(LocalFamily):
                 np.maximum, local_rate(priors.pace_curve_power, "numpy"))
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
                                      np.clip)
-            variance = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
-                        * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
-                        * vol[i] ** 2 + 2 * sigma[0] ** 2)
+            moved = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
+                     * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
+                     * vol[i] ** 2)
+            variance = moved + 2 * sigma[0] ** 2
             if sat:  # the new value's lever is taken at its mean (the fit takes it at the
                 # value drawn: the same to first order)
                 levers = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np, np.clip)
@@ -949,10 +1053,20 @@ class TransitionLocal(LocalFamily):
                 weights, variances = blip_components(variance, outlier_rate, outlier_sd,
                                                      levers[i])
                 variance = variances[rng.choice(4, p=np.asarray(weights) / np.sum(weights))]
+            if jumps:  # the likelihood's mixture: a jump in the interval or none
+                width = jump_sd * math.sqrt(moved) / s
+                hit, shift = jump_components(jump_rate, width, gap[i], first[i], np.where,
+                                             np.maximum)
+                y[i] = (mean[i] + shift + math.sqrt(variance) * rng.standard_normal()
+                        + (rng.random() < hit) * width * abs(rng.standard_normal()))
+                continue
             draw = rng.standard_normal() if nu is None else rng.standard_t(nu)
             y[i] = mean[i] + math.sqrt(variance) * draw
         if nu is not None:
             truth["nu_excess"] = np.array(nu - 2.0)
+        if jumps:
+            truth["jump_rate"] = np.array(jump_rate)
+            truth["jump_sd"] = np.array(jump_sd)
         if priors.innovation_sd_trend == "log_linear":
             truth["sigma_u_trend"] = np.array(trend)
         if transient:
