@@ -355,6 +355,8 @@ backtest-sixteenth: $(STAMP)  ## sixteenth round (used data only): R14 with runs
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R16_FOLDERS))
 
 # Seventeenth round: R14 with upward jumps in the yearly innovations (fitted and forecast).
+# Adopted by its pre-registered rule: R17 is the internet back-tests' setting, and
+# R17_FOLDERS the baseline of the next round.
 R17 := $(R14) --prior innovation_tails=upward_jumps
 R17_FOLDERS := $(call folders_1_11,seventeenth,r17)
 
