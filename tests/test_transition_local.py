@@ -586,13 +586,17 @@ def test_bounds_and_geos_without_values_get_a_clear_error():
     assert "transition_local" in FAMILIES
 
 
+def _dense_skeleton(n_geos: int):
+    """``n_geos`` SIMULATED geos with a value every year 2005-2020 (all 50%: to be simulated)."""
+    years = np.arange(2005, 2021)
+    index = np.repeat(np.arange(n_geos), years.size)
+    return series_from_arrays("sim_dense", tuple(f"sim_{i}" for i in range(n_geos)), index,
+                              np.tile(years, n_geos), np.full(index.size, 50.0))
+
+
 @pytest.mark.slow
 def test_fit_on_a_simulated_panel_recovers_the_process_parameters():
-    years = np.arange(2005, 2021)
-    geos = tuple(f"sim_{i}" for i in range(6))
-    index = np.repeat(np.arange(6), years.size)
-    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 6),
-                                  np.full(index.size, 50.0))
+    skeleton = _dense_skeleton(6)
     truth, y = TRANSITION_LOCAL.simulate(skeleton, TransitionLocalPriors(),
                                          np.random.default_rng(3))
     fit = fit_series(dataclasses.replace(skeleton, y=y), ModelSpec(family="transition_local"),
@@ -608,12 +612,7 @@ def test_fit_on_a_simulated_panel_recovers_the_process_parameters():
 
 @pytest.mark.slow
 def test_fit_recovers_how_much_the_geos_volatility_differs():
-    years = np.arange(2005, 2021)
-    n_geos = 12
-    geos = tuple(f"sim_{i}" for i in range(n_geos))
-    index = np.repeat(np.arange(n_geos), years.size)
-    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, n_geos),
-                                  np.full(index.size, 50.0))
+    skeleton = _dense_skeleton(12)
     priors = TransitionLocalPriors(volatility="regimes", volatility_spread_sd=1.0)
     truth, y = TRANSITION_LOCAL.simulate(skeleton, priors, np.random.default_rng(7))
     assert float(truth["tau_vol"]) > 0.5  # this seed's spells differ clearly (0.81)
@@ -689,11 +688,7 @@ def test_fit_recovers_the_upward_jumps_and_hands_them_to_the_forecast():
     # SIMULATED: twelve geos with jumps a third of the years, each large against the
     # normal innovations and the observation errors, with the back-tests' regimes and
     # pooled pace.
-    years = np.arange(2005, 2021)
-    geos = tuple(f"sim_{i}" for i in range(12))
-    index = np.repeat(np.arange(12), years.size)
-    skeleton = series_from_arrays("sim_dense", geos, index, np.tile(years, 12),
-                                  np.full(index.size, 50.0))
+    skeleton = _dense_skeleton(12)
     settings = _REGPOOL | {"innovation_tails": "upward_jumps", "innovation_sd_median": 0.05,
                            "obs_sd_dataset": 0.02, "jump_rate_mean": 0.3,
                            "jump_rate_concentration": 40.0, "jump_sd_median": 0.4,

@@ -985,16 +985,14 @@ class TransitionLocal(LocalFamily):
               if priors.innovation_tails == "student_t" else None)
         jumps = priors.innovation_tails == "upward_jumps"
         if jumps:
-            jump_rate = rng.beta(*beta_params(priors.jump_rate_mean,
-                                              priors.jump_rate_concentration))
-            jump_sd = float(np.exp(rng.normal(np.log(priors.jump_sd_median),
-                                              priors.jump_sd_log_sd)))
+            jump_rate, jump_sd = _rate_and_scale(rng, priors.jump_rate_mean,
+                                                 priors.jump_rate_concentration,
+                                                 priors.jump_sd_median, priors.jump_sd_log_sd)
         transient = priors.observation_outliers == "transient"
         if transient:
-            outlier_rate = rng.beta(*beta_params(priors.outlier_rate_mean,
-                                                 priors.outlier_rate_concentration))
-            outlier_sd = float(np.exp(rng.normal(np.log(priors.outlier_sd_median),
-                                                 priors.outlier_sd_log_sd)))
+            outlier_rate, outlier_sd = _rate_and_scale(
+                rng, priors.outlier_rate_mean, priors.outlier_rate_concentration,
+                priors.outlier_sd_median, priors.outlier_sd_log_sd)
         prev, gap, first = chain_of(series.geo_index, series.year)
         steps = max_gap(series)
         arrays = _arrays(series, priors)
@@ -1073,6 +1071,14 @@ class TransitionLocal(LocalFamily):
             truth["outlier_rate"] = np.array(outlier_rate)
             truth["outlier_sd"] = np.array(outlier_sd)
         return truth, y
+
+
+def _rate_and_scale(rng: np.random.Generator, rate_mean: float, rate_concentration: float,
+                    scale_median: float, scale_log_sd: float) -> tuple[float, float]:
+    """One prior draw of an occasional event's rate (Beta) and size's scale (log-normal):
+    transient blips' and upward jumps'."""
+    rate = rng.beta(*beta_params(rate_mean, rate_concentration))
+    return float(rate), float(np.exp(rng.normal(np.log(scale_median), scale_log_sd)))
 
 
 def _fitted_variance(post, draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray],
