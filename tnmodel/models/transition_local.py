@@ -560,11 +560,11 @@ def upward_jumps(rng: np.random.Generator, rate: np.ndarray, jump_sd: np.ndarray
 
 
 def jump_components(rate, width, gap, first, where, maximum):
-    """An observation's conditional with ``innovation_tails: upward_jumps``, given its
-    conditional sd ``sd`` without jumps: no jump (a normal), or a jump up of half-normal
-    scale ``width`` (this, plus the normal, is a skew-normal of scale ``sqrt(width**2 +
-    sd**2)`` and shape ``width / sd``), both shifted by the same ``shift`` so that the
-    mixture's mean is the conditional mean.
+    """The mixture an observation's conditional becomes with ``innovation_tails:
+    upward_jumps``: no jump (the normal of sd ``sd`` the model has without jumps), or a jump
+    up of half-normal scale ``width`` (the jump plus that normal is a skew-normal of scale
+    ``sqrt(width**2 + sd**2)`` and shape ``width / sd``: :func:`jump_logp`), both shifted by
+    the same ``shift`` so that the mixture's mean is the conditional mean.
 
     Returns ``hit, shift``: the chance of a jump in the interval (``1 - (1 - rate)**gap``;
     exact for a gap of one year, while over longer gaps the jumps of several years are taken
@@ -717,9 +717,8 @@ class TransitionLocal(LocalFamily):
     priors_class = TransitionLocalPriors
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "jump_rate",
-                 "jump_sd", "outlier_rate",
-                 "outlier_sd", "sigma_u_trend", "tau_sd_walk", "tau_drift", "sigma_sat",
-                 "tau_vol")
+                 "jump_sd", "outlier_rate", "outlier_sd", "sigma_u_trend", "tau_sd_walk",
+                 "tau_drift", "sigma_sat", "tau_vol")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -787,10 +786,10 @@ class TransitionLocal(LocalFamily):
             variance = moved + error + error[prev]
             sd = pt.switch(first > 0, 1.0, pt.sqrt(variance))  # first values: a constant
             if priors.observation_outliers == "transient":
-                outlier_rate = pm.Beta("outlier_rate", *beta_params(
-                    priors.outlier_rate_mean, priors.outlier_rate_concentration))
-                outlier_sd = pm.LogNormal("outlier_sd", np.log(priors.outlier_sd_median),
-                                          priors.outlier_sd_log_sd)
+                outlier_rate, outlier_sd = _rate_and_scale(
+                    ("outlier_rate", "outlier_sd"), priors.outlier_rate_mean,
+                    priors.outlier_rate_concentration, priors.outlier_sd_median,
+                    priors.outlier_sd_log_sd)
                 lever = blip_lever(phi, gap, prev, first, pt.switch, pt.maximum)
                 weights, variances = blip_components(variance, outlier_rate, outlier_sd, lever)
                 pm.Mixture("y_obs", w=pt.stack(weights), comp_dists=[
@@ -801,10 +800,10 @@ class TransitionLocal(LocalFamily):
                 nu = pm.Deterministic("nu", 2.0 + nu_excess)
                 pm.StudentT("y_obs", nu=nu, mu=mean + offset, sigma=sd, observed=data["y"])
             elif priors.innovation_tails == "upward_jumps":
-                jump_rate = pm.Beta("jump_rate", *beta_params(priors.jump_rate_mean,
-                                                              priors.jump_rate_concentration))
-                jump_sd = pm.LogNormal("jump_sd", np.log(priors.jump_sd_median),
-                                       priors.jump_sd_log_sd)
+                jump_rate, jump_sd = _rate_and_scale(
+                    ("jump_rate", "jump_sd"), priors.jump_rate_mean,
+                    priors.jump_rate_concentration, priors.jump_sd_median,
+                    priors.jump_sd_log_sd)
                 # A jump moves the value as a year's innovation does (at the geo's sd scale).
                 width = jump_sd * scale * pt.sqrt(innovation_variance(phi, gap, steps,
                                                                       pt.switch))
@@ -950,13 +949,13 @@ class TransitionLocal(LocalFamily):
                 step = rng.standard_normal(
                     (level.shape[0], 1) if draws.get("drift_common", False) else level.shape)
                 pace = pace + tau_drift[:, None] * step
-            shock = (sigma_u * np.exp(log_sd) * path_volatility
-                     * innovation_scale(level, scaling, _invlogit_np, np.clip))
+            spread = (np.exp(log_sd) * path_volatility  # the innovation sd per unit sigma_u
+                      * innovation_scale(level, scaling, _invlogit_np, np.clip))
             drawn = (run_innovations(pool, runs, begin, step_ahead) if runs is not None
                      else innovations(rng, level.shape, nu, pool))
-            excess = phi * excess + shock * drawn
+            excess = phi * excess + sigma_u * spread * drawn
             if "jump_rate" in draws:  # at the path's sd scale, as in the fit
-                excess = excess + shock / sigma_u * upward_jumps(
+                excess = excess + spread * upward_jumps(
                     rng, draws["jump_rate"], draws["jump_sd"], level.shape)
             level = level + rate(level, pace, A, f) + excess
             forward.append(level)
@@ -1073,12 +1072,18 @@ class TransitionLocal(LocalFamily):
         return truth, y
 
 
-def _rate_and_scale(rng: np.random.Generator, rate_mean: float, rate_concentration: float,
-                    scale_median: float, scale_log_sd: float) -> tuple[float, float]:
-    """One prior draw of an occasional event's rate (Beta) and size's scale (log-normal):
-    transient blips' and upward jumps'."""
-    rate = rng.beta(*beta_params(rate_mean, rate_concentration))
-    return float(rate), float(np.exp(rng.normal(np.log(scale_median), scale_log_sd)))
+def _rate_and_scale(source, rate_mean: float, rate_concentration: float,
+                    scale_median: float, scale_log_sd: float) -> tuple:
+    """The priors of an occasional event's rate (Beta) and size's scale (log-normal), for
+    transient blips and upward jumps: with ``source`` a pair of names, the two PyMC
+    variables (inside the current model); with ``source`` a numpy Generator, one draw."""
+    alpha, beta = beta_params(rate_mean, rate_concentration)
+    if isinstance(source, np.random.Generator):
+        rate = source.beta(alpha, beta)
+        return rate, np.exp(source.normal(np.log(scale_median), scale_log_sd))
+    rate_name, scale_name = source
+    return (pm.Beta(rate_name, alpha, beta),
+            pm.LogNormal(scale_name, np.log(scale_median), scale_log_sd))
 
 
 def _fitted_variance(post, draws: dict[str, np.ndarray], arrays: dict[str, np.ndarray],
