@@ -1,6 +1,6 @@
 """The analysis scripts of the back-tests (scripts/spread_bound.py, reversion.py,
 compare_variants.py, bar_chance.py, by_level.py, recalibrate_pit.py, changes_by_level.py,
-backtest_table.py, miss_ceiling.py).
+backtest_table.py, miss_ceiling.py, surprise_shape.py).
 
 Every series and forecast here is SIMULATED (``sim_*`` geos).
 """
@@ -38,6 +38,7 @@ recalibrate_pit = _script("recalibrate_pit")
 changes_by_level = _script("changes_by_level")
 backtest_table = _script("backtest_table")
 miss_ceiling = _script("miss_ceiling")
+surprise_shape = _script("surprise_shape")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -546,3 +547,60 @@ def test_by_cutoff_shows_the_era_that_lifted_every_outcome():
     assert table.loc["2015/h3", "mean_z"] == pytest.approx(1.0, abs=0.2)
     assert table.loc["2012/h3", "mean_z"] == pytest.approx(0.0, abs=0.2)
     assert table.loc["2012/h3", "n"] == 200
+
+
+def _chain(n_geos: int, years: int):
+    """``prev``, ``gap`` and ``first`` of ``n_geos`` SIMULATED geos with a value every year."""
+    index = np.arange(n_geos * years)
+    first = (index % years == 0).astype(int)
+    return np.where(first == 1, index, index - 1), np.where(first == 1, 0, 1), first
+
+
+@pytest.mark.parametrize("skewed", [False, True])
+def test_surprise_shape_tells_surprises_skewed_up_from_normal_ones(skewed):
+    # SIMULATED: 400 geos x 6 years on logits rising 0.3 a year, surprises of sd 0.2 that
+    # are normal or (centred) exponential: skewed up, with a short tail down.
+    rng = np.random.default_rng(4)
+    prev, gap, first = _chain(400, 6)
+    shocks = (rng.exponential(1.0, prev.size) - 1.0 if skewed
+              else rng.standard_normal(prev.size))
+    eta = np.zeros(prev.size)
+    for i in range(prev.size):
+        eta[i] = -2.0 if first[i] else eta[prev[i]] + 0.3 + 0.2 * shocks[i]
+    mean = np.where(first == 1, eta, eta[prev] + 0.3)[:, None]
+    table = surprise_shape.surprise_table(eta[:, None], mean, np.full((prev.size, 1), 0.04),
+                                          prev, gap, first)
+    assert len(table) == 400 * 5
+    summary = surprise_shape.shape_summary(table, normal=True).iloc[0]
+    if skewed:  # a fall needs a shock below -1.5, which the exponential never gives
+        assert summary["skewness"] > 1.5 and summary["fell"] == 0.0
+        assert summary["below_-1.28"] < 0.02 < 0.05 < summary["above_1.28"]
+    else:
+        assert abs(summary["skewness"]) < 0.2
+        assert summary["below_-1.28"] == pytest.approx(0.10, abs=0.02)
+        assert summary["fell"] == pytest.approx(stats.norm.cdf(-1.5), abs=0.01)
+    # The normal conditionals give a fall when the shock is below -1.5 sd, either way.
+    assert summary["p_fall_normal"] == pytest.approx(stats.norm.cdf(-1.5), abs=5e-4)
+    assert "p_fall_normal" not in surprise_shape.shape_summary(table, normal=False)
+
+
+def test_falls_by_part_shows_which_part_of_the_forecast_gives_the_falls():
+    # SIMULATED forecast: the level at 50% (logit 0), one year ahead logit 0.2 plus the
+    # innovation (sd sigma_u) and the new observation error (sd sigma_src) only.
+    n, geos = 20000, 3
+    draws = {"last_eta": np.zeros((n, geos)), "sigma_u": np.full(n, 0.2),
+             "sigma_src": np.full((n, 1), 0.05), "last_error_sd": np.zeros((n, geos))}
+
+    def forecast(d, rng):
+        logit = (0.2 + d["sigma_u"][:, None] * rng.standard_normal((n, geos))
+                 + d["sigma_src"][:, :1] * rng.standard_normal((n, geos)))
+        return 100.0 / (1.0 + np.exp(-logit))
+
+    table = surprise_shape.falls_by_part(forecast, draws, np.array([True, True, False]))
+    assert table.loc["full forecast", "p_fall"] == pytest.approx(
+        stats.norm.cdf(-0.2 / np.hypot(0.2, 0.05)), abs=0.01)
+    assert table.loc["without innovations", "p_fall"] < 1e-4
+    assert table.loc["without innovations", "q10_below"] == 0.0
+    assert table.loc["full forecast", "q10_below"] == 1.0
+    # Parts the draws do not have are not listed.
+    assert "without jumps" not in table.index and "with the geo's own pace" not in table.index

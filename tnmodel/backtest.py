@@ -669,8 +669,8 @@ def run_backtest(
     return BacktestResult(scores, metrics, pit, brier, pd.DataFrame(fit_rows), manifest)
 
 
-def _series(train: pd.DataFrame, geos: tuple[str, ...], upper: float | None,
-            indicator: str):
+def training_series(train: pd.DataFrame, geos: tuple[str, ...], upper: float | None,
+                    indicator: str):
     """The Bayesian families' input: ``train``'s rows of ``geos``, as percent of ``upper``."""
     from tnmodel.models import series_from_arrays
 
@@ -688,7 +688,7 @@ def _bayesian_draws(model, train, geos, years, upper, settings, sampler, gates, 
     from tnmodel.models import FAMILIES, ConvergenceError, ModelSpec, fit_series
 
     t0 = time.perf_counter()
-    series, scale = _series(train, geos, upper, indicator)
+    series, scale = training_series(train, geos, upper, indicator)
     progress(f"cutoff {cutoff}: fitting {model} ({series.n_obs} observations, "
              f"{len(geos)} geo{'s' if len(geos) > 1 else ''})")
     row = {"model": model, "cutoff": cutoff, "role": "forecast"}
@@ -727,7 +727,7 @@ def _reference_priors(model, reference, frame, cutoff, upper, settings, sampler,
         return None, row | {"status": f"failed: the reference panel has {len(geos)} geo(s) "
                             f"with data up to {cutoff} besides the back-tested ones; "
                             "pooled priors need at least 2", "seconds": 0.0}
-    series, _ = _series(panel, geos, upper, indicator)
+    series, _ = training_series(panel, geos, upper, indicator)
     progress(f"cutoff {cutoff}: learning {model}'s priors from the reference panel "
              f"({series.n_obs} observations, {len(geos)} geos)")
     try:

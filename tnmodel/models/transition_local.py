@@ -84,6 +84,7 @@ error says so): use the ``transition`` family for sparse, bounded series.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Literal
 
@@ -817,43 +818,17 @@ class TransitionLocal(LocalFamily):
         return model
 
     def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
-        post = posterior.posterior
-        draws = {name: stack_draws(post[name]) for name in
-                 ("omega", "asymptote", "floor", "phi", "sigma_u", "sigma_src", "sigma_part")}
-        scaling = ("binomial" if float(posterior["constant_data"]["binomial_scaling"]) > 0.5
-                   else "constant")
-        constant = posterior["constant_data"]
-        power = float(constant["pace_power"]) if "pace_power" in constant else 1.0
-        arrays = _arrays(series, TransitionLocalPriors(innovation_scaling=scaling,
-                                                       pace_curve_power=power))
-        rate = local_rate(power, "numpy")
-        n = draws["phi"].shape[0]
-        offset = np.zeros((series.n_obs, n))
-        if "delta" in post:
-            offset = series.break_matrix() @ stack_draws(post["delta"]).T  # (obs, sample)
-        eta = arrays["y"][:, None] - offset
+        post, constant = posterior.posterior, posterior["constant_data"]
+        fitted = fitted_conditionals(posterior, series)
+        draws, arrays, eta, mean, excess, error = (
+            fitted.draws, fitted.arrays, fitted.eta, fitted.mean, fitted.excess, fitted.error)
+        scaling, power, drift = fitted.scaling, fitted.power, fitted.drift
         gap, first = arrays["gap"][:, None], arrays["first"][:, None]
-        pace = draws["omega"].T[arrays["geo_of"]]
-        if "drift" in post:
-            drift = np.moveaxis(stack_draws(post["drift"]), 0, -1)  # (geo, year, sample)
-            pace = drifting_pace(pace, drift, arrays["geo_of"],
-                                 arrays["year_index"][arrays["prev"]], drift.shape[1] - 1,
-                                 np.minimum)
-        mean, excess = conditional_means(
-            eta, pace, draws["asymptote"], draws["floor"],
-            draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
-            rate)
-        error = (draws["sigma_src"].T[arrays["src"]] ** 2
-                 + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
-        if "sigma_sat" in post:
-            draws["sigma_sat"] = stack_draws(post["sigma_sat"])
-            error = error + (draws["sigma_sat"] * arrays["saturation_lever"][:, None]) ** 2
         resampled = ("resampled_innovations" in constant
                      and float(constant["resampled_innovations"]) > 0.5)
         filtered = "filtered_blip" in constant and float(constant["filtered_blip"]) > 0.5
         if resampled or filtered:
-            variance = _fitted_variance(post, draws, arrays, eta, scaling, error,
-                                        max_gap(series))
+            variance = fitted.variance(posterior, series)
         if resampled:
             draws["surprise_pool"] = surprise_pool(eta, mean, variance, arrays["gap"],
                                                    arrays["first"])
@@ -1070,6 +1045,65 @@ class TransitionLocal(LocalFamily):
             truth["outlier_rate"] = np.array(outlier_rate)
             truth["outlier_sd"] = np.array(outlier_sd)
         return truth, y
+
+
+@dataclasses.dataclass(frozen=True)
+class FittedConditionals:
+    """Each observation's conditional given its geo's previous one, as a fit of this family
+    has it, per posterior draw (arrays (obs, sample)): ``eta`` (on today's definition),
+    ``mean``, the interval's ``excess`` pace and the observation-error variance ``error``;
+    with the ``draws`` read on the way (the forecast's start), the series' ``arrays``, the
+    innovation ``scaling``, the pace curve's ``power`` and the pace ``drift`` (geo, year,
+    sample; ``None`` without one)."""
+
+    draws: dict[str, np.ndarray]
+    arrays: dict[str, np.ndarray]
+    scaling: str
+    power: float
+    eta: np.ndarray
+    mean: np.ndarray
+    excess: np.ndarray
+    error: np.ndarray
+    drift: np.ndarray | None
+
+    def variance(self, posterior: xr.DataTree, series: SeriesData) -> np.ndarray:
+        """Each observation's conditional variance (obs, sample): :func:`_fitted_variance`."""
+        return _fitted_variance(posterior.posterior, self.draws, self.arrays, self.eta,
+                                self.scaling, self.error, max_gap(series))
+
+
+def fitted_conditionals(posterior: xr.DataTree, series: SeriesData) -> FittedConditionals:
+    """The fit's conditionals of ``series`` (see :class:`FittedConditionals`)."""
+    post, constant = posterior.posterior, posterior["constant_data"]
+    draws = {name: stack_draws(post[name]) for name in
+             ("omega", "asymptote", "floor", "phi", "sigma_u", "sigma_src", "sigma_part")}
+    scaling = "binomial" if float(constant["binomial_scaling"]) > 0.5 else "constant"
+    power = float(constant["pace_power"]) if "pace_power" in constant else 1.0
+    arrays = _arrays(series, TransitionLocalPriors(innovation_scaling=scaling,
+                                                   pace_curve_power=power))
+    rate = local_rate(power, "numpy")
+    n = draws["phi"].shape[0]
+    offset = np.zeros((series.n_obs, n))
+    if "delta" in post:
+        offset = series.break_matrix() @ stack_draws(post["delta"]).T  # (obs, sample)
+    eta = arrays["y"][:, None] - offset
+    gap, first = arrays["gap"][:, None], arrays["first"][:, None]
+    pace, drift = draws["omega"].T[arrays["geo_of"]], None
+    if "drift" in post:
+        drift = np.moveaxis(stack_draws(post["drift"]), 0, -1)  # (geo, year, sample)
+        pace = drifting_pace(pace, drift, arrays["geo_of"],
+                             arrays["year_index"][arrays["prev"]], drift.shape[1] - 1,
+                             np.minimum)
+    mean, excess = conditional_means(
+        eta, pace, draws["asymptote"], draws["floor"],
+        draws["phi"], arrays["prev"], gap, first, max_gap(series), np.where, np.maximum,
+        rate)
+    error = (draws["sigma_src"].T[arrays["src"]] ** 2
+             + arrays["part"][:, None] * draws["sigma_part"] ** 2)  # (obs, sample)
+    if "sigma_sat" in post:
+        draws["sigma_sat"] = stack_draws(post["sigma_sat"])
+        error = error + (draws["sigma_sat"] * arrays["saturation_lever"][:, None]) ** 2
+    return FittedConditionals(draws, arrays, scaling, power, eta, mean, excess, error, drift)
 
 
 def _rate_and_scale(source, rate_mean: float, rate_concentration: float,
