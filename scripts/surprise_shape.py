@@ -59,26 +59,24 @@ def shape_summary(table: pd.DataFrame, normal: bool) -> pd.DataFrame:
     return pd.DataFrame([row]).round(3)
 
 
-def _without(draws: dict[str, np.ndarray], **zeroed: bool) -> dict[str, np.ndarray]:
-    out = dict(draws)
-    for name in ("last_error_sd", "sigma_src", "sigma_u"):
-        if zeroed.get(name):
-            out[name] = np.zeros_like(draws[name])
-    for name in ("mu_omega", "tau_vol", "jump_rate"):  # the forecast then does without
-        if zeroed.get(name):
-            out.pop(name, None)
-    return out
+#: Draws a part is left out by: set to 0 (the rest are dropped: the forecast then does without).
+ZEROED = ("last_error_sd", "sigma_src", "sigma_u")
+
+#: The parts left out, in turn: each a name and the draws that leave it out.
+PARTS = {"full forecast": (),
+         "without the last value's error": ("last_error_sd",),
+         "without new observation errors": ("sigma_src",),
+         "without either observation error": ("last_error_sd", "sigma_src"),
+         "without innovations": ("sigma_u",),
+         "with the geo's own pace": ("mu_omega",),
+         "without a fresh volatility spell": ("tau_vol",),
+         "without jumps": ("jump_rate",)}
 
 
-#: The parts left out, in turn: each a name and what :func:`_without` drops.
-PARTS = {"full forecast": {},
-         "without the last value's error": {"last_error_sd": True},
-         "without new observation errors": {"sigma_src": True},
-         "without either observation error": {"last_error_sd": True, "sigma_src": True},
-         "without innovations": {"sigma_u": True},
-         "with the geo's own pace": {"mu_omega": True},
-         "without a fresh volatility spell": {"tau_vol": True},
-         "without jumps": {"jump_rate": True}}
+def _without(draws: dict[str, np.ndarray], names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    out = {name: values for name, values in draws.items()
+           if name not in names or name in ZEROED}
+    return out | {name: np.zeros_like(draws[name]) for name in names if name in ZEROED}
 
 
 def falls_by_part(forecast, draws: dict[str, np.ndarray], at_cutoff: np.ndarray,
@@ -91,10 +89,10 @@ def falls_by_part(forecast, draws: dict[str, np.ndarray], at_cutoff: np.ndarray,
     """
     level = 100.0 / (1.0 + np.exp(-draws["last_eta"]))  # (sample, geo)
     rows = []
-    for part, zeroed in PARTS.items():
-        if any(name not in draws for name in zeroed):
+    for part, names in PARTS.items():
+        if any(name not in draws for name in names):
             continue
-        values = forecast(_without(draws, **zeroed), np.random.default_rng(seed))
+        values = forecast(_without(draws, names), np.random.default_rng(seed))
         below = values < level
         q10 = np.quantile(values, 0.1, axis=0) < level.mean(axis=0)
         rows.append({"forecast": part, "p_fall": below[:, at_cutoff].mean(),
@@ -109,7 +107,13 @@ def main() -> None:
         read_backtest_csv,
         training_series,
     )
-    from tnmodel.models import FAMILIES, ModelSpec, SamplerSettings, fit_series
+    from tnmodel.models import (
+        FAMILIES,
+        ConvergenceError,
+        ModelSpec,
+        SamplerSettings,
+        fit_series,
+    )
     from tnmodel.models.transition_local import fitted_conditionals
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -134,9 +138,12 @@ def main() -> None:
     train = frame[frame["year"] <= args.cutoff]
     geos = tuple(sorted(train["geo"].unique()))
     series, _ = training_series(train, geos, args.upper, args.indicator)
-    fit = fit_series(series, ModelSpec(family="transition_local", priors=settings),
-                     SamplerSettings(chains=args.chains, draws=args.draws, tune=args.tune),
-                     args.seed + args.cutoff)
+    try:
+        fit = fit_series(series, ModelSpec(family="transition_local", priors=settings),
+                         SamplerSettings(chains=args.chains, draws=args.draws, tune=args.tune),
+                         args.seed + args.cutoff)
+    except ConvergenceError as exc:
+        raise SystemExit(f"{args.data}, cut-off {args.cutoff}: {exc}") from None
     fitted = fitted_conditionals(fit.posterior, series)
     arrays = fitted.arrays
     table = surprise_table(fitted.eta, fitted.mean, fitted.variance(fit.posterior, series),

@@ -588,16 +588,22 @@ def test_falls_by_part_shows_which_part_of_the_forecast_gives_the_falls():
     # SIMULATED forecast: the level at 50% (logit 0), one year ahead logit 0.2 plus the
     # innovation (sd sigma_u) and the new observation error (sd sigma_src) only.
     n, geos = 20000, 3
+    # With "tau_vol" among the draws the innovations are twice as wide (a stand-in for the
+    # fresh volatility spell, which a forecast without that draw goes without).
     draws = {"last_eta": np.zeros((n, geos)), "sigma_u": np.full(n, 0.2),
-             "sigma_src": np.full((n, 1), 0.05), "last_error_sd": np.zeros((n, geos))}
+             "sigma_src": np.full((n, 1), 0.05), "last_error_sd": np.zeros((n, geos)),
+             "tau_vol": np.full(n, 0.5)}
 
     def forecast(d, rng):
-        logit = (0.2 + d["sigma_u"][:, None] * rng.standard_normal((n, geos))
+        spell = 2.0 if "tau_vol" in d else 1.0
+        logit = (0.2 + spell * d["sigma_u"][:, None] * rng.standard_normal((n, geos))
                  + d["sigma_src"][:, :1] * rng.standard_normal((n, geos)))
         return 100.0 / (1.0 + np.exp(-logit))
 
     table = surprise_shape.falls_by_part(forecast, draws, np.array([True, True, False]))
     assert table.loc["full forecast", "p_fall"] == pytest.approx(
+        stats.norm.cdf(-0.2 / np.hypot(0.4, 0.05)), abs=0.01)
+    assert table.loc["without a fresh volatility spell", "p_fall"] == pytest.approx(
         stats.norm.cdf(-0.2 / np.hypot(0.2, 0.05)), abs=0.01)
     assert table.loc["without innovations", "p_fall"] < 1e-4
     assert table.loc["without innovations", "q10_below"] == 0.0
