@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -329,6 +329,12 @@ PANELS_1_11 := _ 2 3 4 5 6 7 8 9 10 11
 # dev/ROUND/internet_heldout*_SUFFIX; $(call folders_1_11,ROUND,SUFFIX): those folders.
 panels_1_11 = $(foreach p,$(PANELS_1_11),$(call heldout,internet_users_heldout$(subst _,,$(p)),--model transition_local $(2),dev/$(1)/internet_heldout$(subst _,,$(p))_$(3)) && ) true
 folders_1_11 = $(foreach p,$(PANELS_1_11),$(BACKTESTS)/dev/$(1)/internet_heldout$(subst _,,$(p))_$(2))
+# $(call shipped_new_and_original,ROUND,SETTINGS,NAME,NEW_CUTOFFS,CUTOFFS,SUFFIX): a shipped
+# back-test at its new and its original cut-offs, into dev/ROUND/NAME_new_SUFFIX and NAME_SUFFIX.
+shipped_new_and_original = $(SHIPPED) $(4) $(2) --out $(BACKTESTS)/dev/$(1)/$(3)_new_$(6) && \
+	$(SHIPPED) $(5) $(2) --out $(BACKTESTS)/dev/$(1)/$(3)_$(6)
+panel_both = $(call shipped_new_and_original,$(1),$(2),internet_panel,$(PANEL_NEW_CUTOFFS),$(PANEL_CUTOFFS),$(3))
+vietnam_both = $(call shipped_new_and_original,$(1),$(2),vietnam,$(VIETNAM_NEW_CUTOFFS),$(VIETNAM_CUTOFFS),$(3))
 R14_FOLDERS := $(REGPOOL_FOLDERS) $(BACKTESTS)/internet_heldout11_r14
 R15_FOLDERS := $(call folders_1_11,fifteenth,r15)
 
@@ -349,8 +355,7 @@ R16_FOLDERS := $(call folders_1_11,sixteenth,r16)
 
 backtest-sixteenth: $(STAMP)  ## sixteenth round (used data only): R14 with runs of surprises
 	$(call panels_1_11,sixteenth,$(R16),r16)
-	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R16) --out $(BACKTESTS)/dev/sixteenth/internet_panel_new_r16
-	$(SHIPPED) $(PANEL_CUTOFFS) $(R16) --out $(BACKTESTS)/dev/sixteenth/internet_panel_r16
+	$(call panel_both,sixteenth,$(R16),r16)
 	# The pre-registered decision: panels 1-11 pooled.
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R16_FOLDERS))
 
@@ -362,10 +367,8 @@ R17_FOLDERS := $(call folders_1_11,seventeenth,r17)
 
 backtest-seventeenth: $(STAMP)  ## seventeenth round (used data only): R14 with upward jumps
 	$(call panels_1_11,seventeenth,$(R17),r17)
-	$(SHIPPED) $(PANEL_NEW_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/internet_panel_new_r17
-	$(SHIPPED) $(PANEL_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/internet_panel_r17
-	$(SHIPPED) $(VIETNAM_NEW_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/vietnam_new_r17
-	$(SHIPPED) $(VIETNAM_CUTOFFS) $(R17) --out $(BACKTESTS)/dev/seventeenth/vietnam_r17
+	$(call panel_both,seventeenth,$(R17),r17)
+	$(call vietnam_both,seventeenth,$(R17),r17)
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R17_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)

@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tnmodel.models import inv_logit_percent
+
 #: A standard normal's 90% quantile: the 80% interval's edge.
 EDGE80 = stats.norm.ppf(0.9)
 
@@ -43,7 +45,7 @@ def surprise_table(eta: np.ndarray, mean: np.ndarray, variance: np.ndarray, prev
     before = eta[prev][keep]
     sd = np.sqrt(variance[keep])
     return pd.DataFrame({
-        "level": 100.0 / (1.0 + np.exp(-before.mean(axis=1))),
+        "level": inv_logit_percent(before.mean(axis=1)),
         "fell": eta[keep].mean(axis=1) < before.mean(axis=1),
         "z": ((eta[keep] - mean[keep]) / sd).mean(axis=1),
         "p_fall_normal": stats.norm.cdf((before - mean[keep]) / sd).mean(axis=1)})
@@ -87,7 +89,7 @@ def falls_by_part(forecast, draws: dict[str, np.ndarray], at_cutoff: np.ndarray,
     ``forecast(draws, rng)`` returns one year ahead, percent (sample, geo); ``at_cutoff``
     marks the geos whose last value is at the cut-off (the others are left out).
     """
-    level = 100.0 / (1.0 + np.exp(-draws["last_eta"]))  # (sample, geo)
+    level = inv_logit_percent(draws["last_eta"])  # (sample, geo)
     rows = []
     for part, names in PARTS.items():
         if any(name not in draws for name in names):
