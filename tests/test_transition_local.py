@@ -26,6 +26,8 @@ from tnmodel.models.transition_local import (
     TRANSITION_LOCAL,
     TransitionLocalPriors,
     UnsupportedSeries,
+    ar1_onward,
+    ar1_path,
     filtered_blips,
     innovation_variance,
     skew_normal_logp,
@@ -41,13 +43,14 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
                     scaling="constant", nu=None, blips=None, power=1.0, trend=0.0,
-                    drift=None, sd_walk=None, sat=0.0, jumps=None):
+                    drift=None, sd_walk=None, sat=0.0, jumps=None, sd_path=None):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
     ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``;
     ``drift``: the pace of the step into year ``y`` is ``omega + drift[y - years[0]]``;
     ``sd_walk``: the innovation sd in year ``y`` is ``sigma_u * exp(sd_walk[y - years[0]] -
-    sd_walk[years[-1] - years[0]])``; ``sat``: each value has an extra error of ``sat / (1 -
+    sd_walk[years[-1] - years[0]])``; ``sd_path``: it is ``sigma_u * exp(sd_path[y -
+    years[0]])``; ``sat``: each value has an extra error of ``sat / (1 -
     p)`` at its share ``p`` (at most 0.99); ``jumps = (rate, sd)``: each interval has, with
     probability ``1 - (1 - rate)**k``, a jump up of half-normal scale ``sd`` (times the
     innovations' sqrt(V_k)), and the whole is centred."""
@@ -67,6 +70,8 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
         var *= math.exp(2 * trend * (years[i] - years[-1]))
         if sd_walk is not None:
             var *= math.exp(2 * (sd_walk[years[i] - years[0]] - sd_walk[years[-1] - years[0]]))
+        if sd_path is not None:
+            var *= math.exp(2 * sd_path[years[i] - years[0]])
         shares = [min(1.0 / (1.0 + math.exp(-v)), 0.99) for v in (y[i - 1], y[i])]
         scale = math.sqrt(var + 2 * sigma_obs**2 + sum((sat / (1 - p)) ** 2 for p in shares))
         if blips is not None:
@@ -121,6 +126,17 @@ _GAPPY_PARAMETERS = {"omega": np.array([0.4]), "asymptote": 0.8, "floor": 0.2, "
                      "sigma_u": 0.15, "sigma_src": np.array([0.05, 0.15, 0.25])}
 #: Seven steps of a walk: the gappy series' grid of years is 2010-2017.
 _WALK = np.array([-2.0, -1.0, 0.5, 0.0, -1.0, 1.0, 0.5])
+#: The standard normal draws of a mean-reverting sd's AR over the same eight years.
+_AR_DRAWS = np.array([-1.0, 0.5, 2.0, -0.5, 0.0, 1.0, -1.5, 0.3])
+
+
+def _ar1_by_hand(rho, tau, draws):
+    """The stationary AR(1) of log sigma_u as a recursion: s0 = tau z0, then rho s +
+    tau sqrt(1 - rho^2) z."""
+    path = [tau * draws[0]]
+    for z in draws[1:]:
+        path.append(rho * path[-1] + tau * math.sqrt(1 - rho**2) * z)
+    return np.array(path)
 
 
 def _gappy_loglik_by_hand(series, years, **options) -> float:
@@ -166,15 +182,19 @@ def test_pace_curve_power_log_likelihood_equals_the_loop_with_that_curve():
      {"sd_walk": np.r_[0.0, 0.2 * np.cumsum(_WALK)]}),
     ({"pace_drift": "random_walk"}, {"tau_drift": 0.05, "z_drift": _WALK[None, :]},
      {"drift": np.r_[0.0, 0.05 * np.cumsum(_WALK)]}),
-], ids=["sd_trend", "sd_walk", "pace_drift"])
+    ({"innovation_sd_trend": "mean_reverting"},
+     {"rho_sd": 0.7, "tau_sd_path": 0.3, "z_sd_path": _AR_DRAWS},
+     {"sd_path": _ar1_by_hand(0.7, 0.3, _AR_DRAWS)}),
+], ids=["sd_trend", "sd_walk", "pace_drift", "sd_ar1"])
 def test_eleventh_round_options_log_likelihood_equals_the_loop(settings, fixed, loop):
     years, series = _gappy_series()
     model = TRANSITION_LOCAL.build_model(series, TransitionLocalPriors(**settings))
     expected = _gappy_loglik_by_hand(series, years, **loop)
     assert _observed_loglik(model, {**_GAPPY_PARAMETERS, **fixed}) == pytest.approx(
         expected, rel=1e-9)
-    # The option moves the likelihood: sigma_u is the sd at the last value, so the sd's
-    # trend or walk changes the earlier terms; the drift changes the paces.
+    # The option moves the likelihood: sigma_u is the sd at the last value (the AR's mean
+    # with the mean-reverting sd), so the sd's trend, walk or AR changes the terms; the
+    # drift changes the paces.
     assert expected != pytest.approx(_gappy_loglik_by_hand(series, years), rel=1e-3)
 
 
@@ -755,7 +775,9 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"observation_error": "near_saturation"},
                                                  21),
                                                 ({"volatility": "regimes"}, 22),
-                                                ({"innovation_tails": "upward_jumps"}, 23)])
+                                                ({"innovation_tails": "upward_jumps"}, 23),
+                                                ({"innovation_sd_trend": "mean_reverting"},
+                                                 24)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 
@@ -965,3 +987,54 @@ def test_sd_walk_forecast_walks_on_from_the_last_sd_in_every_geo_at_once():
     assert logits[:, 0, 0].var() == pytest.approx(0.01 * math.exp(0.5), rel=0.05)
     # The walk is shared: the two geos' squared shocks move together.
     assert np.corrcoef(logits[:, 0, 0] ** 2, logits[:, 1, 0] ** 2)[0, 1] > 0.1
+
+
+def test_ar1_path_is_stationary_with_its_persistence_and_marginal_sd():
+    rng = np.random.default_rng(12)
+    paths = np.stack([ar1_path(0.6, 0.4, z, 12, np) for z in rng.standard_normal((40000, 12))])
+    # The same sd in every year (stationary from the first) and lag-k correlation rho^k.
+    np.testing.assert_allclose(paths.std(axis=0), 0.4, rtol=0.03)
+    for k in (1, 3):
+        assert np.corrcoef(paths[:, 5], paths[:, 5 + k])[0, 1] == pytest.approx(0.6**k,
+                                                                                abs=0.02)
+    # Run on past its years, it keeps both.
+    onward = ar1_onward(rng, paths, np.full(40000, 0.6), np.full(40000, 0.4), 4)
+    assert onward.shape == (40000, 16)
+    np.testing.assert_array_equal(onward[:, :12], paths)
+    np.testing.assert_allclose(onward[:, 12:].std(axis=0), 0.4, rtol=0.03)
+    assert np.corrcoef(paths[:, -1], onward[:, 13])[0, 1] == pytest.approx(0.36, abs=0.02)
+
+
+def test_mean_reverting_sd_forecast_starts_from_the_fitted_era_and_reverts_to_the_typical():
+    # Two geos, the second's last value a year earlier; the fitted AR's grid is 2017-2020.
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), [0] * 4 + [1] * 3,
+                                list(range(2017, 2021)) + list(range(2017, 2020)), [50.0] * 7)
+    n = 40000
+    draws = _draws(series, n=n, excess=0.0, phi=1e-6)
+    draws["floor"] = np.full(n, 1.0)  # pace omega = 0 at every level: only the shocks
+    rho, tau = 0.5, 0.4
+    # A calm era: log sd -1 in 2019 and 2020 (sd 0.37 of the typical).
+    draws |= {"sd_path": np.tile([0.0, 0.0, -1.0, -1.0], (n, 1)), "rho_sd": np.full(n, rho),
+              "tau_sd_path": np.full(n, tau), "sd_path_first_year": np.array(2017.0)}
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.arange(2020, 2028),
+                                          np.random.default_rng(13))
+    logits = np.log(values / (100 - values))
+    shocks = np.diff(logits, axis=2)  # each year's innovation (the errors are ~0)
+    # The second geo's step into 2020 (from 0, its last logit) is on the fitted path: sd
+    # 0.1 e^-1 exactly.
+    assert logits[:, 1, 0].std() == pytest.approx(0.1 * math.exp(-1), rel=0.03)
+    # Into 2021 both geos take the AR's next year: log sd ~ Normal(-rho, tau^2 (1 - rho^2)),
+    # one draw for both, so E[shock^2] = 0.01 exp(-2 rho + 2 tau^2 (1 - rho^2)).
+    for geo in (0, 1):
+        assert (shocks[:, geo, 0] ** 2).mean() == pytest.approx(
+            0.01 * math.exp(-2 * rho + 2 * tau**2 * (1 - rho**2)), rel=0.05)
+    assert np.corrcoef(shocks[:, 0, 0] ** 2, shocks[:, 1, 0] ** 2)[0, 1] > 0.1
+    # Seven years on the era has faded: the typical sd's variance, exp(2 tau^2) times 0.01.
+    assert (shocks[:, 0, -1] ** 2).mean() == pytest.approx(0.01 * math.exp(2 * tau**2),
+                                                           rel=0.06)
+    # Without the AR every year's sd is the typical, 0.1.
+    del draws["sd_path"]
+    plain, _ = TRANSITION_LOCAL.forecast(draws, series, np.arange(2020, 2028),
+                                         np.random.default_rng(13))
+    assert np.diff(np.log(plain / (100 - plain)), axis=2)[:, 0, 0].std() == pytest.approx(
+        0.1, rel=0.03)

@@ -40,7 +40,9 @@ OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend
                                           ("tau_sd_walk", None, "tau_sd_walk"),
                                           ("tau_drift", None, "tau_drift"),
                                           ("sigma_sat", None, "sigma_sat"),
-                                          ("tau_vol", None, "tau_vol"))}
+                                          ("tau_vol", None, "tau_vol"),
+                                          ("rho_sd", None, "rho_sd"),
+                                          ("tau_sd_path", None, "tau_sd_path"))}
 
 
 def design_series(design: str, n_geos: int = 3):

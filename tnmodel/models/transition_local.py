@@ -57,7 +57,12 @@ with probability ``jump_rate``, an upward jump, half-normal with scale ``jump_sd
 centred to mean 0, in the fit and in the forecast (seventeenth round; off by default; see
 :func:`jump_components`): the fit's one-year surprises in the internet panels have a narrow
 core, a short tail down and a long one up (a few large jumps, rare falls), and a symmetric
-innovation gives falls two to three times as often as they came.
+innovation gives falls two to three times as often as they came. With
+``innovation_sd_trend: mean_reverting`` log ``sigma_u`` moves over the years by one
+stationary AR(1) shared by every geo (see :func:`ar1_path`), ``sigma_u`` being the typical
+year's sd, and the forecast runs that AR on from the fitted years (eighteenth round; off by
+default): a calm era across the panel narrows the next year's forecast and fades back to the
+typical sd further ahead, where the eleventh round's walk kept it narrow at every horizon.
 
 No latent path and no level parameter are sampled: the likelihood is conditional on each
 geo's previous exact observation ``j`` (gap ``k`` years; ``eta`` is an observation on today's
@@ -181,7 +186,8 @@ class TransitionLocalPriors(LocalPacePriors):
     outlier_sd_median: float = Field(0.3, gt=0, description=(
         "Median of the log-normal prior of outlier_sd (logits)."))
     outlier_sd_log_sd: float = Field(0.5, gt=0)
-    innovation_sd_trend: Literal["none", "log_linear", "random_walk"] = Field("none", description=(
+    innovation_sd_trend: Literal["none", "log_linear", "random_walk",
+                                 "mean_reverting"] = Field("none", description=(
         "'none', or 'log_linear' (eleventh round): the innovation sd changes by a factor "
         "exp(sigma_u_trend) a year, sigma_u_trend ~ Normal(0, innovation_sd_trend_sd), and "
         "sigma_u is the sd at each geo's last value; the forecast keeps that last sd (the "
@@ -190,13 +196,26 @@ class TransitionLocalPriors(LocalPacePriors):
         "geo, with steps of sd tau_sd_walk ~ HalfNormal(innovation_sd_walk_sd); sigma_u is "
         "again the sd at each geo's last value, and the forecast walks on from it. A walk "
         "follows a calm that set in and stayed, where a log-linear trend keeps shrinking "
-        "the sd."))
+        "the sd. 'mean_reverting' (eighteenth round): log sigma_u moves over the years by "
+        "one stationary AR(1), shared by every geo, with persistence rho_sd and marginal sd "
+        "tau_sd_path; sigma_u is the sd at the AR's mean (the typical year's), and the "
+        "forecast runs the AR on from the fitted years, so a calm (or erratic) era narrows "
+        "(widens) the next years and fades back to the typical sd further ahead."))
     innovation_sd_trend_sd: float = Field(0.05, gt=0, description=(
         "sd of the normal prior of sigma_u_trend, the yearly change of log sigma_u (0.05: a "
         "halving or doubling over 14 years is one prior sd)."))
     innovation_sd_walk_sd: float = Field(0.1, gt=0, description=(
         "Scale of the half-normal prior of tau_sd_walk, the sd of a year's step of log "
         "sigma_u with innovation_sd_trend 'random_walk'."))
+    sd_persistence_mean: float = Field(0.6, gt=0, lt=1, description=(
+        "Mean of the Beta prior of rho_sd, the year-to-year persistence of log sigma_u with "
+        "innovation_sd_trend 'mean_reverting' (0.6: an era's deviation halves in about 1.4 "
+        "years)."))
+    sd_persistence_concentration: float = Field(5.0, gt=0)
+    sd_path_sd: float = Field(0.5, gt=0, description=(
+        "Scale of the half-normal prior of tau_sd_path, the marginal sd of log sigma_u "
+        "across years with innovation_sd_trend 'mean_reverting' (0.5: one year's sd 1.6 "
+        "times the typical is unremarkable)."))
     pace_drift: Literal["none", "random_walk", "common"] = Field("none", description=(
         "'none'; 'random_walk' (eleventh round): each geo's pace omega drifts, by a random "
         "walk with yearly steps of sd tau_drift ~ HalfNormal(pace_drift_sd) from the first "
@@ -344,6 +363,29 @@ def sd_walk_factor(walk, year_index, last_year_index, exp):
     move from the year of the geo's last value to the observation's year, ``exp(walk[year] -
     walk[last year])``."""
     return exp(walk[year_index] - walk[last_year_index])
+
+
+def ar1_path(rho, tau, z, n: int, lib):
+    """A stationary AR(1) of ``n`` years from ``z`` (``n`` standard normal draws), with
+    persistence ``rho`` and marginal sd ``tau`` (both scalars): ``s[0] = tau z[0]``, ``s[t] =
+    rho s[t - 1] + tau sqrt(1 - rho**2) z[t]``, written as one lower-triangular product so
+    that PyMC samples it non-centred. ``lib`` is numpy or pytensor.tensor."""
+    lag = np.subtract.outer(np.arange(n), np.arange(n))  # t - j
+    weights = lib.where(lag >= 0, rho ** np.maximum(lag, 0), 0.0)
+    fresh = lib.concatenate([lib.ones(1), lib.sqrt(1.0 - rho**2) * lib.ones(n - 1)])
+    return tau * lib.dot(z * fresh, weights.T)
+
+
+def ar1_onward(rng: np.random.Generator, path: np.ndarray, rho: np.ndarray, tau: np.ndarray,
+               years: int) -> np.ndarray:
+    """``path`` (sample, year) of the stationary AR(1) of :func:`ar1_path`, run ``years``
+    more years per sample (``rho``, ``tau`` of shape (sample,)) with fresh draws."""
+    onward = [path]
+    last = path[:, -1]
+    for _ in range(years):
+        last = rho * last + tau * np.sqrt(1.0 - rho**2) * rng.standard_normal(last.shape)
+        onward.append(last[:, None])
+    return np.concatenate(onward, axis=1)
 
 
 def trend_factor(trend, before_last, exp):
@@ -719,7 +761,7 @@ class TransitionLocal(LocalFamily):
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "jump_rate",
                  "jump_sd", "outlier_rate", "outlier_sd", "sigma_u_trend", "tau_sd_walk",
-                 "tau_drift", "sigma_sat", "tau_vol")
+                 "tau_drift", "sigma_sat", "tau_vol", "rho_sd", "tau_sd_path")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -729,7 +771,9 @@ class TransitionLocal(LocalFamily):
         return (self.name, len(series.geos), max_gap(series), present_kinds(series),
                 series.break_matrix().shape[1],
                 drift_years(series) if (priors.pace_drift != "none"
-                                        or priors.innovation_sd_trend == "random_walk") else 0,
+                                        or priors.innovation_sd_trend in ("random_walk",
+                                                                          "mean_reverting"))
+                else 0,
                 priors.model_dump_json())
 
     def build_model(self, series: SeriesData, priors: TransitionLocalPriors) -> pm.Model:
@@ -779,6 +823,16 @@ class TransitionLocal(LocalFamily):
                 walk = pm.Deterministic("sd_walk", walk_from_zero(tau_walk, z_walk, pt))
                 scale = scale * sd_walk_factor(walk, data["year_index"],
                                                data["last_year_index"], pt.exp)
+            elif priors.innovation_sd_trend == "mean_reverting":
+                years = drift_years(series)
+                model.add_coord("sd_path_year", list(range(years)))
+                rho_sd = pm.Beta("rho_sd", *beta_params(priors.sd_persistence_mean,
+                                                        priors.sd_persistence_concentration))
+                tau_path = pm.HalfNormal("tau_sd_path", priors.sd_path_sd)
+                z_path = pm.Normal("z_sd_path", 0.0, 1.0, dims="sd_path_year")
+                path = pm.Deterministic("sd_path", ar1_path(rho_sd, tau_path, z_path, years, pt),
+                                        dims="sd_path_year")
+                scale = scale * pt.exp(path[data["year_index"]])
             if priors.volatility == "regimes" and len(series.geos) > 1:
                 tau_vol = pm.HalfNormal("tau_vol", priors.volatility_spread_sd)
                 z_vol = pm.Normal("z_vol", 0.0, 1.0, dims="geo")
@@ -847,6 +901,11 @@ class TransitionLocal(LocalFamily):
         draws["pace_power"] = np.array(power)
         if "tau_sd_walk" in post:
             draws["tau_sd_walk"] = stack_draws(post["tau_sd_walk"])
+        if "sd_path" in post:  # the common log sd's AR, as fitted, and its grid's first year
+            draws["sd_path"] = stack_draws(post["sd_path"])  # (sample, grid year)
+            draws["rho_sd"] = stack_draws(post["rho_sd"])
+            draws["tau_sd_path"] = stack_draws(post["tau_sd_path"])
+            draws["sd_path_first_year"] = np.array(float(series.year.min()))
         reached = np.zeros_like(draws["omega"])  # the drift of each geo's pace at its last value
         if "drift" in post:  # the pace each geo has reached at its last value
             draws["tau_drift"] = stack_draws(post["tau_drift"])
@@ -914,12 +973,19 @@ class TransitionLocal(LocalFamily):
         if "tau_vol" in draws:
             path_volatility = volatility_factor(draws["tau_vol"][:, None],
                                                 rng.standard_normal(level.shape), np.exp)
+        if "sd_path" in draws:  # the common AR run on past the fitted years
+            first_index = last_year - int(draws["sd_path_first_year"])  # (geo,)
+            beyond = max(0, int(first_index.max()) + ahead + 1 - draws["sd_path"].shape[1])
+            sd_path = ar1_onward(rng, draws["sd_path"], draws["rho_sd"],
+                                 draws["tau_sd_path"], beyond)
         if "run_start" in draws:  # each (sample, geo) draws one run of the fit's surprises
             runs = (draws["run_start"], draws["run_length"], draws["run_position"])
             begin = rng.integers(pool.shape[1], size=level.shape)
         for step_ahead in range(ahead):
             if tau_walk is not None:  # one walk for every geo, as in the fit
                 log_sd = log_sd + tau_walk[:, None] * rng.standard_normal((level.shape[0], 1))
+            if "sd_path" in draws:  # each geo's next year on the common AR
+                log_sd = sd_path[:, first_index + step_ahead + 1]
             if tau_drift is not None:  # a common walk takes the same step in every geo
                 step = rng.standard_normal(
                     (level.shape[0], 1) if draws.get("drift_common", False) else level.shape)
@@ -979,6 +1045,14 @@ class TransitionLocal(LocalFamily):
             sd_factor = sd_walk_factor(walk, arrays["year_index"], arrays["last_year_index"],
                                        np.exp)
             truth["tau_sd_walk"] = np.array(tau_walk)
+        elif priors.innovation_sd_trend == "mean_reverting":
+            rho_sd = rng.beta(*beta_params(priors.sd_persistence_mean,
+                                           priors.sd_persistence_concentration))
+            tau_path = abs(rng.normal(0.0, priors.sd_path_sd))
+            years = drift_years(series)
+            path = ar1_path(rho_sd, tau_path, rng.standard_normal(years), years, np)
+            sd_factor = np.exp(path[arrays["year_index"]])
+            truth["rho_sd"], truth["tau_sd_path"] = np.array(rho_sd), np.array(tau_path)
         pace = omega[series.geo_index]
         if priors.pace_drift != "none":
             years = drift_years(series)
@@ -1134,6 +1208,8 @@ def _fitted_variance(post, draws: dict[str, np.ndarray], arrays: dict[str, np.nd
         walk = stack_draws(post["sd_walk"]).T  # (grid year, sample)
         scale = scale * sd_walk_factor(walk, arrays["year_index"], arrays["last_year_index"],
                                        np.exp)
+    if "sd_path" in post:  # the common AR of log sigma_u, as fitted
+        scale = scale * np.exp(stack_draws(post["sd_path"]).T[arrays["year_index"]])
     if "tau_vol" in post:  # the geos' own spells, as fitted
         scale = scale * volatility_factor(
             stack_draws(post["tau_vol"]), stack_draws(post["z_vol"]).T[arrays["geo_of"]],
