@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -370,6 +370,16 @@ backtest-seventeenth: $(STAMP)  ## seventeenth round (used data only): R14 with 
 	$(call panel_both,seventeenth,$(R17),r17)
 	$(call vietnam_both,seventeenth,$(R17),r17)
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R17_FOLDERS))
+
+# Eighteenth round: R17 with log sigma_u on one mean-reverting AR(1) over the years.
+R18 := $(R17) --prior innovation_sd_trend=mean_reverting
+R18_FOLDERS := $(call folders_1_11,eighteenth,r18)
+
+backtest-eighteenth: $(STAMP)  ## eighteenth round (used data only): R17 with a mean-reverting common sd
+	$(call panels_1_11,eighteenth,$(R18),r18)
+	$(call panel_both,eighteenth,$(R18),r18)
+	$(call vietnam_both,eighteenth,$(R18),r18)
+	$(PY) scripts/compare_variants.py $(call pooled,$(R17_FOLDERS)) $(call pooled,$(R18_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
