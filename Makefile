@@ -372,6 +372,7 @@ backtest-seventeenth: $(STAMP)  ## seventeenth round (used data only): R14 with 
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R17_FOLDERS))
 
 # Eighteenth round: R17 with log sigma_u on one mean-reverting AR(1) over the years.
+# Not adopted by its pre-registered rule (docs/backtests.md): R17 stays the setting.
 R18 := $(R17) --prior innovation_sd_trend=mean_reverting
 R18_FOLDERS := $(call folders_1_11,eighteenth,r18)
 
