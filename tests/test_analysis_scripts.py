@@ -1,6 +1,6 @@
 """The analysis scripts of the back-tests (scripts/spread_bound.py, reversion.py,
 compare_variants.py, bar_chance.py, by_level.py, recalibrate_pit.py, changes_by_level.py,
-backtest_table.py, miss_ceiling.py, surprise_shape.py).
+backtest_table.py, miss_ceiling.py, surprise_shape.py, margin_interval.py).
 
 Every series and forecast here is SIMULATED (``sim_*`` geos).
 """
@@ -39,6 +39,7 @@ changes_by_level = _script("changes_by_level")
 backtest_table = _script("backtest_table")
 miss_ceiling = _script("miss_ceiling")
 surprise_shape = _script("surprise_shape")
+margin_interval = _script("margin_interval")
 
 
 def _simulated_scores(forecast_sd: float, n: int = 600, truth_sd: float = 0.2) -> pd.DataFrame:
@@ -461,7 +462,8 @@ def test_a_back_test_manifest_is_checked_before_its_data_file_is_read(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["compare_variants", "bar_chance", "by_level",
-                                    "recalibrate_pit", "backtest_table", "miss_ceiling"])
+                                    "recalibrate_pit", "backtest_table", "miss_ceiling",
+                                    "margin_interval"])
 def test_every_analysis_script_refuses_a_folder_without_scores_by_name(tmp_path, monkeypatch,
                                                                       script):
     folder = tmp_path / "run"
@@ -473,7 +475,8 @@ def test_every_analysis_script_refuses_a_folder_without_scores_by_name(tmp_path,
             folder / name, index=False)
     module = {"compare_variants": compare_variants, "bar_chance": bar_chance,
               "by_level": by_level, "recalibrate_pit": recalibrate_pit,
-              "backtest_table": backtest_table, "miss_ceiling": miss_ceiling}[script]
+              "backtest_table": backtest_table, "miss_ceiling": miss_ceiling,
+              "margin_interval": margin_interval}[script]
     arguments = [str(folder)] * (2 if script == "compare_variants" else 1)
     monkeypatch.setattr(sys, "argv", [f"{script}.py", *arguments])
     with pytest.raises(SystemExit, match=r"run/scores\.csv: no such file"):
@@ -610,3 +613,61 @@ def test_falls_by_part_shows_which_part_of_the_forecast_gives_the_falls():
     assert table.loc["full forecast", "q10_below"] == 1.0
     # Parts the draws do not have are not listed.
     assert "without jumps" not in table.index and "with the geo's own pace" not in table.index
+
+
+def _simulated_margin_scores(rng: np.random.Generator, ours: np.ndarray,
+                             scale: np.ndarray | None = None,
+                             cutoffs=(2009, 2012, 2015, 2018)) -> pd.DataFrame:
+    """SIMULATED scores at horizons 1-5: each baseline's CRPS gamma-distributed around 2
+    times ``scale[geo]``, ``transition_local``'s the baselines' mean times ``ours[geo]``."""
+    scale = np.ones(len(ours)) if scale is None else scale
+    rows = []
+    for g in range(len(ours)):
+        for cutoff in cutoffs:
+            for h in range(1, 6):
+                base = scale[g] * rng.gamma(4.0, 0.5, 2)
+                rows += [{"model": m, "cutoff": cutoff, "geo": f"sim_{g}", "year": cutoff + h,
+                          "horizon": h, "crps": c}
+                         for m, c in (("cagr", base[0]), ("ets_damped", base[1]),
+                                      ("transition_local", ours[g] * base.mean()))]
+    return pd.DataFrame(rows)
+
+
+def test_a_margin_won_on_every_geo_is_sure_and_one_carried_by_a_geo_is_not():
+    rng = np.random.default_rng(21)
+    # Every geo 30% below both baselines: the margin is 0.3 and nearly every resample passes.
+    even = margin_interval.margin_intervals(_simulated_margin_scores(rng, np.full(12, 0.7)),
+                                            reps=2000)
+    table = even["table"]
+    assert list(table.index) == [1, 2, 3, 4, 5] and (table["n"] == 48).all()
+    assert table["vs cagr"].to_numpy() == pytest.approx(0.3, abs=0.06)
+    assert (table["cagr P(>=0.2)"] > 0.95).all() and even["every"] > 0.8
+    assert even["unit"] == "12 geos"
+    # One geo with ten times the CRPS, won by 80%; the other eleven lost by 5%. The margin
+    # passes the bar at every horizon (about 0.35, noisier), but a resample without that
+    # geo (a third of them) misses.
+    ours, scale = np.r_[0.2, np.full(11, 1.05)], np.r_[10.0, np.ones(11)]
+    lumpy = margin_interval.margin_intervals(_simulated_margin_scores(rng, ours, scale),
+                                             reps=2000)
+    assert (lumpy["table"]["vs cagr"] > 0.25).all()
+    low = lumpy["table"]["cagr 90%"].str.split(" to ").str[0].astype(float)
+    assert (low < 0.0).all()
+    shares = lumpy["table"]["cagr P(>=0.2)"]
+    assert ((shares > 0.5) & (shares < 0.8)).all()
+    # Every check at once needs that geo in the resample (a chance of 1 - (11/12)^12).
+    assert lumpy["every"] <= min(shares.min(), 1 - (11 / 12) ** 12 + 0.02)
+
+
+def test_a_lone_geo_is_resampled_by_its_cut_offs_and_a_missing_baseline_is_left_out():
+    rng = np.random.default_rng(22)
+    scores = _simulated_margin_scores(rng, np.array([0.7]),
+                                      cutoffs=(2007, 2009, 2011, 2013, 2015, 2017))
+    result = margin_interval.margin_intervals(scores[scores["model"] != "ets_damped"],
+                                              reps=500)
+    assert result["unit"] == "6 cutoffs"
+    assert not any("ets_damped" in column for column in result["table"].columns)
+    assert (result["table"]["n"] == 6).all()
+    # Only forecasts both made count: a transition_local forecast without a CAGR one is out.
+    dropped = scores[(scores["model"] == "cagr") & (scores["horizon"] == 1)].index[:2]
+    assert margin_interval.margin_intervals(scores.drop(dropped),
+                                            reps=200)["table"].loc[1, "n"] == 4

@@ -1,0 +1,117 @@
+"""How sure a back-test's CRPS margins are: the CRPS part of issue 3's bar, with intervals.
+
+    python scripts/margin_interval.py docs/backtests/dev/seventeenth/internet_panel_new_r17 \
+        [FOLDER ...] [--reps 4000] [--seed 12] [--bar 0.2]
+
+The bar asks that ``transition_local``'s CRPS be at least 20% below CAGR's and ETS-damped's
+at every horizon 1-5: a margin ``1 - CRPS(transition_local) / CRPS(baseline)``, each summed
+over the forecasts both models made. On a panel of a dozen geos, or one geo at six cut-offs,
+that margin depends on which geos or years the panel happened to hold, and a miss (or a pass)
+by a few points may say little.
+
+For each folder and baseline this prints the margin per horizon and, from ``--reps``
+resamples, its 90% interval and the share of resamples that reach ``--bar``. A resample
+draws the panel's geos with replacement, all of a geo's forecasts (every cut-off and
+horizon) together, since they share the geo's history; a folder with one geo resamples its
+cut-offs instead. The same resamples serve every horizon and baseline, so the last line, the
+share of resamples in which every horizon reaches the bar against every baseline, is the
+chance of the whole CRPS check.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from tnmodel.backtest import exit_on_unreadable_output, markdown_table, read_backtest_output
+
+MODEL = "transition_local"
+BASELINES = ("cagr", "ets_damped")
+KEY = ["cutoff", "geo", "year", "horizon"]
+
+
+def read_crps(folder: Path) -> pd.DataFrame:
+    """``folder``'s CRPS per forecast (model, cut-off, geo, year, horizon, crps)."""
+    with exit_on_unreadable_output():
+        return read_backtest_output(folder, "scores.csv", columns=[*KEY, "crps"],
+                                    model=MODEL)[["model", *KEY, "crps"]]
+
+
+def resampling_unit(scores: pd.DataFrame) -> str:
+    """What a resample draws: ``geo``, or ``cutoff`` when the folder holds one geo."""
+    return "geo" if scores["geo"].nunique() > 1 else "cutoff"
+
+
+def unit_sums(scores: pd.DataFrame, baseline: str, unit: str) -> pd.DataFrame:
+    """Per resampling unit and horizon, the summed CRPS of ``transition_local`` and of
+    ``baseline`` over the forecasts both made (columns ``ours``, ``theirs``, ``n``)."""
+    wide = scores[scores["model"].isin([MODEL, baseline])].pivot_table(
+        index=KEY, columns="model", values="crps").dropna()
+    if baseline not in wide:
+        return pd.DataFrame(columns=["ours", "theirs", "n"])
+    grouped = wide.groupby([unit, "horizon"])
+    return pd.DataFrame({"ours": grouped[MODEL].sum(), "theirs": grouped[baseline].sum(),
+                         "n": grouped.size()})
+
+
+def margin_intervals(scores: pd.DataFrame, reps: int = 4000, seed: int = 12,
+                     bar: float = 0.2) -> dict:
+    """The CRPS margins of ``transition_local`` against each baseline in ``scores``, per
+    horizon, with resampled 90% intervals.
+
+    Returns
+    -------
+    dict
+        ``table``: one row per horizon (``n`` forecasts, and per baseline the margin, its 90%
+        interval and the share of resamples reaching ``bar``); ``unit``: what was
+        resampled, and how many; ``every``: the share of resamples in which every horizon
+        reaches ``bar`` against every baseline present.
+    """
+    unit = resampling_unit(scores)
+    units = np.sort(scores[unit].unique())
+    counts = np.random.default_rng(seed).multinomial(len(units), np.full(len(units),
+                                                                         1 / len(units)),
+                                                     size=reps)  # (reps, units)
+    rows: dict[int, dict] = {}
+    every = np.ones(reps, dtype=bool)
+    baselines = [b for b in BASELINES if b in set(scores["model"])]
+    for baseline in baselines:
+        sums = unit_sums(scores, baseline, unit)
+        for horizon, part in sums.groupby(level="horizon"):
+            part = part.droplevel("horizon").reindex(units, fill_value=0.0)
+            ours, theirs = counts @ part["ours"].to_numpy(), counts @ part["theirs"].to_numpy()
+            resampled = 1.0 - ours / np.where(theirs > 0, theirs, np.nan)
+            reached = np.nan_to_num(resampled, nan=-np.inf) >= bar
+            every &= reached
+            low, high = np.nanquantile(resampled, [0.05, 0.95])
+            row = rows.setdefault(int(horizon), {"n": int(part["n"].sum())})
+            row |= {f"vs {baseline}": round(1.0 - part["ours"].sum() / part["theirs"].sum(), 3),
+                    f"{baseline} 90%": f"{low:+.2f} to {high:+.2f}",
+                    f"{baseline} P(>={bar:g})": round(float(reached.mean()), 3)}
+    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    table.index.name = "horizon"
+    return {"table": table, "unit": f"{len(units)} {unit}s",
+            "every": float(every.mean()) if baselines else float("nan")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--reps", type=int, default=4000)
+    parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--bar", type=float, default=0.2)
+    args = parser.parse_args()
+    for folder in args.folders:
+        result = margin_intervals(read_crps(folder), args.reps, args.seed, args.bar)
+        print(markdown_table(f"{folder}: CRPS margins of {MODEL} (resampling "
+                             f"{result['unit']}, {args.reps} times)", result["table"],
+                             "horizon"))
+        print(f"every horizon at least {args.bar:g} against every baseline in "
+              f"{result['every']:.1%} of resamples\n")
+
+
+if __name__ == "__main__":
+    main()
