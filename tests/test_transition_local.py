@@ -43,7 +43,8 @@ def _pace(x, omega, asymptote, floor, power=1.0):
 
 def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
                     scaling="constant", nu=None, blips=None, power=1.0, trend=0.0,
-                    drift=None, sd_walk=None, sat=0.0, jumps=None, sd_path=None):
+                    drift=None, sd_walk=None, sat=0.0, jumps=None, sd_path=None,
+                    scaling_power=1.0):
     """One geo's log-likelihood written as a loop over its observations (years ascending).
     ``blips = (rate, sd)``: each value is a transient blip with probability ``rate``;
     ``trend``: the innovation sd is ``sigma_u * exp(trend * (year - last year))``;
@@ -64,9 +65,9 @@ def _loglik_by_hand(y, years, omega, asymptote, floor, phi, sigma_u, sigma_obs,
             level += _pace(level, pace, asymptote, floor, power)
         carry = sum(phi**m for m in range(1, k + 1)) * excess_prev
         var = sigma_u**2 * sum(((1 - phi**m) / (1 - phi)) ** 2 for m in range(1, k + 1))
-        if scaling == "binomial":
+        if scaling in ("binomial", "learned_power"):
             p = min(max(1.0 / (1.0 + math.exp(-y[i - 1])), 0.01), 0.99)
-            var *= 0.25 / (p * (1 - p))
+            var *= (0.25 / (p * (1 - p))) ** (scaling_power if scaling != "binomial" else 1.0)
         var *= math.exp(2 * trend * (years[i] - years[-1]))
         if sd_walk is not None:
             var *= math.exp(2 * (sd_walk[years[i] - years[0]] - sd_walk[years[-1] - years[0]]))
@@ -777,7 +778,9 @@ def test_scenario_choosing_it_for_a_bounded_series_is_stopped_at_the_family_line
                                                 ({"volatility": "regimes"}, 22),
                                                 ({"innovation_tails": "upward_jumps"}, 23),
                                                 ({"innovation_sd_trend": "mean_reverting"},
-                                                 24)])
+                                                 24),
+                                                ({"innovation_scaling": "learned_power"},
+                                                 25)])
 def test_sbc_ranks_are_uniform_with_each_option(design, settings, seed):
     from tnmodel.models.sbc import sbc_ranks, uniformity
 
@@ -1038,3 +1041,32 @@ def test_mean_reverting_sd_forecast_starts_from_the_fitted_era_and_reverts_to_th
                                          np.random.default_rng(13))
     assert np.diff(np.log(plain / (100 - plain)), axis=2)[:, 0, 0].std() == pytest.approx(
         0.1, rel=0.03)
+
+
+def test_learned_scaling_power_log_likelihood_equals_the_loop():
+    years, series = _gappy_series()  # logits -2.0 .. 0.6: shares 12% to 65%
+    model = TRANSITION_LOCAL.build_model(
+        series, TransitionLocalPriors(innovation_scaling="learned_power"))
+    expected = _gappy_loglik_by_hand(series, years, scaling="learned_power",
+                                     scaling_power=0.4)
+    assert _observed_loglik(model, {**_GAPPY_PARAMETERS, "scaling_power": 0.4}) == (
+        pytest.approx(expected, rel=1e-9))
+    # Between the constant sd (power 0) and the binomial scaling (power 1).
+    constant, binomial = (_gappy_loglik_by_hand(series, years, scaling=scaling)
+                          for scaling in ("constant", "binomial"))
+    assert min(constant, binomial) < expected < max(constant, binomial)
+
+
+@pytest.mark.parametrize("power", [0.0, 0.5, 1.0])
+def test_learned_scaling_power_forecast_widens_away_from_half_by_the_power(power):
+    series = series_from_arrays("sim", ("sim_a", "sim_b"), [0] * 4 + [1] * 4,
+                                list(range(2017, 2021)) * 2, [50.0] * 4 + [90.0] * 4)
+    draws = _draws(series, n=40000, excess=0.0, phi=1e-6)
+    draws["floor"] = np.full(40000, 1.0)  # pace omega = 0: only the shocks
+    draws["scaling_power"] = np.full(40000, power)
+    values, _ = TRANSITION_LOCAL.forecast(draws, series, np.array([2021]),
+                                          np.random.default_rng(14))
+    step = np.log(values / (100 - values))[:, :, 0] - np.log([1.0, 9.0])
+    # One year ahead the sd is sigma_u (0.1) at 50% and 0.1 (0.25 / 0.09)^(power / 2) at 90%.
+    np.testing.assert_allclose(step.std(axis=0), [0.1, 0.1 * (0.25 / 0.09) ** (power / 2)],
+                               rtol=0.03)

@@ -42,7 +42,8 @@ OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend
                                           ("sigma_sat", None, "sigma_sat"),
                                           ("tau_vol", None, "tau_vol"),
                                           ("rho_sd", None, "rho_sd"),
-                                          ("tau_sd_path", None, "tau_sd_path"))}
+                                          ("tau_sd_path", None, "tau_sd_path"),
+                                          ("scaling_power", None, "scaling_power"))}
 
 
 def design_series(design: str, n_geos: int = 3):

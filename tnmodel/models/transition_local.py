@@ -140,11 +140,18 @@ class TransitionLocalPriors(LocalPacePriors):
     scaling and tails, transient blips, the pace curve's power), each off by default.
     """
 
-    innovation_scaling: Literal["constant", "binomial"] = Field("constant", description=(
-        "How the innovation sd depends on the level p: 'constant' (sigma_u at every level) "
-        "or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to 0.01-0.99: the "
-        "logit of a proportion varies more near 0% and 100%, as a binomial share does; "
-        "sigma_u is then the sd at 50%)."))
+    innovation_scaling: Literal["constant", "binomial", "learned_power"] = Field(
+        "constant", description=(
+            "How the innovation sd depends on the level p: 'constant' (sigma_u at every "
+            "level) or 'binomial' (sigma_u * sqrt(0.25 / (p (1 - p))), p clipped to "
+            "0.01-0.99: the logit of a proportion varies more near 0% and 100%, as a "
+            "binomial share does; sigma_u is then the sd at 50%), or 'learned_power' "
+            "(nineteenth round): sigma_u * (0.25 / (p (1 - p)))**(scaling_power / 2) with "
+            "scaling_power ~ Beta between 0 (constant) and 1 (binomial), learned from the "
+            "data."))
+    scaling_power_mean: float = Field(0.5, gt=0, lt=1, description=(
+        "Mean of the Beta prior of scaling_power with innovation_scaling 'learned_power'."))
+    scaling_power_concentration: float = Field(4.0, gt=0)
     innovation_tails: Literal["normal", "student_t", "resampled", "resampled_runs",
                               "upward_jumps"] = Field("normal", description=(
         "Distribution of a year's innovation: 'normal'; 'student_t' with nu - 2 ~ "
@@ -462,13 +469,15 @@ def saturation_lever(eta, invlogit, clip):
     return 1.0 / (1.0 - clip(invlogit(eta), 0.0, 1.0 - SCALE_CLIP))
 
 
-def innovation_scale(eta, scaling: str, invlogit, clip):
+def innovation_scale(eta, scaling: str, invlogit, clip, power=1.0):
     """Innovation sd per unit ``sigma_u`` at logit level ``eta``: 1, or with ``binomial``
-    scaling ``sqrt(0.25 / (p (1 - p)))`` (``p`` clipped to ``SCALE_CLIP``..``1 - SCALE_CLIP``)."""
+    scaling ``sqrt(0.25 / (p (1 - p)))`` (``p`` clipped to ``SCALE_CLIP``..``1 - SCALE_CLIP``),
+    or with ``learned_power`` that to the ``power`` (``scaling_power``; broadcast with
+    ``eta``)."""
     if scaling == "constant":
         return 1.0
     p = clip(invlogit(eta), SCALE_CLIP, 1.0 - SCALE_CLIP)
-    return (0.25 / (p * (1.0 - p))) ** 0.5
+    return (0.25 / (p * (1.0 - p))) ** (0.5 * (power if scaling == "learned_power" else 1.0))
 
 
 def blip_share(gap, first, where, maximum):
@@ -761,7 +770,8 @@ class TransitionLocal(LocalFamily):
     gate_vars = ("mu_omega", "tau_omega", "asymptote", "floor", "phi", "sigma_u",
                  "sigma_src", "sigma_part", "delta", "omega", "nu_excess", "jump_rate",
                  "jump_sd", "outlier_rate", "outlier_sd", "sigma_u_trend", "tau_sd_walk",
-                 "tau_drift", "sigma_sat", "tau_vol", "rho_sd", "tau_sd_path")
+                 "tau_drift", "sigma_sat", "tau_vol", "rho_sd", "tau_sd_path",
+                 "scaling_power")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series, priors)
@@ -813,6 +823,11 @@ class TransitionLocal(LocalFamily):
             scale = pt.switch(data["binomial_scaling"] > 0.5,
                               innovation_scale(eta[prev], "binomial", pm.math.invlogit, pt.clip),
                               1.0)
+            if priors.innovation_scaling == "learned_power":
+                scaling_power = pm.Beta("scaling_power", *beta_params(
+                    priors.scaling_power_mean, priors.scaling_power_concentration))
+                scale = innovation_scale(eta[prev], "learned_power", pm.math.invlogit,
+                                         pt.clip, scaling_power)
             if priors.innovation_sd_trend == "log_linear":
                 trend = pm.Normal("sigma_u_trend", 0.0, priors.innovation_sd_trend_sd)
                 scale = scale * pt.sqrt(trend_factor(trend, data["years_before_last"], pt.exp))
@@ -898,6 +913,8 @@ class TransitionLocal(LocalFamily):
         draws["last_year"] = series.year[last].astype(float)
         draws["main_type"] = main_source_type(series)
         draws["binomial_scaling"] = np.array(scaling == "binomial")
+        if "scaling_power" in post:
+            draws["scaling_power"] = stack_draws(post["scaling_power"])
         draws["pace_power"] = np.array(power)
         if "tau_sd_walk" in post:
             draws["tau_sd_walk"] = stack_draws(post["tau_sd_walk"])
@@ -992,6 +1009,9 @@ class TransitionLocal(LocalFamily):
                 pace = pace + tau_drift[:, None] * step
             spread = (np.exp(log_sd) * path_volatility  # the innovation sd per unit sigma_u
                       * innovation_scale(level, scaling, _invlogit_np, np.clip))
+            if "scaling_power" in draws:  # at the level each path has reached
+                spread = spread * innovation_scale(level, "learned_power", _invlogit_np,
+                                                   np.clip, draws["scaling_power"][:, None])
             drawn = (run_innovations(pool, runs, begin, step_ahead) if runs is not None
                      else innovations(rng, level.shape, nu, pool))
             excess = phi * excess + sigma_u * spread * drawn
@@ -1028,6 +1048,11 @@ class TransitionLocal(LocalFamily):
             jump_rate, jump_sd = _rate_and_scale(rng, priors.jump_rate_mean,
                                                  priors.jump_rate_concentration,
                                                  priors.jump_sd_median, priors.jump_sd_log_sd)
+        scaling_power = 1.0  # with learned_power: its draw
+        if priors.innovation_scaling == "learned_power":
+            scaling_power = rng.beta(*beta_params(priors.scaling_power_mean,
+                                                  priors.scaling_power_concentration))
+            truth["scaling_power"] = np.array(scaling_power)
         transient = priors.observation_outliers == "transient"
         if transient:
             outlier_rate, outlier_sd = _rate_and_scale(
@@ -1086,7 +1111,7 @@ class TransitionLocal(LocalFamily):
                 y, pace, A, f, phi, prev, gap, first, steps, np.where,
                 np.maximum, local_rate(priors.pace_curve_power, "numpy"))
             scale = innovation_scale(y[prev[i]], priors.innovation_scaling, _invlogit_np,
-                                     np.clip)
+                                     np.clip, scaling_power)
             moved = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                      * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
                      * vol[i] ** 2)
@@ -1201,6 +1226,9 @@ def _fitted_variance(post, draws: dict[str, np.ndarray], arrays: dict[str, np.nd
     (obs, sample): the innovations' (with every fitted scale of the sd) and both values'
     observation errors."""
     scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
+    if "scaling_power" in post:  # the learned power of the binomial scale
+        scale = scale * innovation_scale(eta[arrays["prev"]], "learned_power", _invlogit_np,
+                                         np.clip, stack_draws(post["scaling_power"]))
     if "sigma_u_trend" in post:
         scale = scale * np.sqrt(trend_factor(
             stack_draws(post["sigma_u_trend"]), arrays["years_before_last"][:, None], np.exp))
