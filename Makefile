@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -381,6 +381,17 @@ backtest-eighteenth: $(STAMP)  ## eighteenth round (used data only): R17 with a 
 	$(call panel_both,eighteenth,$(R18),r18)
 	$(call vietnam_both,eighteenth,$(R18),r18)
 	$(PY) scripts/compare_variants.py $(call pooled,$(R17_FOLDERS)) $(call pooled,$(R18_FOLDERS))
+
+# Nineteenth round: R17 with the innovation sd's level dependence learned (a power of the
+# binomial scale between 0 and 1).
+R19 := $(R17) --prior innovation_scaling=learned_power
+R19_FOLDERS := $(call folders_1_11,nineteenth,r19)
+
+backtest-nineteenth: $(STAMP)  ## nineteenth round (used data only): R17 with a learned level power of the sd
+	$(call panels_1_11,nineteenth,$(R19),r19)
+	$(call panel_both,nineteenth,$(R19),r19)
+	$(call vietnam_both,nineteenth,$(R19),r19)
+	$(PY) scripts/compare_variants.py $(call pooled,$(R17_FOLDERS)) $(call pooled,$(R19_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
