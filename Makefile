@@ -383,7 +383,8 @@ backtest-eighteenth: $(STAMP)  ## eighteenth round (used data only): R17 with a 
 	$(PY) scripts/compare_variants.py $(call pooled,$(R17_FOLDERS)) $(call pooled,$(R18_FOLDERS))
 
 # Nineteenth round: R17 with the innovation sd's level dependence learned (a power of the
-# binomial scale between 0 and 1).
+# binomial scale between 0 and 1). Adopted by its pre-registered rule: R19 is the internet
+# back-tests' setting, and R19_FOLDERS the baseline of the next round.
 R19 := $(R17) --prior innovation_scaling=learned_power
 R19_FOLDERS := $(call folders_1_11,nineteenth,r19)
 
