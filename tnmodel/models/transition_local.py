@@ -819,15 +819,15 @@ class TransitionLocal(LocalFamily):
             if priors.observation_error == "near_saturation":
                 sigma_sat = pm.HalfNormal("sigma_sat", priors.saturation_error_sd)
                 error = error + (sigma_sat * data["saturation_lever"]) ** 2
-            # The scaling is data (kept with the fit), so every compiled graph has it.
-            scale = pt.switch(data["binomial_scaling"] > 0.5,
-                              innovation_scale(eta[prev], "binomial", pm.math.invlogit, pt.clip),
-                              1.0)
             if priors.innovation_scaling == "learned_power":
                 scaling_power = pm.Beta("scaling_power", *beta_params(
                     priors.scaling_power_mean, priors.scaling_power_concentration))
                 scale = innovation_scale(eta[prev], "learned_power", pm.math.invlogit,
                                          pt.clip, scaling_power)
+            else:  # constant or binomial: data (kept with the fit), in every compiled graph
+                scale = pt.switch(data["binomial_scaling"] > 0.5,
+                                  innovation_scale(eta[prev], "binomial", pm.math.invlogit,
+                                                   pt.clip), 1.0)
             if priors.innovation_sd_trend == "log_linear":
                 trend = pm.Normal("sigma_u_trend", 0.0, priors.innovation_sd_trend_sd)
                 scale = scale * pt.sqrt(trend_factor(trend, data["years_before_last"], pt.exp))
@@ -977,6 +977,9 @@ class TransitionLocal(LocalFamily):
             level, excess = level - blip, excess - blip * draws["last_excess_lever"]
         forward = [level]
         scaling = "binomial" if bool(draws.get("binomial_scaling", False)) else "constant"
+        power = 1.0  # with learned_power: each draw's power of the binomial scale
+        if "scaling_power" in draws:
+            scaling, power = "learned_power", draws["scaling_power"][:, None]
         rate = local_rate(float(draws.get("pace_power", 1.0)), "numpy")
         nu, pool = draws.get("nu"), draws.get("surprise_pool")
         tau_drift, tau_walk = draws.get("tau_drift"), draws.get("tau_sd_walk")
@@ -1008,10 +1011,7 @@ class TransitionLocal(LocalFamily):
                     (level.shape[0], 1) if draws.get("drift_common", False) else level.shape)
                 pace = pace + tau_drift[:, None] * step
             spread = (np.exp(log_sd) * path_volatility  # the innovation sd per unit sigma_u
-                      * innovation_scale(level, scaling, _invlogit_np, np.clip))
-            if "scaling_power" in draws:  # at the level each path has reached
-                spread = spread * innovation_scale(level, "learned_power", _invlogit_np,
-                                                   np.clip, draws["scaling_power"][:, None])
+                      * innovation_scale(level, scaling, _invlogit_np, np.clip, power))
             drawn = (run_innovations(pool, runs, begin, step_ahead) if runs is not None
                      else innovations(rng, level.shape, nu, pool))
             excess = phi * excess + sigma_u * spread * drawn
@@ -1225,10 +1225,10 @@ def _fitted_variance(post, draws: dict[str, np.ndarray], arrays: dict[str, np.nd
     """Each observation's conditional variance given its previous one, as the fit had it
     (obs, sample): the innovations' (with every fitted scale of the sd) and both values'
     observation errors."""
-    scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip)
+    power = 1.0
     if "scaling_power" in post:  # the learned power of the binomial scale
-        scale = scale * innovation_scale(eta[arrays["prev"]], "learned_power", _invlogit_np,
-                                         np.clip, stack_draws(post["scaling_power"]))
+        scaling, power = "learned_power", stack_draws(post["scaling_power"])
+    scale = innovation_scale(eta[arrays["prev"]], scaling, _invlogit_np, np.clip, power)
     if "sigma_u_trend" in post:
         scale = scale * np.sqrt(trend_factor(
             stack_draws(post["sigma_u_trend"]), arrays["years_before_last"][:, None], np.exp))
