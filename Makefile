@@ -359,6 +359,16 @@ backtest-sixteenth: $(STAMP)  ## sixteenth round (used data only): R14 with runs
 	# The pre-registered decision: panels 1-11 pooled.
 	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R16_FOLDERS))
 
+# $(call full_round,ROUND,SETTING,SUFFIX,BASELINE FOLDERS): a round from the seventeenth
+# on: held-out panels 1-11, the 12-country panel and Vietnam (new and original cut-offs),
+# then the pre-registered rule against the baseline's panels 1-11.
+define full_round
+$(call panels_1_11,$(1),$(2),$(3))
+$(call panel_both,$(1),$(2),$(3))
+$(call vietnam_both,$(1),$(2),$(3))
+$(PY) scripts/compare_variants.py $(call pooled,$(4)) $(call pooled,$(call folders_1_11,$(1),$(3)))
+endef
+
 # Seventeenth round: R14 with upward jumps in the yearly innovations (fitted and forecast).
 # Adopted by its pre-registered rule: R17 is the internet back-tests' setting, and
 # R17_FOLDERS the baseline of the next round.
@@ -366,10 +376,7 @@ R17 := $(R14) --prior innovation_tails=upward_jumps
 R17_FOLDERS := $(call folders_1_11,seventeenth,r17)
 
 backtest-seventeenth: $(STAMP)  ## seventeenth round (used data only): R14 with upward jumps
-	$(call panels_1_11,seventeenth,$(R17),r17)
-	$(call panel_both,seventeenth,$(R17),r17)
-	$(call vietnam_both,seventeenth,$(R17),r17)
-	$(PY) scripts/compare_variants.py $(call pooled,$(R14_FOLDERS)) $(call pooled,$(R17_FOLDERS))
+	$(call full_round,seventeenth,$(R17),r17,$(R14_FOLDERS))
 
 # Eighteenth round: R17 with log sigma_u on one mean-reverting AR(1) over the years.
 # Not adopted by its pre-registered rule (docs/backtests.md): R17 stays the setting.
@@ -377,10 +384,7 @@ R18 := $(R17) --prior innovation_sd_trend=mean_reverting
 R18_FOLDERS := $(call folders_1_11,eighteenth,r18)
 
 backtest-eighteenth: $(STAMP)  ## eighteenth round (used data only): R17 with a mean-reverting common sd
-	$(call panels_1_11,eighteenth,$(R18),r18)
-	$(call panel_both,eighteenth,$(R18),r18)
-	$(call vietnam_both,eighteenth,$(R18),r18)
-	$(PY) scripts/compare_variants.py $(call pooled,$(R17_FOLDERS)) $(call pooled,$(R18_FOLDERS))
+	$(call full_round,eighteenth,$(R18),r18,$(R17_FOLDERS))
 
 # Nineteenth round: R17 with the innovation sd's level dependence learned (a power of the
 # binomial scale between 0 and 1). Adopted by its pre-registered rule: R19 is the internet
@@ -389,10 +393,7 @@ R19 := $(R17) --prior innovation_scaling=learned_power
 R19_FOLDERS := $(call folders_1_11,nineteenth,r19)
 
 backtest-nineteenth: $(STAMP)  ## nineteenth round (used data only): R17 with a learned level power of the sd
-	$(call panels_1_11,nineteenth,$(R19),r19)
-	$(call panel_both,nineteenth,$(R19),r19)
-	$(call vietnam_both,nineteenth,$(R19),r19)
-	$(PY) scripts/compare_variants.py $(call pooled,$(R17_FOLDERS)) $(call pooled,$(R19_FOLDERS))
+	$(call full_round,nineteenth,$(R19),r19,$(R17_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
