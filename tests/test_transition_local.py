@@ -29,6 +29,7 @@ from tnmodel.models.transition_local import (
     ar1_onward,
     ar1_path,
     filtered_blips,
+    fitted_conditionals,
     innovation_variance,
     skew_normal_logp,
     surprise_pool,
@@ -1070,3 +1071,50 @@ def test_learned_scaling_power_forecast_widens_away_from_half_by_the_power(power
     # One year ahead the sd is sigma_u (0.1) at 50% and 0.1 (0.25 / 0.09)^(power / 2) at 90%.
     np.testing.assert_allclose(step.std(axis=0), [0.1, 0.1 * (0.25 / 0.09) ** (power / 2)],
                                rtol=0.03)
+
+
+def _standardised_surprises_by_level(power: float, keep_power: bool) -> tuple[float, float]:
+    """Variance of the fit's standardised one-year surprises (outcome minus conditional mean,
+    over the conditional sd of :func:`fitted_conditionals`) on a SIMULATED panel whose
+    innovation sd is ``0.1 (0.25 / (p (1 - p)))^(power / 2)``, at the true parameters: for
+    geos in the middle (30-70% before the step) and at the ends (under 10% or over 90%).
+    ``keep_power=False`` drops the learned power from the posterior (the constant sd)."""
+    rng = np.random.default_rng(31)
+    n_geos, years = 400, np.arange(2010, 2018)
+    eta = np.empty((n_geos, years.size))
+    eta[:, 0] = rng.uniform(-3.5, 3.5, n_geos)  # shares from 3% to 97%
+    for t in range(1, years.size):  # floor 1 and omega 0: no pace, only the shocks
+        p = np.clip(1.0 / (1.0 + np.exp(-eta[:, t - 1])), 0.01, 0.99)
+        sd = 0.1 * (0.25 / (p * (1.0 - p))) ** (power / 2)
+        eta[:, t] = eta[:, t - 1] + sd * rng.standard_normal(n_geos)
+    geos = tuple(f"sim_{g}" for g in range(n_geos))
+    series = series_from_arrays("sim_level_scaled", geos, np.repeat(np.arange(n_geos),
+                                years.size), np.tile(years, n_geos),
+                                inv_logit_percent(eta.ravel()))
+    priors = TransitionLocalPriors(innovation_scaling="learned_power")
+    truth = {"omega": np.zeros(n_geos), "asymptote": 0.99, "floor": 1.0, "phi": 1e-6,
+             "sigma_u": 0.1, "sigma_src": np.full(3, 1e-4), "sigma_part": 0.1}
+    if keep_power:
+        truth["scaling_power"] = power
+    posterior = _posterior_at(series, priors, truth, n=4)
+    fitted = fitted_conditionals(posterior, series)
+    variance = fitted.variance(posterior, series)[:, 0]
+    later = fitted.arrays["first"] < 0.5  # every value but a geo's first
+    z = ((fitted.eta - fitted.mean)[:, 0] / np.sqrt(variance))[later]
+    previous = inv_logit_percent(fitted.eta[fitted.arrays["prev"], 0])[
+        later]
+    middle, ends = (previous > 30) & (previous < 70), (previous < 10) | (previous > 90)
+    return float(np.var(z[middle])), float(np.var(z[ends]))
+
+
+@pytest.mark.parametrize("power", [0.4, 1.0])
+def test_fitted_variance_with_a_learned_power_standardises_the_surprises_at_every_level(power):
+    # The conditional variance a fit hands on (resampled tails, surprise_shape.py) must carry
+    # the learned power: the standardised surprises then have variance 1 in the middle and
+    # at the ends alike (about 700 and 900 of them: +-0.1 is over two standard errors).
+    middle, ends = _standardised_surprises_by_level(power, keep_power=True)
+    assert middle == pytest.approx(1.0, abs=0.12)
+    assert ends == pytest.approx(1.0, abs=0.12)
+    # With the power dropped (a constant sd), the ends' surprises are too large for it.
+    middle, ends = _standardised_surprises_by_level(power, keep_power=False)
+    assert ends > 1.0 + power
