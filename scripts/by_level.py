@@ -33,9 +33,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from tnmodel.backtest import (
+    Z80,
     exit_on_unreadable_output,
     levels_at_cutoff,
     markdown_table,
@@ -97,8 +97,6 @@ def falls(scores: pd.DataFrame) -> pd.DataFrame:
                                  + 0.025 * (table["q025_below"] - table["q10_below"]))
     return table.round(3)
 
-
-Z80 = float(stats.norm.ppf(0.9))
 
 
 def logit_of_share(values: pd.Series, upper: pd.Series) -> np.ndarray:

@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from tnmodel.backtest import Z80
 from tnmodel.models.series import inv_logit_percent
 
 #: Multipliers of the spread tried.
 FACTORS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
-#: z of the 80% interval's ends.
-Z80 = 1.2815515655446004
 
 
 def _logit(percent: np.ndarray) -> np.ndarray:

@@ -30,10 +30,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from tnmodel.backtest import Z80
 from tnmodel.models import inv_logit_percent
-
-#: A standard normal's 90% quantile: the 80% interval's edge.
-EDGE80 = stats.norm.ppf(0.9)
 
 
 def surprise_table(eta: np.ndarray, mean: np.ndarray, variance: np.ndarray, prev: np.ndarray,
@@ -54,8 +52,8 @@ def surprise_table(eta: np.ndarray, mean: np.ndarray, variance: np.ndarray, prev
 def shape_summary(table: pd.DataFrame, normal: bool) -> pd.DataFrame:
     """The surprises' shape in one row (see the module docstring)."""
     row = {"n": len(table), "skewness": stats.skew(table["z"]),
-           "below_-1.28": (table["z"] < -EDGE80).mean(),
-           "above_1.28": (table["z"] > EDGE80).mean(), "fell": table["fell"].mean()}
+           "below_-1.28": (table["z"] < -Z80).mean(),
+           "above_1.28": (table["z"] > Z80).mean(), "fell": table["fell"].mean()}
     if normal:
         row["p_fall_normal"] = table["p_fall_normal"].mean()
     return pd.DataFrame([row]).round(3)

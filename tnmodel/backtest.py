@@ -362,6 +362,10 @@ def score_point(draws: np.ndarray, observed: float, rng: np.random.Generator) ->
     }
 
 
+#: A standard normal's 90% quantile: the 80% central interval's edge, in sds.
+Z80 = 1.2815515655446004
+
+
 def pit_normal_scores(pit) -> np.ndarray:
     """``Phi^-1(PIT)`` (standard normal when the forecasts are calibrated), the PITs clipped
     to [1e-4, 1 - 1e-4] so that an outcome beyond every draw stays finite."""
