@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= $(addprefix docs/backtests/,internet_panel vietnam internet_
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean bar bar-docs backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -68,6 +68,12 @@ lab: $(STAMP)  ## open the notebooks in JupyterLab
 
 bench: $(STAMP)  ## speed benchmarks on the shipped data (prints figures; several minutes)
 	$(PY) benchmarks/run.py
+
+bar: $(STAMP)  ## issue 3's bar on the back-tests of docs/backtests/bar.yaml (current setting)
+	$(PY) -m tnmodel bar docs/backtests/bar.yaml
+
+bar-docs: $(STAMP)  ## write the bar's tables into docs/backtests.md ("Where the bar stands")
+	$(PY) -m tnmodel bar docs/backtests/bar.yaml --into docs/backtests.md
 
 clean:  ## remove results and caches (keeps .venv)
 	rm -rf $(RESULTS) reports .cache .pytest_cache test-artifacts

@@ -1,5 +1,5 @@
 """Command line: ``tnmodel data check``, ``run``, ``validate``, ``schema``, ``compare``,
-``report``, ``sweep``, ``cache``.
+``report``, ``sweep``, ``cache``, ``backtest``, ``bar``, ``priors``.
 
 Exit codes: 0 success; 1 bad input (data or scenario problems, each printed as
 ``file:line: field: message``); 2 usage error; 3 a fit failed its convergence gates.
@@ -373,6 +373,81 @@ def report(
 
 def main() -> None:
     app()
+
+
+@app.command("bar")
+def bar_command(
+    bar_file: Annotated[Path, typer.Argument(help="the bar file: setting and back-tests")] = Path(
+        "docs/backtests/bar.yaml"),
+    markdown: Annotated[bool, typer.Option(
+        "--markdown", help="print markdown instead of tables")] = False,
+    into: Annotated[Path | None, typer.Option(
+        "--into", help="write the markdown between the <!-- bar:start --> and <!-- bar:end "
+        "--> lines of this file (docs/backtests.md)")] = None,
+) -> None:
+    """Issue 3's bar on the back-tests a bar file names: coverage in band and CRPS margins
+    against the baselines, per horizon, and what misses."""
+    from tnmodel.backtest import BacktestOutputError
+    from tnmodel.bar import (
+        bar_markdown,
+        bar_misses,
+        bar_summary,
+        load_bar_file,
+        margin_text,
+        read_bar,
+        replace_block,
+    )
+
+    try:
+        setting = load_bar_file(bar_file)
+        results = read_bar(setting, bar_file.parent)
+    except InputError as exc:
+        _exit_on_problems(exc.problems, f"in {relative(bar_file)}")
+    except BacktestOutputError as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    if into is not None:
+        try:
+            text = replace_block(into.read_text(encoding="utf-8"),
+                                 bar_markdown(setting, results))
+        except (OSError, ValueError) as exc:
+            err.print(f"{relative(into)}: {exc}", markup=False, highlight=False)
+            raise typer.Exit(1) from None
+        into.write_text(text, encoding="utf-8")
+        out.print(f"wrote the bar's tables into {relative(into)}", highlight=False)
+        return
+    if markdown:
+        out.print(bar_markdown(setting, results), markup=False, highlight=False,
+                  soft_wrap=True)
+        return
+    for backtest, table in results:
+        view = Table(title=backtest.title)
+        for column in ("h", "n", "80% coverage \\[band]", "95% coverage \\[band]",
+                       *(f"CRPS vs {b}" for b in setting.baselines)):
+            view.add_column(column)
+        for horizon, row in table.iterrows():
+            cells = [str(horizon), str(row["n"])]
+            for level in (80, 95):
+                cells.append(_checked(f"{row[f'coverage{level}']:.3f} "
+                                      f"[{row[f'band{level}_lo']:.3f}, "
+                                      f"{row[f'band{level}_hi']:.3f}]", row[f"ok{level}"]))
+            cells += [_checked(margin_text(row[f"margin_{b}"]), row[f"ok_{b}"])
+                      for b in setting.baselines]
+            view.add_row(*cells)
+        out.print(view)
+        for miss in bar_misses(table, setting.baselines, setting.margin):
+            out.print(f"  missed: {miss}", style="red", highlight=False)
+    summary = bar_summary(results, setting)
+    met = int((summary["verdict"] == "met").sum())
+    out.print(f"{setting.setting} of {setting.model}: the bar is met on {met} of "
+              f"{len(summary)} back-tests", style="bold", highlight=False)
+
+
+def _checked(text: str, ok: bool) -> str:
+    """A table cell, red with a ✗ when its check failed."""
+    from rich.markup import escape
+
+    return escape(text) if ok else f"[red]{escape(text)} ✗[/red]"
 
 
 @app.command()

@@ -1,0 +1,317 @@
+"""Issue 3's bar on back-tests: is a model calibrated, and does it beat the baselines?
+
+A back-test (the ``scores.csv`` of one or more ``tnmodel backtest --out`` folders, pooled)
+meets the bar when, at every horizon 1-5,
+
+- the model's 80% and 95% coverage sit inside their binomial 95% bands
+  (:func:`tnmodel.backtest.binomial_band`: what a calibrated forecast shows with that many
+  forecasts), and
+- its CRPS, summed over the forecasts that it and a baseline both made, is at least
+  ``margin`` (20%) below that baseline's, for each baseline (CAGR and ETS-damped).
+
+Which back-tests the bar is read on, with which setting, is a YAML file
+(``docs/backtests/bar.yaml``: :class:`BarFile`), checked in full (file, line, field, "did you
+mean") before anything is read. A back-test's forecasts may come from folders run for the
+model alone, with the baselines from the folders that scored them on the same data and
+cut-offs (``baselines_from``). ``tnmodel bar`` prints the tables; the validation notebook
+shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from tnmodel.backtest import (
+    BacktestOutputError,
+    binomial_band,
+    read_backtest_output,
+    read_manifest,
+)
+from tnmodel.problems import InputError, did_you_mean
+from tnmodel.yamlio import load_yaml_with_lines, validate_model
+
+#: A forecast's identity within one part (folder) of a back-test.
+KEY = ["cutoff", "geo", "year", "horizon"]
+SCORE_COLUMNS = [*KEY, "model", "in80", "in95", "crps"]
+
+
+class BarBacktest(BaseModel):
+    """One back-test the bar is read on: its folders' forecasts pooled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    title: str = Field(description="what the back-test is, in words (data, cut-offs)")
+    folders: list[str] = Field(min_length=1, description=(
+        "folders written by `tnmodel backtest --out` with the model's forecasts, relative "
+        "to the YAML file"))
+    baselines_from: list[str] | None = Field(None, description=(
+        "for each folder, in the same order, the folder whose baseline forecasts (same data "
+        "and cut-offs) it is compared with; without it, each folder's own baselines"))
+
+    @model_validator(mode="after")
+    def _one_baseline_folder_per_folder(self) -> BarBacktest:
+        if self.baselines_from is not None and len(self.baselines_from) != len(self.folders):
+            raise ValueError(f"baselines_from has {len(self.baselines_from)} folders for "
+                             f"{len(self.folders)} folders: give one per folder, in order")
+        return self
+
+    def parts(self) -> list[tuple[str, str]]:
+        """(model folder, baseline folder) pairs."""
+        return list(zip(self.folders, self.baselines_from or self.folders, strict=True))
+
+
+class BarFile(BaseModel):
+    """The bar and the back-tests it is read on (``docs/backtests/bar.yaml``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    setting: str = Field(description="name of the model's setting (e.g. R19 in the Makefile)")
+    description: str = Field("", description="the setting in words, and where it is defined")
+    model: str = Field("transition_local", description="the model judged")
+    baselines: tuple[str, ...] = Field(("cagr", "ets_damped"), min_length=1)
+    margin: float = Field(0.20, gt=0, lt=1, description=(
+        "how far below each baseline's the model's CRPS must be (0.20: 20%)"))
+    horizons: tuple[int, ...] = Field((1, 2, 3, 4, 5), min_length=1)
+    backtests: list[BarBacktest] = Field(min_length=1)
+
+
+def load_bar_file(path: Path | str) -> BarFile:
+    """Read and check a bar file, and that every folder it names has the scores it needs.
+
+    Raises
+    ------
+    InputError
+        Every problem at once, each with the file, line and field (a folder that is not
+        there, a model or baseline its ``scores.csv`` lacks, an unknown key with a "did you
+        mean").
+    """
+    path = Path(path)
+    doc, problems = load_yaml_with_lines(path)
+    if doc is None:
+        raise InputError(problems, f"bar file {path}")
+    bar, problems = validate_model(doc, (), doc.data, BarFile)
+    if bar is None:
+        raise InputError(problems, f"bar file {path}")
+    for i, backtest in enumerate(bar.backtests):
+        for field, names, wanted in (("folders", backtest.folders, (bar.model,)),
+                                     ("baselines_from", backtest.baselines_from or [],
+                                      bar.baselines)):
+            for j, name in enumerate(names):
+                message = _folder_problem(path.parent / name, wanted)
+                if message:
+                    problems.append(doc.problem(("backtests", i, field, j), message))
+        if backtest.baselines_from and not problems:
+            for j, (ours, theirs) in enumerate(backtest.parts()):
+                message = _pairing_problem(path.parent / ours, path.parent / theirs)
+                if message:
+                    problems.append(doc.problem(("backtests", i, "baselines_from", j), message))
+    if problems:
+        raise InputError(problems, f"bar file {path}")
+    return bar
+
+
+def _folder_problem(folder: Path, models: Sequence[str]) -> str | None:
+    """What is wrong with ``folder`` as a source of ``models``' scores, or ``None``."""
+    if not (folder / "scores.csv").is_file():
+        near = did_you_mean(folder.name, [p.name for p in folder.parent.glob("*")
+                                          if (p / "scores.csv").is_file()])
+        return f"{folder}: no scores.csv here{near}; give a folder written by `tnmodel " \
+               "backtest --out`"
+    try:
+        present = set(pd.read_csv(folder / "scores.csv", usecols=["model"])["model"])
+    except ValueError as exc:  # no model column, or not a CSV
+        return f"{folder}/scores.csv cannot be read as a back-test's scores ({exc})"
+    absent = [m for m in models if m not in present]
+    if absent:
+        return (f"{folder}/scores.csv has no rows of {', '.join(absent)}"
+                f"{did_you_mean(absent[0], present)}; it has {', '.join(sorted(present))}")
+    return None
+
+
+def _pairing_problem(ours: Path, theirs: Path) -> str | None:
+    """Why the baselines of ``theirs`` cannot be compared with the forecasts of ``ours``
+    (another data file or other cut-offs, by their manifests), or ``None``."""
+    try:
+        mine, other = read_manifest(ours), read_manifest(theirs)
+    except BacktestOutputError as exc:
+        return str(exc)
+    for what in ("data_file", "cutoffs"):
+        if mine.get(what) != other.get(what):
+            return (f"{theirs} has {what} {other.get(what)}, {ours} has {mine.get(what)}: "
+                    "baselines are compared on the same data and cut-offs")
+    return None
+
+
+def read_scores(backtest: BarBacktest, root: Path | str, model: str,
+                baselines: Sequence[str]) -> pd.DataFrame:
+    """The pooled scores of ``backtest``: the model's rows of each folder and the baselines'
+    rows of its baseline folder, with ``part`` (the folder's index) added to the forecast's
+    key, since two folders may hold the same geo and year (another panel, other cut-offs).
+
+    Raises
+    ------
+    BacktestOutputError
+        Naming a folder's file and what it lacks.
+    """
+    frames = []
+    for part, (ours, theirs) in enumerate(backtest.parts()):
+        for folder, models in ((ours, [model]), (theirs, list(baselines))):
+            scores = read_backtest_output(Path(root) / folder, "scores.csv",
+                                          columns=SCORE_COLUMNS)
+            frames.append(scores.loc[scores["model"].isin(models), SCORE_COLUMNS]
+                          .assign(part=part))
+    return pd.concat(frames, ignore_index=True)
+
+
+def bar_table(scores: pd.DataFrame, model: str = "transition_local",
+              baselines: Sequence[str] = ("cagr", "ets_damped"), margin: float = 0.20,
+              horizons: Sequence[int] = (1, 2, 3, 4, 5)) -> pd.DataFrame:
+    """The bar, horizon by horizon.
+
+    Parameters
+    ----------
+    scores
+        ``scores.csv`` rows (``model``, ``cutoff``, ``geo``, ``year``, ``horizon``, ``in80``,
+        ``in95``, ``crps``; ``part`` when several folders are pooled).
+    model, baselines, margin, horizons
+        As in :class:`BarFile`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per horizon: ``n`` (the model's forecasts), ``coverage80`` with its band
+        (``band80_lo``, ``band80_hi``) and ``ok80``, the same for 95%, and per baseline
+        ``n_<baseline>`` (forecasts both made), ``margin_<baseline>`` (1 - the model's summed
+        CRPS over the baseline's, NaN without shared forecasts) and ``ok_<baseline>``;
+        ``met`` when every check of the row passes.
+    """
+    key = [*(["part"] if "part" in scores.columns else []), *KEY]
+    ours = scores[scores["model"] == model]
+    crps = scores.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
+    rows = []
+    for horizon in horizons:
+        mine = ours[ours["horizon"] == horizon]
+        row: dict = {"horizon": horizon, "n": len(mine)}
+        for level, column in ((80, "in80"), (95, "in95")):
+            lo, hi = binomial_band(len(mine), level / 100)
+            coverage = float(mine[column].astype(bool).mean()) if len(mine) else np.nan
+            row |= {f"coverage{level}": coverage, f"band{level}_lo": lo, f"band{level}_hi": hi,
+                    f"ok{level}": bool(lo <= coverage <= hi)}
+        at_horizon = crps[crps.index.get_level_values("horizon") == horizon]
+        for baseline in baselines:
+            shared = (at_horizon[[model, baseline]].dropna()
+                      if {model, baseline} <= set(at_horizon.columns) else at_horizon.iloc[:0])
+            gain = (1.0 - shared[model].sum() / shared[baseline].sum()
+                    if len(shared) and shared[baseline].sum() > 0 else np.nan)
+            row |= {f"n_{baseline}": len(shared), f"margin_{baseline}": gain,
+                    f"ok_{baseline}": bool(gain >= margin)}
+        row["met"] = all(v for k, v in row.items() if k.startswith("ok"))
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("horizon")
+
+
+def bar_misses(table: pd.DataFrame, baselines: Sequence[str] = ("cagr", "ets_damped"),
+               margin: float = 0.20) -> list[str]:
+    """The checks of :func:`bar_table` that fail, in words (empty when the bar is met)."""
+    misses = []
+    for horizon, row in table.iterrows():
+        for level in (80, 95):
+            if not row[f"ok{level}"]:
+                misses.append(f"{level}% coverage at h{horizon}: {row[f'coverage{level}']:.2f}, "
+                              f"band {row[f'band{level}_lo']:.2f}-{row[f'band{level}_hi']:.2f}")
+        for baseline in baselines:
+            if not row[f"ok_{baseline}"]:
+                gain = row[f"margin_{baseline}"]
+                said = "no shared forecasts" if np.isnan(gain) else f"{gain:.0%}"
+                misses.append(f"CRPS vs {baseline} at h{horizon}: {said}, "
+                              f"needs {margin:.0%}")
+    return misses
+
+
+def read_bar(bar: BarFile, root: Path | str) -> list[tuple[BarBacktest, pd.DataFrame]]:
+    """Each back-test of ``bar`` with its :func:`bar_table` (folders relative to ``root``)."""
+    out = []
+    for backtest in bar.backtests:
+        scores = read_scores(backtest, root, bar.model, bar.baselines)
+        out.append((backtest, bar_table(scores, bar.model, bar.baselines, bar.margin,
+                                        bar.horizons)))
+    return out
+
+
+def bar_summary(results: list[tuple[BarBacktest, pd.DataFrame]], bar: BarFile) -> pd.DataFrame:
+    """One row per back-test: forecasts at the first horizon, the checks passed of all, and
+    what misses (``met`` when nothing does)."""
+    rows = []
+    for backtest, table in results:
+        checks = table[[c for c in table.columns if c.startswith("ok")]]
+        misses = bar_misses(table, bar.baselines, bar.margin)
+        rows.append({"back-test": backtest.title, "n (h1)": int(table["n"].iloc[0]),
+                     "checks passed": f"{int(checks.to_numpy().sum())} of {checks.size}",
+                     "verdict": "met" if not misses else "missed: " + "; ".join(misses)})
+    return pd.DataFrame(rows)
+
+
+def margin_text(gain: float) -> str:
+    """A CRPS margin in percent, ``n/a`` without shared forecasts."""
+    return "n/a" if np.isnan(gain) else f"{gain:.1%}"
+
+
+def markdown_bar_table(table: pd.DataFrame, baselines: Sequence[str]) -> str:
+    """:func:`bar_table` as a markdown table (coverage with its band, margins in percent; a
+    failed check marked ✗)."""
+    def mark(ok) -> str:
+        return "" if ok else " ✗"
+
+    heads = ["h", "n", "80% coverage [band]", "95% coverage [band]",
+             *(f"CRPS vs {b}" for b in baselines)]
+    lines = ["| " + " | ".join(heads) + " |", "| --- " * len(heads) + "|"]
+    for horizon, row in table.iterrows():
+        cells = [str(horizon), str(row["n"])]
+        for level in (80, 95):
+            cells.append(f"{row[f'coverage{level}']:.3f} [{row[f'band{level}_lo']:.3f}, "
+                         f"{row[f'band{level}_hi']:.3f}]{mark(row[f'ok{level}'])}")
+        cells += [margin_text(row[f"margin_{b}"]) + mark(row[f"ok_{b}"]) for b in baselines]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def bar_markdown(bar: BarFile, results: list[tuple[BarBacktest, pd.DataFrame]]) -> str:
+    """The whole reading of the bar as markdown: the summary, then each back-test's table."""
+    summary = bar_summary(results, bar)
+    described = f": {bar.description.strip()}" if bar.description.strip() else ""
+    lines = [f"Setting **{bar.setting}** of `{bar.model}`{described}.", "",
+             f"The bar: 80% and 95% coverage in their binomial bands and CRPS at least "
+             f"{bar.margin:.0%} below {' and '.join(bar.baselines)}, at horizons "
+             f"{', '.join(map(str, bar.horizons))}; ✗ marks a failed check.", "",
+             "| back-test | n (h1) | checks passed | verdict |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['back-test']} | {r['n (h1)']} | {r['checks passed']} | {r['verdict']} |"
+              for r in summary.to_dict("records")]
+    for backtest, table in results:
+        lines += ["", f"**{backtest.title}**", "", markdown_bar_table(table, bar.baselines)]
+    return "\n".join(lines)
+
+
+
+#: The markers around the printout of :func:`bar_markdown` in a markdown file.
+BLOCK_START, BLOCK_END = "<!-- bar:start -->", "<!-- bar:end -->"
+
+
+def replace_block(text: str, markdown: str) -> str:
+    """``text`` (a markdown file's) with what lies between :data:`BLOCK_START` and
+    :data:`BLOCK_END` replaced by ``markdown``.
+
+    Raises
+    ------
+    ValueError
+        If the markers are not there, once each and in order.
+    """
+    start, end = text.find(BLOCK_START), text.find(BLOCK_END)
+    if (text.count(BLOCK_START), text.count(BLOCK_END)) != (1, 1) or end < start:
+        raise ValueError(f"needs one line {BLOCK_START} and, below it, one line {BLOCK_END} "
+                         "where the tables go")
+    return f"{text[:start]}{BLOCK_START}\n{markdown.strip()}\n{text[end:]}"
