@@ -30,6 +30,7 @@
 # %% tags=["parameters"]
 fast = False
 scenario_dir = "../scenarios"
+bar_file = "../docs/backtests/bar.yaml"
 out_dir = "../results/notebooks/05_policy_brief"
 
 # %%
@@ -201,13 +202,16 @@ needs
 # `tnmodel.report.write_report` turns result folders into **one HTML file** that opens with
 # no internet (Vega inlined, nothing fetched), in Vietnamese and English, with the verdict
 # table, the charts, each scenario's assumptions, the data provenance (every observation
-# with its source) and these caveats. From a terminal:
+# with its source) and these caveats. With `bar_file` it also says how the growth model
+# fared on its back-tests: whether it meets its bar (calibrated intervals, and better than
+# simple trend rules) on each. From a terminal:
 #
 # ```sh
 # tnmodel run scenarios/*.yaml --out results
-# tnmodel report results --out reports/index.html     # or simply: make run
+# tnmodel report results docs/backtests/bar.yaml --out reports/index.html   # or: make run
 # ```
 
 # %%
-report = write_report(folders, out / "report.html", data_dir=scenarios[0].data_dir())
+report = write_report([*folders, Path(bar_file)], out / "report.html",
+                      data_dir=scenarios[0].data_dir())
 print(f"wrote {report} ({report.stat().st_size / 1e6:.1f} MB); open it in any browser, offline")

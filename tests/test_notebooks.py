@@ -76,7 +76,7 @@ OUTPUTS = {
     "02_growth_models": ["diagnostics.csv", "ppc.csv", "model_comparison.csv",
                          "pace_prior_posterior.csv"],
     "03_scenarios": ["intervention_effects.csv"],
-    "04_validation": ["recovery.csv"],
+    "04_validation": ["recovery.csv", "bar.csv"],
     "05_policy_brief": ["verdicts.csv", "report.html"],
 }
 

@@ -172,3 +172,30 @@ def test_every_verdict_and_category_word_has_a_vietnamese_translation():
     for word in words:
         assert word in report.PHRASES, f"no Vietnamese for '{word}'"
         assert report.translate(f"{word} (P = 0.50)") == f"{report.PHRASES[word]} (P = 0.50)"
+
+
+def test_a_bar_file_leads_the_back_tests_with_its_verdicts(tmp_path):
+    from test_bar import _sim_scores, _write_folder
+
+    _write_folder(tmp_path / "sim_good", _sim_scores(6, n_geos=60))
+    _write_folder(tmp_path / "sim_narrow", _sim_scores(7, n_geos=60, width=0.5))
+    bar_file = tmp_path / "bar.yaml"
+    bar_file.write_text("setting: sim_setting\ndescription: simulated\nbacktests:\n"
+                        f'  - {{title: "sim good {XSS}", folders: [sim_good]}}\n'
+                        "  - {title: sim narrow, folders: [sim_narrow]}\n", encoding="utf-8")
+    out = report.write_report([bar_file], tmp_path / "index.html")
+    page = out.read_text(encoding="utf-8")
+    section = re.search(r'<section id="backtest">.*?</section>', page, flags=re.DOTALL).group(0)
+    table = re.search(r'<table class="bar-table">.*?</table>', section, flags=re.DOTALL).group(0)
+    good, narrow = re.findall(r"<tr><td>.*?</tr>", table)
+    assert "sim good &lt;script&gt;" in good and XSS not in page
+    assert ">20 of 20<" in good and '<span lang="en">met</span>' in good
+    assert '<span lang="en">missed</span>' in narrow and "80% coverage at h1: 0.4" in narrow
+    assert 'data-spec="bar-0-0-en"' in section and 'data-spec="bar-0-1-en"' in section
+    assert "<code>sim_setting</code>" in section
+    # A bar file with a problem: named with its line, and no report written.
+    bar_file.write_text("setting: sim\nbacktest: []\n", encoding="utf-8")
+    with pytest.raises(report.InputError, match=r"bar.yaml:2: backtest: unknown key "
+                                                r"'backtest' \(did you mean 'backtests'\?\)"):
+        report.write_report([bar_file], tmp_path / "again.html")
+    assert not (tmp_path / "again.html").exists()

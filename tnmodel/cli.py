@@ -351,7 +351,8 @@ def _print_sweep(table, keys: list[str]) -> None:
 @app.command()
 def report(
     results: Annotated[list[Path] | None, typer.Argument(
-        help="result folders (a scenario folder, a back-test folder, or a folder of them)")
+        help="result folders (a scenario folder, a back-test folder, or a folder of them) "
+        "and bar files (docs/backtests/bar.yaml)")
     ] = None,
     out_file: Annotated[Path, typer.Option("--out", help="HTML file to write")] = Path(
         "reports/index.html"),

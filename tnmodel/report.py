@@ -2,13 +2,14 @@
 
 ``tnmodel report [RESULTS_DIR...] --out reports/index.html`` reads result folders (a scenario
 folder has ``targets.csv``; a back-test folder has ``metrics.csv``; a folder of such folders is
-read one level down) and writes one HTML page with:
+read one level down) and bar files (``docs/backtests/bar.yaml``, :mod:`tnmodel.bar`), and
+writes one HTML page with:
 
 - the verdict table across scenarios, and the scenario comparison chart;
 - a fan chart per target and series, with the observed points and their sources;
 - the first-year-met and rank distributions, and back-test calibration, when the results have
   them (``first_year.csv``, ``ranks.csv``, ``metrics.csv``, ``pit.csv``; a short note
-  otherwise);
+  otherwise), led by the bar's verdict on each back-test of a bar file, with its coverage;
 - the assumptions of each scenario (its settings from ``manifest.json``);
 - caveats (definitional breaks, merger lineage, proxies, fast mode) and data provenance (every
   observation of the fitted series with its source).
@@ -34,6 +35,15 @@ import pandas as pd
 
 from tnmodel import charts
 from tnmodel.atomic import atomic_file
+from tnmodel.backtest import BacktestOutputError
+from tnmodel.bar import (
+    BarBacktest,
+    BarFile,
+    bar_misses,
+    bar_summary,
+    load_bar_file,
+    read_bar,
+)
 from tnmodel.problems import InputError, Problem, relative
 
 # --------------------------------------------------------------------------------------------
@@ -105,6 +115,21 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "series": ("Chuỗi", "Series"),
     "description": ("Mô tả", "Description"),
     "created": ("Thời điểm chạy", "Run at"),
+    "bar": ("Mô hình có đạt ngưỡng kiểm định không?", "Does the model meet its bar?"),
+    "bar_text": ("Ngưỡng: ở mọi tầm dự báo 1–5 năm, độ bao phủ của khoảng 80% và 95% nằm trong "
+                 "dải nhị thức, và CRPS thấp hơn ít nhất 20% so với các mô hình cơ sở (CAGR, "
+                 "ETS tắt dần). Thiết lập hiện hành của mô hình chuyển đổi cục bộ, trên các "
+                 "kiểm định ngược về tỷ lệ sử dụng Internet.",
+                 "The bar: at every horizon 1–5 years, the 80% and 95% coverage inside their "
+                 "binomial bands, and a CRPS at least 20% below the baselines' (CAGR, damped "
+                 "ETS). The current setting of the local transition model, on the internet-use "
+                 "back-tests."),
+    "backtest_name": ("Kiểm định ngược", "Back-test"),
+    "forecasts_h1": ("Số dự báo (1 năm)", "Forecasts (1 year ahead)"),
+    "checks_passed": ("Số tiêu chí đạt", "Checks passed"),
+    "met": ("đạt", "met"),
+    "missed": ("chưa đạt", "missed"),
+    "misses": ("Tiêu chí chưa đạt (tiếng Anh)", "What misses"),
 }
 
 
@@ -192,9 +217,19 @@ class BacktestResults:
 
 
 @dataclass(frozen=True)
+class BarResults:
+    """A bar file (:mod:`tnmodel.bar`) and each of its back-tests' table."""
+
+    path: Path
+    bar: BarFile
+    tables: list[tuple[BarBacktest, pd.DataFrame]]
+
+
+@dataclass(frozen=True)
 class Results:
     scenarios: list[ScenarioResults] = field(default_factory=list)
     backtests: list[BacktestResults] = field(default_factory=list)
+    bars: list[BarResults] = field(default_factory=list)
 
 
 def _read_csv(path: Path) -> pd.DataFrame | None:
@@ -257,6 +292,9 @@ def load_results(folders: Sequence[Path | str]) -> Results:
     results = Results()
     problems = []
     for folder in map(Path, folders):
+        if folder.is_file() and folder.suffix in (".yaml", ".yml"):  # a bar file
+            problems += _collect_bar(folder, results)
+            continue
         if not folder.is_dir():
             problems.append(Problem(relative(folder), 1, "(folder)", "results folder not found"))
             continue
@@ -272,6 +310,18 @@ def load_results(folders: Sequence[Path | str]) -> Results:
     if problems:
         raise InputError(problems, what="results")
     return results
+
+
+def _collect_bar(path: Path, results: Results) -> list[Problem]:
+    """Read a bar file and its back-tests into ``results``; the problems, if any."""
+    try:
+        bar = load_bar_file(path)
+        results.bars.append(BarResults(path, bar, read_bar(bar, path.parent)))
+    except InputError as exc:
+        return list(exc.problems)
+    except BacktestOutputError as exc:
+        return [Problem(relative(path), 1, "(back-tests)", str(exc))]
+    return []
 
 
 def _collect(folder: Path, results: Results) -> int:
@@ -440,10 +490,34 @@ def _optional_section(frames: list[pd.DataFrame | None], make_chart, name: str, 
         return f'<p class="skip">{ui(skip_key)} <code>{esc(exc)}</code></p>'
 
 
+def _bar_part(index: int, reading: BarResults, registry: _Charts) -> str:
+    """A bar file's reading: what the bar asks, a verdict per back-test, and each back-test's
+    coverage by horizon."""
+    bar = reading.bar
+    head = "".join(f"<th>{ui(k)}</th>" for k in ("backtest_name", "forecasts_h1",
+                                                  "checks_passed", "verdict", "misses"))
+    rows, charts_html = [], []
+    for row, (backtest, table) in zip(bar_summary(reading.tables, bar).to_dict("records"),
+                                      reading.tables, strict=True):
+        misses = bar_misses(table, bar.baselines, bar.margin)
+        verdict = ui("met") if not misses else ui("missed")
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
+            esc(backtest.title), esc(row["n (h1)"]), esc(row["checks passed"]), verdict,
+            "<br>".join(esc(m) for m in misses))) + "</tr>")
+        frame = table.reset_index().assign(model=bar.model)
+        charts_html.append(f"<h4>{esc(backtest.title)}</h4>" + registry.add(
+            f"bar-{index}-{len(charts_html)}",
+            lambda lang, f=frame: charts.coverage_chart(f, lang=lang)))
+    return (f"<h3>{ui('bar')}</h3><p>{ui('bar_text')} <code>{esc(bar.setting)}</code>: "
+            f"{esc(bar.description)} (<code>{esc(relative(reading.path))}</code>)</p>"
+            f'<table class="bar-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+            "</tbody></table>" + "".join(charts_html))
+
+
 def _backtest_section(results: Results, registry: _Charts) -> str:
-    if not results.backtests:
+    if not results.backtests and not results.bars:
         return f'<p class="skip">{ui("no_backtest")}</p>'
-    parts = []
+    parts = [_bar_part(i, reading, registry) for i, reading in enumerate(results.bars)]
     for i, b in enumerate(results.backtests):
         parts.append(f"<h3><code>{esc(relative(b.folder))}</code></h3>")
         try:
