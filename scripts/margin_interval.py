@@ -23,10 +23,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from tnmodel.backtest import exit_on_unreadable_output, markdown_table, read_backtest_output
+from tnmodel.bar import crps_margins
+from tnmodel.bar import margin_intervals as resampled_margins
 
 MODEL = "transition_local"
 BASELINES = ("cagr", "ets_damped")
@@ -40,61 +41,34 @@ def read_crps(folder: Path) -> pd.DataFrame:
                                     model=MODEL)[["model", *KEY, "crps"]]
 
 
-def resampling_unit(scores: pd.DataFrame) -> str:
-    """What a resample draws: ``geo``, or ``cutoff`` when the folder holds one geo."""
-    return "geo" if scores["geo"].nunique() > 1 else "cutoff"
-
-
-def unit_sums(scores: pd.DataFrame, baseline: str, unit: str) -> pd.DataFrame:
-    """Per resampling unit and horizon, the summed CRPS of ``transition_local`` and of
-    ``baseline`` over the forecasts both made (columns ``ours``, ``theirs``, ``n``)."""
-    wide = scores[scores["model"].isin([MODEL, baseline])].pivot_table(
-        index=KEY, columns="model", values="crps").dropna()
-    if baseline not in wide:
-        return pd.DataFrame(columns=["ours", "theirs", "n"])
-    grouped = wide.groupby([unit, "horizon"])
-    return pd.DataFrame({"ours": grouped[MODEL].sum(), "theirs": grouped[baseline].sum(),
-                         "n": grouped.size()})
-
-
 def margin_intervals(scores: pd.DataFrame, reps: int = 4000, seed: int = 12,
                      bar: float = 0.2) -> dict:
     """The CRPS margins of ``transition_local`` against each baseline in ``scores``, per
-    horizon, with resampled 90% intervals.
+    horizon, with resampled 90% intervals (:func:`tnmodel.bar.margin_intervals`).
 
     Returns
     -------
     dict
-        ``table``: one row per horizon (``n`` forecasts, and per baseline the margin, its 90%
-        interval and the share of resamples reaching ``bar``); ``unit``: what was
-        resampled, and how many; ``every``: the share of resamples in which every horizon
-        reaches ``bar`` against every baseline present.
+        ``table``: one row per horizon (``n`` forecasts both made with the first baseline,
+        and per baseline the margin, its 90% interval and the share of resamples reaching
+        ``bar``); ``unit``: what was resampled, and how many; ``every``: the share of
+        resamples in which every horizon reaches ``bar`` against every baseline present.
     """
-    unit = resampling_unit(scores)
-    units = np.sort(scores[unit].unique())
-    counts = np.random.default_rng(seed).multinomial(len(units), np.full(len(units),
-                                                                         1 / len(units)),
-                                                     size=reps)  # (reps, units)
-    rows: dict[int, dict] = {}
-    every = np.ones(reps, dtype=bool)
     baselines = [b for b in BASELINES if b in set(scores["model"])]
+    horizons = tuple(sorted(int(h) for h in scores["horizon"].unique()))
+    margins = crps_margins(scores, MODEL, baselines, bar, horizons)
+    intervals = resampled_margins(scores, MODEL, baselines, bar, horizons, reps, seed)
+    table = pd.DataFrame({"n": margins[f"n_{baselines[0]}"]} if baselines else {},
+                         index=margins.index)
     for baseline in baselines:
-        sums = unit_sums(scores, baseline, unit)
-        for horizon, part in sums.groupby(level="horizon"):
-            part = part.droplevel("horizon").reindex(units, fill_value=0.0)
-            ours, theirs = counts @ part["ours"].to_numpy(), counts @ part["theirs"].to_numpy()
-            resampled = 1.0 - ours / np.where(theirs > 0, theirs, np.nan)
-            reached = np.nan_to_num(resampled, nan=-np.inf) >= bar
-            every &= reached
-            low, high = np.nanquantile(resampled, [0.05, 0.95])
-            row = rows.setdefault(int(horizon), {"n": int(part["n"].sum())})
-            row |= {f"vs {baseline}": round(1.0 - part["ours"].sum() / part["theirs"].sum(), 3),
-                    f"{baseline} 90%": f"{low:+.2f} to {high:+.2f}",
-                    f"{baseline} P(>={bar:g})": round(float(reached.mean()), 3)}
-    table = pd.DataFrame.from_dict(rows, orient="index").sort_index()
-    table.index.name = "horizon"
-    return {"table": table, "unit": f"{len(units)} {unit}s",
-            "every": float(every.mean()) if baselines else float("nan")}
+        table[f"vs {baseline}"] = margins[f"margin_{baseline}"].round(3)
+        table[f"{baseline} 90%"] = [
+            f"{lo:+.2f} to {hi:+.2f}" for lo, hi in
+            zip(intervals.table[f"lo_{baseline}"], intervals.table[f"hi_{baseline}"],
+                strict=True)]
+        table[f"{baseline} P(>={bar:g})"] = intervals.table[f"p_{baseline}"].round(3)
+    return {"table": table, "unit": intervals.unit,
+            "every": intervals.every if baselines else float("nan")}
 
 
 def main() -> None:

@@ -190,6 +190,7 @@ def test_a_bar_file_leads_the_back_tests_with_its_verdicts(tmp_path):
     good, narrow = re.findall(r"<tr><td>.*?</tr>", table)
     assert "sim good &lt;script&gt;" in good and XSS not in page
     assert ">20 of 20<" in good and '<span lang="en">met</span>' in good
+    assert "<td>1.00</td>" in good  # every resample passes the CRPS checks
     assert '<span lang="en">missed</span>' in narrow and "80% coverage at h1: 0.4" in narrow
     assert 'data-spec="bar-0-0-en"' in section and 'data-spec="bar-0-1-en"' in section
     assert "<code>sim_setting</code>" in section

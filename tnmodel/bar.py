@@ -20,6 +20,7 @@ shows them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +78,10 @@ class BarFile(BaseModel):
     margin: float = Field(0.20, gt=0, lt=1, description=(
         "how far below each baseline's the model's CRPS must be (0.20: 20%)"))
     horizons: tuple[int, ...] = Field((1, 2, 3, 4, 5), min_length=1)
+    resamples: int = Field(4000, ge=0, description=(
+        "resamples of geos (of cut-offs for a lone geo) for the margins' 90% intervals; 0: "
+        "none"))
+    seed: int = Field(12, description="seed of the resamples")
     backtests: list[BarBacktest] = Field(min_length=1)
 
 
@@ -170,7 +175,8 @@ def read_scores(backtest: BarBacktest, root: Path | str, model: str,
 
 def bar_table(scores: pd.DataFrame, model: str = "transition_local",
               baselines: Sequence[str] = ("cagr", "ets_damped"), margin: float = 0.20,
-              horizons: Sequence[int] = (1, 2, 3, 4, 5)) -> pd.DataFrame:
+              horizons: Sequence[int] = (1, 2, 3, 4, 5), resamples: int = 0,
+              seed: int = 12) -> pd.DataFrame:
     """The bar, horizon by horizon.
 
     Parameters
@@ -178,7 +184,7 @@ def bar_table(scores: pd.DataFrame, model: str = "transition_local",
     scores
         ``scores.csv`` rows (``model``, ``cutoff``, ``geo``, ``year``, ``horizon``, ``in80``,
         ``in95``, ``crps``; ``part`` when several folders are pooled).
-    model, baselines, margin, horizons
+    model, baselines, margin, horizons, resamples, seed
         As in :class:`BarFile`.
 
     Returns
@@ -188,11 +194,13 @@ def bar_table(scores: pd.DataFrame, model: str = "transition_local",
         (``band80_lo``, ``band80_hi``) and ``ok80``, the same for 95%, and per baseline
         ``n_<baseline>`` (forecasts both made), ``margin_<baseline>`` (1 - the model's summed
         CRPS over the baseline's, NaN without shared forecasts) and ``ok_<baseline>``;
-        ``met`` when every check of the row passes.
+        ``met`` when every check of the row passes. With ``resamples``, also the margins'
+        90% intervals and how often a resample reaches ``margin`` (:func:`margin_intervals`:
+        ``lo_<baseline>``, ``hi_<baseline>``, ``p_<baseline>``), the share of resamples in
+        which every horizon reaches it against every baseline (``p_every``, the same in
+        every row) and what was resampled (``resampled``).
     """
-    key = [*(["part"] if "part" in scores.columns else []), *KEY]
     ours = scores[scores["model"] == model]
-    crps = scores.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
     rows = []
     for horizon in horizons:
         mine = ours[ours["horizon"] == horizon]
@@ -202,7 +210,31 @@ def bar_table(scores: pd.DataFrame, model: str = "transition_local",
             coverage = float(mine[column].astype(bool).mean()) if len(mine) else np.nan
             row |= {f"coverage{level}": coverage, f"band{level}_lo": lo, f"band{level}_hi": hi,
                     f"ok{level}": bool(lo <= coverage <= hi)}
+        rows.append(row)
+    table = pd.DataFrame(rows).set_index("horizon").join(
+        crps_margins(scores, model, baselines, margin, horizons))
+    table["met"] = table[[c for c in table.columns if c.startswith("ok")]].all(axis=1)
+    if resamples:
+        intervals = margin_intervals(scores, model, baselines, margin, horizons, resamples,
+                                     seed)
+        table = table.join(intervals.table)
+        table["p_every"], table["resampled"] = intervals.every, intervals.unit
+    return table
+
+
+def crps_margins(scores: pd.DataFrame, model: str = "transition_local",
+                 baselines: Sequence[str] = ("cagr", "ets_damped"), margin: float = 0.20,
+                 horizons: Sequence[int] = (1, 2, 3, 4, 5)) -> pd.DataFrame:
+    """Per horizon and baseline: ``n_<baseline>`` (the forecasts ``model`` and the baseline
+    both made, by ``part`` and forecast key), ``margin_<baseline>`` (1 - the model's summed
+    CRPS over the baseline's on them; NaN without any) and ``ok_<baseline>`` (the margin
+    reaches ``margin``). ``scores`` needs ``model``, the forecast key and ``crps``."""
+    key = [*(["part"] if "part" in scores.columns else []), *KEY]
+    crps = scores.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
+    rows = []
+    for horizon in horizons:
         at_horizon = crps[crps.index.get_level_values("horizon") == horizon]
+        row: dict = {"horizon": horizon}
         for baseline in baselines:
             shared = (at_horizon[[model, baseline]].dropna()
                       if {model, baseline} <= set(at_horizon.columns) else at_horizon.iloc[:0])
@@ -210,9 +242,72 @@ def bar_table(scores: pd.DataFrame, model: str = "transition_local",
                     if len(shared) and shared[baseline].sum() > 0 else np.nan)
             row |= {f"n_{baseline}": len(shared), f"margin_{baseline}": gain,
                     f"ok_{baseline}": bool(gain >= margin)}
-        row["met"] = all(v for k, v in row.items() if k.startswith("ok"))
         rows.append(row)
     return pd.DataFrame(rows).set_index("horizon")
+
+
+@dataclass(frozen=True)
+class MarginIntervals:
+    """The margins' resampled 90% intervals: ``table`` (per horizon, ``lo_<baseline>``,
+    ``hi_<baseline>`` and ``p_<baseline>``, the share of resamples reaching the margin),
+    ``unit`` (what was resampled, and how many) and ``every`` (the share of resamples in
+    which every horizon reaches the margin against every baseline)."""
+
+    table: pd.DataFrame
+    unit: str
+    every: float
+
+
+def resampling_units(scores: pd.DataFrame) -> tuple[pd.Series, str]:
+    """Each forecast's resampling unit, and its name: the geo (within its ``part`` when
+    folders are pooled), all of whose forecasts share its history; for a lone geo, the
+    cut-off."""
+    geo = (scores["part"].astype(str) + ":" + scores["geo"].astype(str)
+           if "part" in scores.columns else scores["geo"])
+    return (geo, "geos") if geo.nunique() > 1 else (scores["cutoff"], "cutoffs")
+
+
+def margin_intervals(scores: pd.DataFrame, model: str = "transition_local",
+                     baselines: Sequence[str] = ("cagr", "ets_damped"), margin: float = 0.20,
+                     horizons: Sequence[int] = (1, 2, 3, 4, 5), resamples: int = 4000,
+                     seed: int = 12) -> MarginIntervals:
+    """How sure the CRPS margins of :func:`bar_table` are, from resampled panels.
+
+    On a panel of a dozen geos, or one geo at six cut-offs, a margin depends on which geos
+    or years the panel happened to hold. A resample draws the units of
+    :func:`resampling_units` with replacement, each with all its forecasts (every cut-off and
+    horizon); the same resamples serve every horizon and baseline. A baseline without
+    forecasts in ``scores`` is left out.
+    """
+    units, unit_name = resampling_units(scores)
+    labels = np.sort(units.unique())
+    counts = np.random.default_rng(seed).multinomial(
+        len(labels), np.full(len(labels), 1 / len(labels)), size=resamples)  # (reps, units)
+    frame = scores.assign(unit=units.to_numpy())
+    key = ["unit", *(["part"] if "part" in scores.columns else []), *KEY]
+    crps = frame.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
+    every = np.ones(resamples, dtype=bool)
+    rows: dict[int, dict] = {h: {} for h in horizons}
+    for baseline in (b for b in baselines if b in crps.columns and model in crps.columns):
+        shared = crps[[model, baseline]].dropna()
+        sums = shared.groupby(["unit", "horizon"]).sum()
+        for horizon in horizons:
+            part = (sums.xs(horizon, level="horizon") if horizon in
+                    sums.index.get_level_values("horizon") else sums.iloc[:0].droplevel(1))
+            part = part.reindex(labels, fill_value=0.0)
+            ours, theirs = counts @ part[model].to_numpy(), counts @ part[baseline].to_numpy()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                resampled = 1.0 - ours / np.where(theirs > 0, theirs, np.nan)
+            reached = np.nan_to_num(resampled, nan=-np.inf) >= margin
+            every &= reached
+            low, high = (np.nanquantile(resampled, [0.05, 0.95]) if np.isfinite(resampled).any()
+                         else (np.nan, np.nan))
+            rows[horizon] |= {f"lo_{baseline}": float(low), f"hi_{baseline}": float(high),
+                              f"p_{baseline}": float(reached.mean())}
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "horizon"
+    return MarginIntervals(table, f"{len(labels)} {unit_name}",
+                           float(every.mean()) if len(table.columns) else float("nan"))
 
 
 def bar_misses(table: pd.DataFrame, baselines: Sequence[str] = ("cagr", "ets_damped"),
@@ -239,26 +334,35 @@ def read_bar(bar: BarFile, root: Path | str) -> list[tuple[BarBacktest, pd.DataF
     for backtest in bar.backtests:
         scores = read_scores(backtest, root, bar.model, bar.baselines)
         out.append((backtest, bar_table(scores, bar.model, bar.baselines, bar.margin,
-                                        bar.horizons)))
+                                        bar.horizons, bar.resamples, bar.seed)))
     return out
 
 
 def bar_summary(results: list[tuple[BarBacktest, pd.DataFrame]], bar: BarFile) -> pd.DataFrame:
-    """One row per back-test: forecasts at the first horizon, the checks passed of all, and
-    what misses (``met`` when nothing does)."""
+    """One row per back-test: forecasts at the first horizon, the checks passed of all, what
+    misses (``met`` when nothing does) and, with resamples, the share of resamples in which
+    every CRPS margin reaches the bar (``P(CRPS check)``)."""
     rows = []
     for backtest, table in results:
         checks = table[[c for c in table.columns if c.startswith("ok")]]
         misses = bar_misses(table, bar.baselines, bar.margin)
-        rows.append({"back-test": backtest.title, "n (h1)": int(table["n"].iloc[0]),
-                     "checks passed": f"{int(checks.to_numpy().sum())} of {checks.size}",
-                     "verdict": "met" if not misses else "missed: " + "; ".join(misses)})
+        row = {"back-test": backtest.title, "n (h1)": int(table["n"].iloc[0]),
+               "checks passed": f"{int(checks.to_numpy().sum())} of {checks.size}"}
+        if "p_every" in table.columns:
+            row["P(CRPS check)"] = f"{table['p_every'].iloc[0]:.2f}"
+        rows.append(row | {"verdict": "met" if not misses else "missed: " + "; ".join(misses)})
     return pd.DataFrame(rows)
 
 
-def margin_text(gain: float) -> str:
-    """A CRPS margin in percent, ``n/a`` without shared forecasts."""
-    return "n/a" if np.isnan(gain) else f"{gain:.1%}"
+def margin_text(row: pd.Series, baseline: str) -> str:
+    """A row's CRPS margin against ``baseline`` in percent (``n/a`` without shared
+    forecasts), with its 90% interval when the table has one."""
+    gain = row[f"margin_{baseline}"]
+    if np.isnan(gain):
+        return "n/a"
+    low, high = row.get(f"lo_{baseline}", np.nan), row.get(f"hi_{baseline}", np.nan)
+    interval = "" if np.isnan(low) else f" [{low:+.0%}, {high:+.0%}]"
+    return f"{gain:.1%}{interval}"
 
 
 def markdown_bar_table(table: pd.DataFrame, baselines: Sequence[str]) -> str:
@@ -275,7 +379,7 @@ def markdown_bar_table(table: pd.DataFrame, baselines: Sequence[str]) -> str:
         for level in (80, 95):
             cells.append(f"{row[f'coverage{level}']:.3f} [{row[f'band{level}_lo']:.3f}, "
                          f"{row[f'band{level}_hi']:.3f}]{mark(row[f'ok{level}'])}")
-        cells += [margin_text(row[f"margin_{b}"]) + mark(row[f"ok_{b}"]) for b in baselines]
+        cells += [margin_text(row, b) + mark(row[f"ok_{b}"]) for b in baselines]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -284,13 +388,18 @@ def bar_markdown(bar: BarFile, results: list[tuple[BarBacktest, pd.DataFrame]]) 
     """The whole reading of the bar as markdown: the summary, then each back-test's table."""
     summary = bar_summary(results, bar)
     described = f": {bar.description.strip()}" if bar.description.strip() else ""
+    resampled = ""
+    if bar.resamples:
+        resampled = (f" In brackets, each margin's 90% interval from {bar.resamples} resamples "
+                     "of the back-test's geos (of its cut-offs for a lone geo), and "
+                     f"`P(CRPS check)` the share of resamples in which every margin reaches "
+                     f"{bar.margin:.0%}: how sure the CRPS part of the verdict is.")
     lines = [f"Setting **{bar.setting}** of `{bar.model}`{described}.", "",
              f"The bar: 80% and 95% coverage in their binomial bands and CRPS at least "
              f"{bar.margin:.0%} below {' and '.join(bar.baselines)}, at horizons "
-             f"{', '.join(map(str, bar.horizons))}; ✗ marks a failed check.", "",
-             "| back-test | n (h1) | checks passed | verdict |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['back-test']} | {r['n (h1)']} | {r['checks passed']} | {r['verdict']} |"
-              for r in summary.to_dict("records")]
+             f"{', '.join(map(str, bar.horizons))}; ✗ marks a failed check.{resampled}", "",
+             "| " + " | ".join(summary.columns) + " |", "| --- " * len(summary.columns) + "|"]
+    lines += ["| " + " | ".join(map(str, r)) + " |" for r in summary.itertuples(index=False)]
     for backtest, table in results:
         lines += ["", f"**{backtest.title}**", "", markdown_bar_table(table, bar.baselines)]
     return "\n".join(lines)

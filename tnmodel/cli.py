@@ -432,12 +432,16 @@ def bar_command(
                 cells.append(_checked(f"{row[f'coverage{level}']:.3f} "
                                       f"[{row[f'band{level}_lo']:.3f}, "
                                       f"{row[f'band{level}_hi']:.3f}]", row[f"ok{level}"]))
-            cells += [_checked(margin_text(row[f"margin_{b}"]), row[f"ok_{b}"])
-                      for b in setting.baselines]
+            cells += [_checked(margin_text(row, b), row[f"ok_{b}"]) for b in setting.baselines]
             view.add_row(*cells)
         out.print(view)
         for miss in bar_misses(table, setting.baselines, setting.margin):
             out.print(f"  missed: {miss}", style="red", highlight=False)
+        if "p_every" in table.columns:
+            out.print(f"  every CRPS margin reaches {setting.margin:.0%} in "
+                      f"{table['p_every'].iloc[0]:.0%} of {setting.resamples} resamples of "
+                      f"{table['resampled'].iloc[0]} (in brackets: 90% intervals)",
+                      highlight=False)
     summary = bar_summary(results, setting)
     met = int((summary["verdict"] == "met").sum())
     out.print(f"{setting.setting} of {setting.model}: the bar is met on {met} of "

@@ -130,6 +130,8 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "met": ("đạt", "met"),
     "missed": ("chưa đạt", "missed"),
     "misses": ("Tiêu chí chưa đạt (tiếng Anh)", "What misses"),
+    "p_crps": ("Tỷ lệ mẫu lặp đạt mọi tiêu chí CRPS", "Share of resamples passing every CRPS "
+               "check"),
 }
 
 
@@ -494,15 +496,18 @@ def _bar_part(index: int, reading: BarResults, registry: _Charts) -> str:
     """A bar file's reading: what the bar asks, a verdict per back-test, and each back-test's
     coverage by horizon."""
     bar = reading.bar
-    head = "".join(f"<th>{ui(k)}</th>" for k in ("backtest_name", "forecasts_h1",
-                                                  "checks_passed", "verdict", "misses"))
+    summary = bar_summary(reading.tables, bar)
+    resampled = "P(CRPS check)" in summary.columns
+    head = "".join(f"<th>{ui(k)}</th>" for k in (
+        "backtest_name", "forecasts_h1", "checks_passed", *(["p_crps"] if resampled else []),
+        "verdict", "misses"))
     rows, charts_html = [], []
-    for row, (backtest, table) in zip(bar_summary(reading.tables, bar).to_dict("records"),
-                                      reading.tables, strict=True):
+    for row, (backtest, table) in zip(summary.to_dict("records"), reading.tables, strict=True):
         misses = bar_misses(table, bar.baselines, bar.margin)
         verdict = ui("met") if not misses else ui("missed")
         rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in (
-            esc(backtest.title), esc(row["n (h1)"]), esc(row["checks passed"]), verdict,
+            esc(backtest.title), esc(row["n (h1)"]), esc(row["checks passed"]),
+            *([esc(row["P(CRPS check)"])] if resampled else []), verdict,
             "<br>".join(esc(m) for m in misses))) + "</tr>")
         frame = table.reset_index().assign(model=bar.model)
         charts_html.append(f"<h4>{esc(backtest.title)}</h4>" + registry.add(
