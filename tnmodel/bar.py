@@ -103,6 +103,7 @@ def load_bar_file(path: Path | str) -> BarFile:
     if bar is None:
         raise InputError(problems, f"bar file {path}")
     for i, backtest in enumerate(bar.backtests):
+        before = len(problems)
         for field, names, wanted in (("folders", backtest.folders, (bar.model,)),
                                      ("baselines_from", backtest.baselines_from or [],
                                       bar.baselines)):
@@ -110,7 +111,7 @@ def load_bar_file(path: Path | str) -> BarFile:
                 message = _folder_problem(path.parent / name, wanted)
                 if message:
                     problems.append(doc.problem(("backtests", i, field, j), message))
-        if backtest.baselines_from and not problems:
+        if backtest.baselines_from and len(problems) == before:  # its folders are readable
             for j, (ours, theirs) in enumerate(backtest.parts()):
                 message = _pairing_problem(path.parent / ours, path.parent / theirs)
                 if message:
