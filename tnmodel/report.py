@@ -116,14 +116,15 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
     "description": ("Mô tả", "Description"),
     "created": ("Thời điểm chạy", "Run at"),
     "bar": ("Mô hình có đạt ngưỡng kiểm định không?", "Does the model meet its bar?"),
-    "bar_text": ("Ngưỡng: ở mọi tầm dự báo 1–5 năm, độ bao phủ của khoảng 80% và 95% nằm trong "
-                 "dải nhị thức, và CRPS thấp hơn ít nhất 20% so với các mô hình cơ sở (CAGR, "
-                 "ETS tắt dần). Thiết lập hiện hành của mô hình chuyển đổi cục bộ, trên các "
-                 "kiểm định ngược về tỷ lệ sử dụng Internet.",
-                 "The bar: at every horizon 1–5 years, the 80% and 95% coverage inside their "
-                 "binomial bands, and a CRPS at least 20% below the baselines' (CAGR, damped "
-                 "ETS). The current setting of the local transition model, on the internet-use "
-                 "back-tests."),
+    "bar_text": ("Ngưỡng: ở mọi tầm dự báo, độ bao phủ của khoảng 80% và 95% nằm trong dải nhị "
+                 "thức, và CRPS thấp hơn CRPS của các mô hình cơ sở ít nhất một biên độ cho "
+                 "trước (biên độ, mô hình cơ sở và tầm dự báo: dòng dưới). Thiết lập hiện "
+                 "hành của mô hình:",
+                 "The bar: at every horizon, the 80% and 95% coverage inside their binomial "
+                 "bands, and a CRPS below the baselines' by at least a given margin (margin, "
+                 "baselines and horizons: the line below). The model's current setting:"),
+    "bar_terms": ("Biên độ, mô hình cơ sở, tầm dự báo (năm)", "Margin, baselines, horizons "
+                  "(years)"),
     "backtest_name": ("Kiểm định ngược", "Back-test"),
     "forecasts_h1": ("Số dự báo (1 năm)", "Forecasts (1 year ahead)"),
     "checks_passed": ("Số tiêu chí đạt", "Checks passed"),
@@ -513,8 +514,11 @@ def _bar_part(index: int, reading: BarResults, registry: _Charts) -> str:
         charts_html.append(f"<h4>{esc(backtest.title)}</h4>" + registry.add(
             f"bar-{index}-{len(charts_html)}",
             lambda lang, f=frame: charts.coverage_chart(f, lang=lang)))
+    terms = (f"{bar.margin:.0%}; {', '.join(bar.baselines)}; "
+             f"{', '.join(map(str, bar.horizons))}")
     return (f"<h3>{ui('bar')}</h3><p>{ui('bar_text')} <code>{esc(bar.setting)}</code>: "
             f"{esc(bar.description)} (<code>{esc(relative(reading.path))}</code>)</p>"
+            f"<p>{ui('bar_terms')}: {esc(terms)}</p>"
             f'<table class="bar-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
             "</tbody></table>" + "".join(charts_html))
 
