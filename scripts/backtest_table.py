@@ -18,31 +18,25 @@ from pathlib import Path
 import pandas as pd
 
 from tnmodel.backtest import exit_on_unreadable_output, read_backtest_output
+from tnmodel.bar import crps_margins
 
 #: The models the bar is about (each compared with the baselines).
 TRANSITION_MODELS = ("transition", "transition_local", "transition_state")
+BASELINES = ("cagr", "ets_damped")
 
 
 def relative_crps(scores: pd.DataFrame, model: str) -> list[str]:
-    """Lines of a table: 1 - CRPS(model) / CRPS(baseline) per horizon, on common forecasts."""
+    """Lines of a table: 1 - CRPS(model) / CRPS(baseline) per horizon and over all horizons,
+    on the forecasts both made (:func:`tnmodel.bar.crps_margins`)."""
     lines = ["", f"CRPS of {model} relative to the baselines, on the forecasts both made "
              "(1 - ratio; the bar is >= 0.20):", "",
              "| h | n | vs cagr | vs ets_damped |", "| --- | --- | --- | --- |"]
-    key = ["cutoff", "geo", "year"]
-    ours = scores[scores["model"] == model].set_index(key)
-    gains: dict = {}
-    for baseline in ("cagr", "ets_damped"):
-        theirs = scores[scores["model"] == baseline].set_index(key)
-        gains[baseline] = ours.join(theirs["crps"].rename("crps_b"), how="inner")
-    for h in sorted(set(ours["horizon"])):
-        cells, n = [], 0
-        for baseline in ("cagr", "ets_damped"):
-            part = gains[baseline][gains[baseline]["horizon"] == h]
-            n = len(part)
-            cells.append(f"{1 - part['crps'].mean() / part['crps_b'].mean():.2f}" if n else "-")
-        lines.append(f"| {h} | {n} | {' | '.join(cells)} |")
-    cells = [f"{1 - g['crps'].mean() / g['crps_b'].mean():.2f}" for g in gains.values()]
-    lines.append(f"| all | {len(gains['cagr'])} | {' | '.join(cells)} |")
+    horizons = sorted(set(scores.loc[scores["model"] == model, "horizon"]))
+    per_horizon = crps_margins(scores, model, BASELINES, horizons=horizons)
+    pooled = crps_margins(scores.assign(horizon=0), model, BASELINES, horizons=[0])
+    for label, row in [*per_horizon.iterrows(), ("all", pooled.iloc[0])]:
+        cells = [f"{row[f'margin_{b}']:.2f}" if row[f"n_{b}"] else "-" for b in BASELINES]
+        lines.append(f"| {label} | {row[f'n_{BASELINES[-1]}']} | {' | '.join(cells)} |")
     return lines
 
 
