@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= docs/backtests/bar.yaml
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean bar bar-docs backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean bar bar-docs backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth backtest-twentieth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -400,6 +400,14 @@ R19_FOLDERS := $(call folders_1_11,nineteenth,r19)
 
 backtest-nineteenth: $(STAMP)  ## nineteenth round (used data only): R17 with a learned level power of the sd
 	$(call full_round,nineteenth,$(R19),r19,$(R17_FOLDERS))
+
+# Twentieth round: R19 with a uniform prior on the pace's floor (Beta(1, 1) instead of
+# Beta(0.5, 10)): the share of the pace kept near the asymptote set by the data.
+R20 := $(R19) --prior floor_concentration=2
+R20_FOLDERS := $(call folders_1_11,twentieth,r20)
+
+backtest-twentieth: $(STAMP)  ## twentieth round (used data only): R19 with a uniform floor prior
+	$(call full_round,twentieth,$(R20),r20,$(R19_FOLDERS))
 
 sbc: $(STAMP)  ## long simulation-based calibration of every family (slow: hours)
 	$(PY) benchmarks/sbc.py --reps 500
