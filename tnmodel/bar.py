@@ -323,7 +323,7 @@ def bar_misses(table: pd.DataFrame, baselines: Sequence[str] = ("cagr", "ets_dam
         for baseline in baselines:
             if not row[f"ok_{baseline}"]:
                 gain = row[f"margin_{baseline}"]
-                said = "no shared forecasts" if np.isnan(gain) else f"{gain:.0%}"
+                said = "no shared forecasts" if np.isnan(gain) else f"{gain:.1%}"
                 misses.append(f"CRPS vs {baseline} at h{horizon}: {said}, "
                               f"needs {margin:.0%}")
     return misses
