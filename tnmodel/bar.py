@@ -166,7 +166,9 @@ def read_scores(backtest: BarBacktest, root: Path | str, model: str,
     """
     frames = []
     for part, (ours, theirs) in enumerate(backtest.parts()):
-        for folder, models in ((ours, [model]), (theirs, list(baselines))):
+        sources = ({ours: [model, *baselines]} if ours == theirs
+                   else {ours: [model], theirs: list(baselines)})
+        for folder, models in sources.items():
             scores = read_backtest_output(Path(root) / folder, "scores.csv",
                                           columns=SCORE_COLUMNS)
             frames.append(scores.loc[scores["model"].isin(models), SCORE_COLUMNS]
@@ -355,6 +357,12 @@ def bar_summary(results: list[tuple[BarBacktest, pd.DataFrame]], bar: BarFile) -
     return pd.DataFrame(rows)
 
 
+def coverage_text(row: pd.Series, level: int) -> str:
+    """A row's coverage of the ``level``% interval with its binomial band."""
+    return (f"{row[f'coverage{level}']:.3f} [{row[f'band{level}_lo']:.3f}, "
+            f"{row[f'band{level}_hi']:.3f}]")
+
+
 def margin_text(row: pd.Series, baseline: str) -> str:
     """A row's CRPS margin against ``baseline`` in percent (``n/a`` without shared
     forecasts), with its 90% interval when the table has one."""
@@ -377,9 +385,7 @@ def markdown_bar_table(table: pd.DataFrame, baselines: Sequence[str]) -> str:
     lines = ["| " + " | ".join(heads) + " |", "| --- " * len(heads) + "|"]
     for horizon, row in table.iterrows():
         cells = [str(horizon), str(row["n"])]
-        for level in (80, 95):
-            cells.append(f"{row[f'coverage{level}']:.3f} [{row[f'band{level}_lo']:.3f}, "
-                         f"{row[f'band{level}_hi']:.3f}]{mark(row[f'ok{level}'])}")
+        cells += [coverage_text(row, level) + mark(row[f"ok{level}"]) for level in (80, 95)]
         cells += [margin_text(row, b) + mark(row[f"ok_{b}"]) for b in baselines]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

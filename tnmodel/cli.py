@@ -393,6 +393,7 @@ def bar_command(
         bar_markdown,
         bar_misses,
         bar_summary,
+        coverage_text,
         load_bar_file,
         margin_text,
         read_bar,
@@ -428,10 +429,8 @@ def bar_command(
             view.add_column(column)
         for horizon, row in table.iterrows():
             cells = [str(horizon), str(row["n"])]
-            for level in (80, 95):
-                cells.append(_checked(f"{row[f'coverage{level}']:.3f} "
-                                      f"[{row[f'band{level}_lo']:.3f}, "
-                                      f"{row[f'band{level}_hi']:.3f}]", row[f"ok{level}"]))
+            cells += [_checked(coverage_text(row, level), row[f"ok{level}"])
+                      for level in (80, 95)]
             cells += [_checked(margin_text(row, b), row[f"ok_{b}"]) for b in setting.baselines]
             view.add_row(*cells)
         out.print(view)
