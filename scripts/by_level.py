@@ -98,7 +98,6 @@ def falls(scores: pd.DataFrame) -> pd.DataFrame:
     return table.round(3)
 
 
-
 def logit_of_share(values: pd.Series, upper: pd.Series) -> np.ndarray:
     """The logit of ``values / upper``, the share clipped to [1e-4, 1 - 1e-4]."""
     share = np.clip(values.to_numpy(dtype=float) / upper.to_numpy(dtype=float), 1e-4, 1 - 1e-4)

@@ -26,12 +26,11 @@ from pathlib import Path
 import pandas as pd
 
 from tnmodel.backtest import exit_on_unreadable_output, markdown_table, read_backtest_output
-from tnmodel.bar import crps_margins
+from tnmodel.bar import KEY, crps_margins
 from tnmodel.bar import margin_intervals as resampled_margins
 
 MODEL = "transition_local"
 BASELINES = ("cagr", "ets_damped")
-KEY = ["cutoff", "geo", "year", "horizon"]
 
 
 def read_crps(folder: Path) -> pd.DataFrame:
