@@ -225,6 +225,13 @@ def bar_table(scores: pd.DataFrame, model: str = "transition_local",
     return table
 
 
+def crps_by_forecast(scores: pd.DataFrame, first: str | None = None) -> pd.DataFrame:
+    """One row per forecast (``part`` when folders are pooled, and the forecast key; led by
+    the column ``first`` when given), one column of CRPS per model."""
+    key = [*([first] if first else []), *(["part"] if "part" in scores.columns else []), *KEY]
+    return scores.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
+
+
 def crps_margins(scores: pd.DataFrame, model: str = "transition_local",
                  baselines: Sequence[str] = ("cagr", "ets_damped"), margin: float = 0.20,
                  horizons: Sequence[int] = (1, 2, 3, 4, 5)) -> pd.DataFrame:
@@ -232,8 +239,7 @@ def crps_margins(scores: pd.DataFrame, model: str = "transition_local",
     both made, by ``part`` and forecast key), ``margin_<baseline>`` (1 - the model's summed
     CRPS over the baseline's on them; NaN without any) and ``ok_<baseline>`` (the margin
     reaches ``margin``). ``scores`` needs ``model``, the forecast key and ``crps``."""
-    key = [*(["part"] if "part" in scores.columns else []), *KEY]
-    crps = scores.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
+    crps = crps_by_forecast(scores)
     rows = []
     for horizon in horizons:
         at_horizon = crps[crps.index.get_level_values("horizon") == horizon]
@@ -286,9 +292,7 @@ def margin_intervals(scores: pd.DataFrame, model: str = "transition_local",
     labels = np.sort(units.unique())
     counts = np.random.default_rng(seed).multinomial(
         len(labels), np.full(len(labels), 1 / len(labels)), size=resamples)  # (reps, units)
-    frame = scores.assign(unit=units.to_numpy())
-    key = ["unit", *(["part"] if "part" in scores.columns else []), *KEY]
-    crps = frame.pivot_table(index=key, columns="model", values="crps", aggfunc="first")
+    crps = crps_by_forecast(scores.assign(unit=units.to_numpy()), first="unit")
     every = np.ones(resamples, dtype=bool)
     rows: dict[int, dict] = {h: {} for h in horizons}
     for baseline in (b for b in baselines if b in crps.columns and model in crps.columns):
