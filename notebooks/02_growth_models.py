@@ -328,6 +328,8 @@ if densities:
 #   right. The predictive checks and the back-tests (notebook 04) are what say that.
 # - Where the Thái Nguyên pace is close to the population pace, the province borrows its
 #   trend from the pool: the forecast says "like the others", not "like its own past".
-# - The logit trend has no saturation below 100% and no definitional break term; the
-#   families added under issue 3 (transition, logistic, linear) are compared above once they
-#   are available.
+# - The shipped scenarios forecast Internet use (the skills target's proxy) with the setting
+#   the internet back-tests validate (the local transition model, `docs/backtests/bar.yaml`);
+#   the other indicators are too sparse to back-test and keep the default logit trend, which
+#   has no saturation below 100% and no definitional break term. The model comparison above
+#   fits every family with its default priors, not that setting.

@@ -64,11 +64,13 @@ def _sim_scores(seed: int, n_geos: int = 120, width: float = 1.0, cagr_shift: fl
 
 
 def _write_folder(folder: Path, scores: pd.DataFrame, cutoffs=(2010, 2013),
-                  data_file: str = "sim_data.csv") -> str:
+                  data_file: str = "sim_data.csv", since: int | None = None,
+                  priors: dict | None = None) -> str:
     folder.mkdir(parents=True)
     scores.to_csv(folder / "scores.csv", index=False)
-    (folder / "manifest.json").write_text(json.dumps({"data_file": data_file,
-                                                      "cutoffs": list(cutoffs)}))
+    (folder / "manifest.json").write_text(json.dumps({
+        "data_file": data_file, "cutoffs": list(cutoffs), "since": since,
+        "priors": {"transition_local": priors or {}}}))
     return folder.name
 
 
@@ -199,6 +201,52 @@ def test_baselines_from_must_pair_with_folders_of_the_same_cutoffs(tmp_path, cal
     with pytest.raises(InputError, match=r"bar.yaml:5: .*cutoffs \[2009, 2012\].*same data "
                                          "and cut-offs"):
         load_bar_file(path)
+
+
+def test_a_bar_files_setting_is_what_its_folders_ran(tmp_path, calibrated):
+    setting = {"floor_mean": 0.5, "pace_drift": "common"}
+    _write_folder(tmp_path / "sim_setting", calibrated, since=2005, priors=setting)
+    _write_folder(tmp_path / "sim_other", calibrated, since=2005,
+                  priors=setting | {"pace_drift": "none"})
+    _write_folder(tmp_path / "sim_earlier", calibrated, since=2000, priors=setting)
+    path = _bar_yaml(tmp_path, "setting: sim\nsince: 2005\n"
+                               "priors: {floor_mean: 0.5, pace_drift: common}\nbacktests:\n"
+                               "  - title: one\n"
+                               "    folders: [sim_setting, sim_other, sim_earlier]\n")
+    with pytest.raises(InputError) as caught:
+        load_bar_file(path)
+    text = str(caught.value)
+    assert "folders[0]" not in text
+    assert re.search(r"bar.yaml:6: backtests\[0\].folders\[1\]: .*sim_other was run with "
+                     r"other transition_local priors than setting sim: pace_drift: none "
+                     r"there, common here", text)
+    assert re.search(r"folders\[2\]: .*sim_earlier was fitted since 2000, setting sim since "
+                     r"2005", text)
+    path.write_text(path.read_text().replace(", sim_other, sim_earlier", ""))
+    spec = load_bar_file(path).model_spec()
+    assert (spec.family, spec.since) == ("transition_local", 2005)
+    assert spec.priors.floor_mean == 0.5 and spec.priors.pace_drift == "common"
+    # A misspelt prior is found before any folder is read, at its line.
+    path.write_text(path.read_text().replace("pace_drift:", "pace_drft:"))
+    with pytest.raises(InputError, match=r"bar.yaml:3: priors: .*unknown prior 'pace_drft' "
+                                         r"for family 'transition_local' \(did you mean "
+                                         r"'pace_drift'"):
+        load_bar_file(path)
+
+
+def test_the_scenarios_forecast_internet_use_with_the_validated_setting():
+    # The scenarios' internet model is the setting the bar is read on: adopting another
+    # setting means moving both (docs/backtests/bar.yaml, scenarios/baseline.yaml).
+    from tnmodel.scenario import load_scenarios
+
+    validated = load_bar_file(ROOT / "docs/backtests/bar.yaml").model_spec()
+    scenarios = [child for path in sorted((ROOT / "scenarios").glob("*.yaml"))
+                 for child in load_scenarios(path)]
+    assert len(scenarios) >= 6
+    for scenario in scenarios:
+        spec = scenario.model_for("internet_users_share")
+        assert (spec.family, spec.since, spec.priors) == (
+            validated.family, validated.since, validated.priors), scenario.name
 
 
 def test_cli_prints_the_tables_and_what_misses(tmp_path):

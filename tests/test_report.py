@@ -200,3 +200,43 @@ def test_a_bar_file_leads_the_back_tests_with_its_verdicts(tmp_path):
                                                 r"'backtest' \(did you mean 'backtests'\?\)"):
         report.write_report([bar_file], tmp_path / "again.html")
     assert not (tmp_path / "again.html").exists()
+
+
+def test_the_bar_says_which_scenario_forecasts_use_its_setting(tmp_path):
+    from test_bar import _sim_scores, _write_folder
+
+    from tnmodel.models import ModelSpec
+
+    setting = {"floor_mean": 0.5, "pace_drift": "common"}
+    _write_folder(tmp_path / "sim_setting", _sim_scores(6, n_geos=30), since=2005,
+                  priors=setting)
+    bar_file = tmp_path / "bar.yaml"
+    bar_file.write_text("setting: sim_setting\nsince: 2005\n"
+                        "priors: {floor_mean: 0.5, pace_drift: common}\n"
+                        "backtests:\n  - {title: sim, folders: [sim_setting]}\n",
+                        encoding="utf-8")
+    results = write_sim_results(tmp_path)
+    validated = ModelSpec(family="transition_local", since=2005, priors=setting)
+    other = ModelSpec(family="transition_local", since=2005, priors={"floor_mean": 0.4})
+
+    def use(models: dict[str, ModelSpec]) -> str:
+        for name in ("sim_baseline", "sim_push"):
+            path = results / name / "manifest.json"
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            manifest["settings"]["models"] = {k: v.model_dump(mode="json")
+                                              for k, v in models.items()}
+            path.write_text(json.dumps(manifest), encoding="utf-8")
+        page = report.write_report([results, bar_file], tmp_path / "index.html").read_text(
+            encoding="utf-8")
+        return re.search(r'<section id="backtest">.*?</section>', page, re.S).group(0)
+
+    section = use({"sim_share": validated, "sim_proxy": other})
+    assert re.search(r"Scenario forecasts made with this setting</span>.*?: <code>sim_share"
+                     r"</code> \(sim_baseline, sim_push\)</p>", section, re.S)
+    assert "sim_proxy" not in section
+    # Another prior, or data cut at a year, is not the validated setting: the report warns.
+    cut = validated.model_copy(update={"until": 2020})
+    for models in ({"sim_share": other}, {"sim_share": cut}, {}):
+        section = use(models)
+        assert "No scenario in this report forecasts with this setting" in section
+        assert "made with this setting" not in section

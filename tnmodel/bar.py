@@ -22,10 +22,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tnmodel.backtest import (
     BacktestOutputError,
@@ -33,6 +41,7 @@ from tnmodel.backtest import (
     read_backtest_output,
     read_manifest,
 )
+from tnmodel.models import FAMILIES, ModelSpec, priors_for
 from tnmodel.problems import InputError, did_you_mean
 from tnmodel.yamlio import load_yaml_with_lines, validate_model
 
@@ -74,6 +83,13 @@ class BarFile(BaseModel):
     setting: str = Field(description="name of the model's setting (e.g. R19 in the Makefile)")
     description: str = Field("", description="the setting in words, and where it is defined")
     model: str = Field("transition_local", description="the model judged")
+    since: int | None = Field(None, ge=1900, le=2200, description=(
+        "the setting's first fitted year (`tnmodel backtest --since`); every model folder's "
+        "manifest must say the same"))
+    priors: dict[str, Any] | None = Field(None, description=(
+        "the setting's priors (`--prior NAME=VALUE` in the back-tests, `models.<indicator>."
+        "priors` in a scenario); every model folder's manifest must say the same. With "
+        "`since`, this is the setting a scenario uses (:meth:`model_spec`)"))
     baselines: tuple[str, ...] = Field(("cagr", "ets_damped"), min_length=1)
     margin: float = Field(0.20, gt=0, lt=1, description=(
         "how far below each baseline's the model's CRPS must be (0.20: 20%)"))
@@ -83,6 +99,50 @@ class BarFile(BaseModel):
         "none"))
     seed: int = Field(12, description="seed of the resamples")
     backtests: list[BarBacktest] = Field(min_length=1)
+
+    @field_validator("priors")
+    @classmethod
+    def _priors_of_the_model(cls, value: dict[str, Any] | None,
+                             info: ValidationInfo) -> dict[str, Any] | None:
+        model = info.data.get("model")
+        if value is not None and model is not None:
+            if model not in FAMILIES:
+                raise ValueError(f"priors are given, but model '{model}' is not a model "
+                                 f"family{did_you_mean(model, list(FAMILIES))}")
+            priors_for(model, value)  # unknown names get a "did you mean"
+        return value
+
+    def model_spec(self) -> ModelSpec:
+        """The setting as a scenario's ``models.<indicator>`` entry: family, since, priors.
+
+        Raises
+        ------
+        ValueError
+            If the file does not give the setting's ``priors``.
+        """
+        if self.priors is None:
+            raise ValueError(f"the bar file does not give setting {self.setting}'s priors")
+        return ModelSpec(family=self.model, since=self.since, priors=self.priors)
+
+
+def indicators_with_setting(models: dict[str, Any], bar: BarFile) -> list[str]:
+    """The indicators of a scenario's ``models`` (as its result manifest records them:
+    ``settings.models``) that are forecast with the bar file's setting: its model, ``since``
+    and priors, on all the data (no ``until``). Empty when the file does not give the
+    setting's priors."""
+    if bar.priors is None:
+        return []
+    same = {"family", "since", "until", "priors"}
+    wanted = bar.model_spec().model_dump(mode="json", include=same)
+    found = []
+    for indicator, spec in models.items():
+        try:
+            spec = ModelSpec.model_validate(spec)
+        except ValueError:  # written by another version: not this setting
+            continue
+        if spec.model_dump(mode="json", include=same) == wanted:
+            found.append(indicator)
+    return sorted(found)
 
 
 def load_bar_file(path: Path | str) -> BarFile:
@@ -109,6 +169,8 @@ def load_bar_file(path: Path | str) -> BarFile:
                                       bar.baselines)):
             for j, name in enumerate(names):
                 message = _folder_problem(path.parent / name, wanted)
+                if message is None and field == "folders":
+                    message = _setting_problem(path.parent / name, bar)
                 if message:
                     problems.append(doc.problem(("backtests", i, field, j), message))
         if backtest.baselines_from and len(problems) == before:  # its folders are readable
@@ -136,6 +198,27 @@ def _folder_problem(folder: Path, models: Sequence[str]) -> str | None:
     if absent:
         return (f"{folder}/scores.csv has no rows of {', '.join(absent)}"
                 f"{did_you_mean(absent[0], present)}; it has {', '.join(sorted(present))}")
+    return None
+
+
+def _setting_problem(folder: Path, bar: BarFile) -> str | None:
+    """Why ``folder``'s model runs are not of the file's setting (its manifest's ``since``
+    or priors differ from the file's ``since`` and ``priors``), or ``None``."""
+    try:
+        manifest = read_manifest(folder)
+    except BacktestOutputError as exc:
+        return str(exc)
+    if bar.since is not None and manifest.get("since") != bar.since:
+        return (f"{folder} was fitted since {manifest.get('since')}, setting {bar.setting} "
+                f"since {bar.since}: give the folders of the setting's runs")
+    if bar.priors is not None:
+        ran = (manifest.get("priors") or {}).get(bar.model) or {}
+        differ = sorted(k for k in set(ran) | set(bar.priors) if ran.get(k) != bar.priors.get(k))
+        if differ:
+            return (f"{folder} was run with other {bar.model} priors than setting "
+                    f"{bar.setting}: " + "; ".join(
+                        f"{k}: {ran.get(k, '(default)')} there, "
+                        f"{bar.priors.get(k, '(default)')} here" for k in differ))
     return None
 
 

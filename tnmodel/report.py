@@ -41,6 +41,7 @@ from tnmodel.bar import (
     BarFile,
     bar_misses,
     bar_summary,
+    indicators_with_setting,
     load_bar_file,
     read_bar,
 )
@@ -123,6 +124,12 @@ UI: dict[str, tuple[str, str]] = {  # key: (vi, en)
                  "The bar: at every horizon, the 80% and 95% coverage inside their binomial "
                  "bands, and a CRPS below the baselines' by at least a given margin (margin, "
                  "baselines and horizons: the line below). The model's current setting:"),
+    "setting_used": ("Dự báo của các kịch bản dùng thiết lập này",
+                     "Scenario forecasts made with this setting"),
+    "setting_unused": ("Không kịch bản nào trong báo cáo này dự báo bằng thiết lập này: các "
+                       "kết luận của kịch bản dựa trên mô hình khác, chưa được kiểm định ngược.",
+                       "No scenario in this report forecasts with this setting: the scenarios' "
+                       "verdicts rest on other models, which these back-tests do not check."),
     "bar_terms": ("Biên độ, mô hình cơ sở, tầm dự báo (năm)", "Margin, baselines, horizons "
                   "(years)"),
     "backtest_name": ("Kiểm định ngược", "Back-test"),
@@ -493,9 +500,10 @@ def _optional_section(frames: list[pd.DataFrame | None], make_chart, name: str, 
         return f'<p class="skip">{ui(skip_key)} <code>{esc(exc)}</code></p>'
 
 
-def _bar_part(index: int, reading: BarResults, registry: _Charts) -> str:
-    """A bar file's reading: what the bar asks, a verdict per back-test, and each back-test's
-    coverage by horizon."""
+def _bar_part(index: int, reading: BarResults, registry: _Charts,
+              scenarios: list[ScenarioResults]) -> str:
+    """A bar file's reading: what the bar asks, which scenario forecasts use the setting it
+    judges, a verdict per back-test, and each back-test's coverage by horizon."""
     bar = reading.bar
     summary = bar_summary(reading.tables, bar)
     resampled = "P(CRPS check)" in summary.columns
@@ -518,15 +526,33 @@ def _bar_part(index: int, reading: BarResults, registry: _Charts) -> str:
              f"{', '.join(map(str, bar.horizons))}")
     return (f"<h3>{ui('bar')}</h3><p>{ui('bar_text')} <code>{esc(bar.setting)}</code>: "
             f"{esc(bar.description)} (<code>{esc(relative(reading.path))}</code>)</p>"
-            f"<p>{ui('bar_terms')}: {esc(terms)}</p>"
+            f"{_setting_users(bar, scenarios)}<p>{ui('bar_terms')}: {esc(terms)}</p>"
             f'<table class="bar-table"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
             "</tbody></table>" + "".join(charts_html))
+
+
+def _setting_users(bar: BarFile, scenarios: list[ScenarioResults]) -> str:
+    """Which indicators of which scenarios are forecast with the bar's setting, or a warning
+    that none is (only when the bar file gives the setting and scenarios are reported)."""
+    if bar.priors is None or not scenarios:
+        return ""
+    users: dict[str, list[str]] = {}
+    for sc in scenarios:
+        models = sc.manifest.get("settings", {}).get("models", {})
+        for indicator in indicators_with_setting(models, bar):
+            users.setdefault(indicator, []).append(sc.name)
+    if not users:
+        return f'<p class="warning">{ui("setting_unused")}</p>'
+    listed = "; ".join(f"<code>{esc(ind)}</code> ({esc(', '.join(names))})"
+                       for ind, names in sorted(users.items()))
+    return f"<p>{ui('setting_used')}: {listed}</p>"
 
 
 def _backtest_section(results: Results, registry: _Charts) -> str:
     if not results.backtests and not results.bars:
         return f'<p class="skip">{ui("no_backtest")}</p>'
-    parts = [_bar_part(i, reading, registry) for i, reading in enumerate(results.bars)]
+    parts = [_bar_part(i, reading, registry, results.scenarios)
+             for i, reading in enumerate(results.bars)]
     for i, b in enumerate(results.backtests):
         parts.append(f"<h3><code>{esc(relative(b.folder))}</code></h3>")
         try:
