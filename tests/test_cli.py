@@ -111,6 +111,18 @@ def test_fast_run_of_the_shipped_baseline(tmp_path):
     skills = table.loc["thai_nguyen_basic_digital_skills_share_2030"]
     assert skills["status"] == "upper bound via proxy" and pd.isna(skills["p_met"])
     assert "Internet users" in skills["note"]
+    # A note says where the evaluated geo's pace is mostly the prior's, exactly where the
+    # fit's prior-vs-posterior comparison (in the manifest) says so.
+    fits = json.loads((tmp_path / "baseline" / "manifest.json").read_text())["fits"]
+    for indicator, label in (("internet_users_share", "Internet users"),
+                             ("adult_smartphone_share", "Adults with a smartphone")):
+        carried = fits[indicator]["diagnostics"]["prior_pace"]["thai_nguyen_merged"]
+        said = f"the pace of {label}: mostly the prior's" in skills["note"]
+        assert said == carried["carried_by_prior"], (indicator, skills["note"])
+    for target in ("usage", "supply"):
+        row = table.loc[f"thai_nguyen_online_procedures_level34_share_2030_{target}"]
+        carried = fits[row["reading"]]["diagnostics"]["prior_pace"]["thai_nguyen_merged"]
+        assert ("its pace: mostly the prior's" in row["note"]) == carried["carried_by_prior"]
     rank = table.loc["thai_nguyen_digital_government_rank_2030"]
     assert rank["status"] == "estimated (rank model)" and 0 <= rank["p_met"] <= 1
     manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())

@@ -90,6 +90,39 @@ def test_proxy_gives_a_bound_not_an_estimate(planned):
     assert "Simulated proxy" in row["note"] and "upper bound" in row["note"]
 
 
+def test_a_pace_carried_by_the_prior_is_said_in_the_note(planned):
+    ds, plans, series_for = planned
+    draws = np.r_[np.full(90, 90.0), np.full(10, 80.0)]
+    paths = {ind: _paths(ind, ("sim_merged", "sim_south"), np.c_[draws, draws])
+             for ind in ("sim_share", "sim_proxy")}
+    series = {ind: series_for(ind) for ind in paths}
+
+    def influence(sd_ratio: float) -> dict:  # as prior_influence_summary gives it
+        return {"sim_merged": {"parameter": "beta", "sd_ratio": sd_ratio, "overlap": 0.9,
+                               "carried_by_prior": sd_ratio > 0.7},
+                "sim_south": {"parameter": "beta", "sd_ratio": 0.95,
+                              "carried_by_prior": True}}
+
+    def notes(sd_ratio: float | None) -> tuple[str, str]:
+        prior_pace = None if sd_ratio is None else {ind: influence(sd_ratio) for ind in paths}
+        return tuple(attainment_row(plans[t], "s", ds, paths, series, BaselineSettings(),
+                                    prior_pace=prior_pace)["note"]
+                     for t in ("sim_north_share_2030", "sim_north_skills_2030"))
+
+    share, skills = notes(0.93)
+    assert share.endswith("its pace: mostly the prior's, the data (its own and the pool's) "
+                          "say little about it (posterior sd 0.93 of the prior's), so the "
+                          "trend to 2030 is the model's assumption")
+    assert skills.endswith("For sim_merged, the pace of Simulated proxy: mostly the prior's, "
+                           "the data (its own and the pool's) say little about it (posterior "
+                           "sd 0.93 of the prior's), so the trend to 2030 is the model's "
+                           "assumption.")
+    # The data spoke (or nothing is known of the fit): the notes say nothing of the prior,
+    # whatever the other geo's pace.
+    for sd_ratio in (0.4, None):
+        assert not any("prior" in note for note in notes(sd_ratio))
+
+
 def test_unsupported_row_prints_no_number(planned):
     ds, plans, _ = planned
     row = attainment_row(plans["sim_north_rank_2030"], "s", ds, {}, {}, BaselineSettings())

@@ -197,7 +197,9 @@ def run_scenario(
             rows.append(_rank_row(plan, scenario, dataset, rank_forecasts[plan.target.id],
                                   rank_fit))
             continue
-        row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline)
+        row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline,
+                             prior_pace={ind: fit.diagnostics.prior_pace
+                                         for ind, fit in fits.items()})
         reading = plan.target.reading
         acting = "; ".join(describe(i) for i in scenario.interventions
                            if i.indicator in plan.indicators

@@ -130,8 +130,15 @@ def attainment_row(
     paths: dict[str, Paths],
     series: dict[str, SeriesData],
     baseline: BaselineSettings,
+    prior_pace: dict[str, dict | None] | None = None,
 ) -> dict:
-    """One row of ``targets.csv`` for a planned target."""
+    """One row of ``targets.csv`` for a planned target.
+
+    ``prior_pace`` is each fitted indicator's prior-vs-posterior comparison of its geos' paces
+    (the fit's ``diagnostics.prior_pace``): where the evaluated geo's pace is mostly the
+    prior's, the note says that the forecast's trend is an assumption, not the data's.
+    """
+    prior_pace = prior_pace or {}
     t = plan.target
     row: dict = {
         "scenario": scenario, "target_id": t.id, "geo": t.geo, "evaluated_geo": plan.evaluated_geo,
@@ -159,12 +166,13 @@ def attainment_row(
         }
         row |= _observed_summary(series[t.reading], plan.evaluated_geo)
         row |= _baseline_columns(series[t.reading], plan, dataset, baseline)
-        row["note"] = "; ".join(_caveats(series[t.reading], plan.evaluated_geo,
-                                          dataset.indicators[t.reading]))
+        caveats = _caveats(series[t.reading], plan.evaluated_geo, dataset.indicators[t.reading])
+        carried = _carried_by_prior(prior_pace.get(t.reading), plan.evaluated_geo, t.year)
+        row["note"] = "; ".join([*caveats, *([f"its pace: {carried}"] if carried else [])])
         return row
     # Proxy bounds.
     reading = dataset.indicators[t.reading]
-    uppers, lowers, parts = [], [], []
+    uppers, lowers, parts, carried_parts = [], [], [], []
     for proxy in reading.proxies:
         if proxy.indicator not in plan.indicators:
             continue
@@ -175,6 +183,10 @@ def attainment_row(
         label = dataset.indicators[proxy.indicator].label_en
         parts.append(f"P({label} {t.comparator} {t.threshold:g} in {t.year}) = {p:.2f} "
                      f"({direction} bound; median {np.median(values):.1f})")
+        carried = _carried_by_prior(prior_pace.get(proxy.indicator), plan.evaluated_geo,
+                                    t.year)
+        if carried:
+            carried_parts.append(f"the pace of {label}: {carried}")
     if uppers:
         row["p_met_upper"] = min(uppers)
     if lowers:
@@ -186,8 +198,21 @@ def attainment_row(
         bound_words.append(f"at most {row['p_met_upper']:.2f}")
     row["verdict"] = " and ".join(bound_words) + " (proxy bound, not an estimate)"
     row["note"] = (f"No measured series of '{reading.label_en}'. Proxies only bound it: "
-                   + "; ".join(parts) + ".")
+                   + "; ".join(parts) + "."
+                   + "".join(f" For {plan.evaluated_geo}, {c}." for c in carried_parts))
     return row
+
+
+def _carried_by_prior(prior_pace: dict | None, geo: str, year: int) -> str:
+    """'' unless the fit's prior-vs-posterior comparison (:func:`tnmodel.models.influence.
+    prior_influence_summary`) says that ``geo``'s pace is mostly the prior's; then the words
+    for it."""
+    entry = (prior_pace or {}).get(geo)
+    if not entry or not entry.get("carried_by_prior"):
+        return ""
+    return (f"mostly the prior's, the data (its own and the pool's) say little about it "
+            f"(posterior sd {entry['sd_ratio']:.2f} of the prior's), so the trend to {year} "
+            "is the model's assumption")
 
 
 def _caveats(series: SeriesData, geo: str, indicator) -> list[str]:
