@@ -191,6 +191,7 @@ def run_scenario(
         raise InputError([scenario.problem(keys, str(exc))],
                          what=f"scenario {scenario.name}") from None
 
+    prior_pace = {ind: fit.diagnostics.prior_pace for ind, fit in fits.items()}
     rows, first_rows = [], []
     for plan in plans:
         if plan.target.id in rank_forecasts:
@@ -198,8 +199,7 @@ def run_scenario(
                                   rank_fit))
             continue
         row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline,
-                             prior_pace={ind: fit.diagnostics.prior_pace
-                                         for ind, fit in fits.items()})
+                             prior_pace=prior_pace)
         reading = plan.target.reading
         acting = "; ".join(describe(i) for i in scenario.interventions
                            if i.indicator in plan.indicators
