@@ -20,7 +20,7 @@ REPORT_BACKTESTS ?= docs/backtests/bar.yaml
 SCENARIOS ?= $(wildcard scenarios/*.yaml)
 PYTEST_ARGS ?=
 
-.PHONY: help venv run test test-fast lint lab data-check curate bench clean bar bar-docs backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth backtest-twentieth sbc
+.PHONY: help venv run test test-fast lint lab data-check curate bench clean bar bar-docs priors-docs backtest backtest-eleventh backtest-twelfth backtest-thirteenth backtest-fourteenth backtest-fifteenth backtest-sixteenth backtest-seventeenth backtest-eighteenth backtest-nineteenth backtest-twentieth sbc
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -74,6 +74,10 @@ bar: $(STAMP)  ## issue 3's bar on the back-tests of docs/backtests/bar.yaml (cu
 
 bar-docs: $(STAMP)  ## write the bar's tables into docs/backtests.md ("Where the bar stands")
 	$(PY) -m tnmodel bar docs/backtests/bar.yaml --into docs/backtests.md
+
+priors-docs: $(STAMP)  ## write docs/priors.md (every prior of every family) and scenarios/schema.json
+	$(PY) -m tnmodel priors show --out docs/priors.md
+	$(PY) -m tnmodel schema
 
 clean:  ## remove results and caches (keeps .venv)
 	rm -rf $(RESULTS) reports .cache .pytest_cache test-artifacts

@@ -581,8 +581,40 @@ def backtest(
     out.print(f"wrote {relative(folder)}/", highlight=False)
 
 
-priors_app = typer.Typer(no_args_is_help=True, help="Reference priors learned from a panel.")
+priors_app = typer.Typer(no_args_is_help=True, help=(
+    "The families' priors (show), and reference priors learned from a panel (learn)."))
 app.add_typer(priors_app, name="priors")
+
+
+@priors_app.command("show")
+def priors_show(
+    family: Annotated[list[str] | None, typer.Argument(
+        help="model families (default: every family)")] = None,
+    out_file: Annotated[Path | None, typer.Option(
+        "--out", help="write the markdown page here (docs/priors.md) instead of printing")] = None,
+) -> None:
+    """Every prior of the families: default, allowed values and meaning."""
+    from tnmodel.models import FAMILIES
+    from tnmodel.models.catalogue import priors_markdown, priors_table
+    from tnmodel.problems import did_you_mean
+
+    unknown = [f for f in family or [] if f not in FAMILIES]
+    if unknown:
+        err.print("; ".join(f"unknown family '{f}'{did_you_mean(f, list(FAMILIES))}"
+                            for f in unknown) + f"; families: {', '.join(FAMILIES)}",
+                  markup=False, highlight=False)
+        raise typer.Exit(1)
+    if out_file is not None:
+        out_file.write_text(priors_markdown(family), encoding="utf-8")
+        out.print(f"wrote {relative(out_file)}", highlight=False)
+        return
+    for name in family or FAMILIES:
+        table = Table(title=name, show_lines=False)
+        for column in ("prior", "default", "allowed", "meaning"):
+            table.add_column(column, overflow="fold")
+        for row in priors_table(name).itertuples():
+            table.add_row(row.name, row.default, row.allowed, row.description)
+        out.print(table)
 
 
 @priors_app.command("learn")

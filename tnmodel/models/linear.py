@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tnmodel.models.common import (
     add_likelihood,
@@ -33,17 +33,45 @@ class LinearPriors(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    level_mean: float = 0.0
-    level_sd: float = Field(1.5, gt=0)
-    level_spread_mean: float = Field(0.5, gt=0)
-    pace_mean: float = 0.0
-    pace_sd: float = Field(0.5, gt=0)
-    pace_spread_mean: float = Field(0.1, gt=0)
-    obs_sd_median: float = Field(0.2, gt=0)
-    obs_sd_log_sd: float = Field(0.7, gt=0)
-    part_year_sd: float = Field(0.5, gt=0)
-    loc: float | None = Field(None, description="value the priors are centred on (None: data)")
-    scale: float | None = Field(None, gt=0, description="unit of the priors (None: data sd)")
+    level_mean: float = Field(0.0, description=(
+        "Mean of the Normal prior of mu_alpha, the typical geo's level at its mean year of "
+        "data (standardised: 0 is loc, by default the mean of the series' exact values)."))
+    level_sd: float = Field(1.5, gt=0, description=(
+        "Sd of the Normal prior of mu_alpha (standardised: 1 is the series' sd)."))
+    level_spread_mean: float = Field(0.5, gt=0, description=(
+        "Mean of the Gamma prior (shape 2) of tau_alpha, the sd of the geos' levels alpha "
+        "around mu_alpha (series sds)."))
+    pace_mean: float = Field(0.0, description=(
+        "Mean of the Normal prior of mu_beta, the typical geo's pace (series sds a year)."))
+    pace_sd: float = Field(0.5, gt=0, description=(
+        "Sd of the Normal prior of mu_beta (series sds a year)."))
+    pace_spread_mean: float = Field(0.1, gt=0, description=(
+        "Mean of the Gamma prior (shape 2) of tau_beta, the sd of the geos' paces beta around "
+        "mu_beta (series sds a year)."))
+    obs_sd_median: float = Field(0.2, gt=0, description=(
+        "Median of the log-normal prior of sigma_obs, the sd of an annual value around its "
+        "geo's line, also added to forecasts (series sds)."))
+    obs_sd_log_sd: float = Field(0.7, gt=0, description=(
+        "Sd of log sigma_obs in its log-normal prior (0.7: 95% of sigma_obs within a factor "
+        "of about 4 of the median)."))
+    part_year_sd: float = Field(0.5, gt=0, description=(
+        "Scale of the half-normal prior of sigma_part, the extra error of part-year snapshots "
+        "and circa-dated values (series sds): their sd is sqrt(sigma_obs**2 + sigma_part**2)."))
+    loc: float | None = Field(None, description=(
+        "Value the priors are centred on, 0 on the standardised scale (None: the mean of the "
+        "series' exact values; used only if scale is set too)."))
+    scale: float | None = Field(None, gt=0, description=(
+        "Unit of the priors, 1 on the standardised scale (None: the sd of the series' exact "
+        "values; used only if loc is set too)."))
+
+    @model_validator(mode="after")
+    def _loc_and_scale_together(self) -> LinearPriors:
+        if (self.loc is None) != (self.scale is None):
+            given, missing = ("loc", "scale") if self.scale is None else ("scale", "loc")
+            raise ValueError(f"{given} is set without {missing}: the priors' scale is taken "
+                             f"from them only together (set both, or neither to use the "
+                             "series' mean and sd)")
+        return self
 
 
 def scale_of(series: SeriesData, priors: LinearPriors | None = None) -> tuple[float, float]:

@@ -30,10 +30,19 @@ pt = lazy("pytensor.tensor")
 
 
 class LogisticPriors(LogitTrendPriors):
-    """The logit trend's priors plus the ceiling: Beta with mean 0.95, concentration 10."""
+    """The logit trend's priors plus the ceiling: Beta with mean 0.95, concentration 10.
 
-    ceiling_mean: float = Field(0.95, gt=0, lt=1)
-    ceiling_concentration: float = Field(10.0, gt=0)
+    Here the levels alpha and paces beta (and so the level_* and pace_* priors) are those of
+    logit(share / C), the logit of the share of the ceiling reached; the observation error
+    (obs_sd_*, part_year_sd) is on the logit scale of the share itself.
+    """
+
+    ceiling_mean: float = Field(0.95, gt=0, lt=1, description=(
+        "Mean of the Beta prior of ceiling, the share C (a fraction: 0.95 is 95%) at which "
+        "every geo's S-curve saturates."))
+    ceiling_concentration: float = Field(10.0, gt=0, description=(
+        "Concentration (a + b) of the Beta prior of ceiling (10 with mean 0.95: Beta(9.5, "
+        "0.5), 95% between about 0.76 and 1)."))
 
 
 def _logit_of_share(x, ceiling):

@@ -45,15 +45,32 @@ class LogitTrendPriors(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    level_mean: float = 0.0
-    level_sd: float = Field(2.0, gt=0)
-    level_spread_mean: float = Field(1.0, gt=0)
-    pace_mean: float = 0.2
-    pace_sd: float = Field(0.3, gt=0)
-    pace_spread_mean: float = Field(0.15, gt=0)
-    obs_sd_median: float = Field(0.15, gt=0)
-    obs_sd_log_sd: float = Field(0.5, gt=0)
-    part_year_sd: float = Field(0.5, gt=0)
+    level_mean: float = Field(0.0, description=(
+        "Mean of the Normal prior of mu_alpha, the typical geo's level: the logit of its share "
+        "at its mean year of data (0 is 50%)."))
+    level_sd: float = Field(2.0, gt=0, description=(
+        "Sd of the Normal prior of mu_alpha (logits; 2.0 puts 95% of it between about 2% "
+        "and 98%)."))
+    level_spread_mean: float = Field(1.0, gt=0, description=(
+        "Mean of the Gamma prior (shape 2) of tau_alpha, the sd of the geos' levels alpha "
+        "around mu_alpha (logits)."))
+    pace_mean: float = Field(0.2, description=(
+        "Mean of the Normal prior of mu_beta, the typical geo's pace (logits a year)."))
+    pace_sd: float = Field(0.3, gt=0, description=(
+        "Sd of the Normal prior of mu_beta (logits a year; with pace_mean 0.2, 95% between "
+        "about -0.4 and +0.8)."))
+    pace_spread_mean: float = Field(0.15, gt=0, description=(
+        "Mean of the Gamma prior (shape 2) of tau_beta, the sd of the geos' paces beta around "
+        "mu_beta (logits a year)."))
+    obs_sd_median: float = Field(0.15, gt=0, description=(
+        "Median of the log-normal prior of sigma_obs, the sd of an annual value around its "
+        "geo's line, also added to forecasts (logits; 0.15 is about 4 points at 50%)."))
+    obs_sd_log_sd: float = Field(0.5, gt=0, description=(
+        "Sd of log sigma_obs in its log-normal prior (0.5: 95% of sigma_obs between 0.06 and "
+        "0.4 logits, within a factor of 2.7 of the median)."))
+    part_year_sd: float = Field(0.5, gt=0, description=(
+        "Scale of the half-normal prior of sigma_part, the extra error of part-year snapshots "
+        "and circa-dated values (logits): their sd is sqrt(sigma_obs**2 + sigma_part**2)."))
 
 
 def prefers_centred_pace(series: SeriesData) -> bool:

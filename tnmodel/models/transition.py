@@ -78,24 +78,48 @@ class PacePriors(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    level_mean: float = 0.0
-    level_sd: float = Field(2.0, gt=0)
-    pace_mean: float = 0.35
-    pace_sd: float = Field(0.3, gt=0)
-    pace_spread_mean: float = Field(0.15, gt=0)
+    level_mean: float = Field(0.0, description=(
+        "Mean of the Normal prior of the typical logit level: of mu_alpha, the mean of the "
+        "geos' levels at their mean observed year (transition); of each geo's level in its "
+        "first year (transition_state); in transition_local, which fits no level, only of a "
+        "simulated geo's first value."))
+    level_sd: float = Field(2.0, gt=0, description=(
+        "The sd of that Normal prior (logits)."))
+    pace_mean: float = Field(0.35, description=(
+        "Mean of the Normal prior of mu_omega, the typical pace at low levels (logits a year)."))
+    pace_sd: float = Field(0.3, gt=0, description=(
+        "The sd of that Normal prior (logits a year)."))
+    pace_spread_mean: float = Field(0.15, gt=0, description=(
+        "Prior mean of tau_omega, the sd of the geos' paces around mu_omega (Gamma with shape "
+        "2; logits a year)."))
     asymptote_mean: float = Field(0.9, gt=0, lt=1, description=(
         "Mean of the Beta prior of the asymptote (with asymptote_per_geo: of the typical "
         "asymptote; its logit mean and sd are the Normal prior of mu_A)."))
     asymptote_concentration: float = Field(8.0, gt=0, description=(
         "Concentration of that Beta (larger: the asymptote is known better)."))
-    floor_mean: float = Field(0.15, gt=0, lt=1)
-    floor_concentration: float = Field(6.0, gt=0)
-    obs_sd_dataset: float = Field(0.05, gt=0)
-    obs_sd_repo_file: float = Field(0.15, gt=0)
-    obs_sd_page: float = Field(0.25, gt=0)
-    obs_sd_log_sd: float = Field(0.5, gt=0)
-    part_year_sd: float = Field(0.5, gt=0)
-    break_sd: float = Field(0.5, gt=0)
+    floor_mean: float = Field(0.15, gt=0, lt=1, description=(
+        "Mean of the Beta prior of the floor f: the share of the low-level pace omega kept "
+        "however near the asymptote the level is (the pace is omega * max(f, 1 - p / A))."))
+    floor_concentration: float = Field(6.0, gt=0, description=(
+        "Concentration of that Beta (larger: the floor is known better; 2 with mean 0.5 is "
+        "uniform)."))
+    obs_sd_dataset: float = Field(0.05, gt=0, description=(
+        "Median of the log-normal prior of the observation error (logits) of values from "
+        "statistical datasets (sources.csv kind 'dataset')."))
+    obs_sd_repo_file: float = Field(0.15, gt=0, description=(
+        "Median of the log-normal prior of the observation error (logits) of values from "
+        "repository tables (sources.csv kind 'repo_file')."))
+    obs_sd_page: float = Field(0.25, gt=0, description=(
+        "Median of the log-normal prior of the observation error (logits) of values from web "
+        "pages (sources.csv kind 'page')."))
+    obs_sd_log_sd: float = Field(0.5, gt=0, description=(
+        "Log-scale sd of those three log-normal priors."))
+    part_year_sd: float = Field(0.5, gt=0, description=(
+        "Scale of the half-normal prior of sigma_part, the extra observation error (logits) of "
+        "part-year and circa-dated values, added in variance to their source type's."))
+    break_sd: float = Field(0.5, gt=0, description=(
+        "The sd of the Normal(0, break_sd) prior of delta, the offset (logits) of values on the "
+        "older definition at each definitional break of indicators.yaml."))
 
     def obs_sd_medians(self) -> np.ndarray:
         """Median observation error per source type, in :data:`SOURCE_TYPES` order."""
@@ -115,17 +139,25 @@ class TransitionPriors(PacePriors):
     around it by ``tau_A``, mean 0.5 logits) and the AR(1) deviations (rho, innovation sd).
     """
 
-    level_spread_mean: float = Field(1.0, gt=0)
+    level_spread_mean: float = Field(1.0, gt=0, description=(
+        "Prior mean of tau_alpha, the sd of the geos' levels around mu_alpha (Gamma with shape "
+        "2; logits)."))
     asymptote_per_geo: bool = Field(False, description=(
         "One asymptote per geo, pooled on the logit scale, instead of one for the "
         "indicator (off by default: it failed its convergence gates on the internet panel)."))
     asymptote_spread_mean: float = Field(0.5, gt=0, description=(
         "With asymptote_per_geo: prior mean of tau_A, the sd of the geos' asymptotes around "
         "the typical one on the logit scale (Gamma with shape 2)."))
-    ar_rho_mean: float = Field(0.6, gt=0, lt=1)
-    ar_rho_concentration: float = Field(6.0, gt=0)
-    ar_sd_median: float = Field(0.08, gt=0)
-    ar_sd_log_sd: float = Field(0.5, gt=0)
+    ar_rho_mean: float = Field(0.6, gt=0, lt=1, description=(
+        "Mean of the Beta prior of rho, the yearly persistence of each geo's AR(1) deviation "
+        "from its systematic path."))
+    ar_rho_concentration: float = Field(6.0, gt=0, description=(
+        "Concentration of that Beta."))
+    ar_sd_median: float = Field(0.08, gt=0, description=(
+        "Median of the log-normal prior of sigma_ar, the sd of a year's AR(1) innovation "
+        "(logits)."))
+    ar_sd_log_sd: float = Field(0.5, gt=0, description=(
+        "Log-scale sd of that log-normal prior."))
 
     def asymptote_logit_moments(self) -> tuple[float, float]:
         """Mean and sd of ``logit(X)``, ``X ~ Beta(asymptote_mean, asymptote_concentration)``.

@@ -128,16 +128,20 @@ class LocalPacePriors(PacePriors):
 
     persistence_mean: float = Field(0.5, gt=0, lt=1, description=(
         "Mean of the Beta prior of phi, the share of a year's excess pace kept the next year."))
-    persistence_concentration: float = Field(4.0, gt=0)
+    persistence_concentration: float = Field(4.0, gt=0, description=(
+        "Concentration of that Beta (4 with mean 0.5: about 0.14-0.86 for 90%)."))
     innovation_sd_median: float = Field(0.1, gt=0, description=(
         "Median of the log-normal prior of sigma_u (logits a year)."))
-    innovation_sd_log_sd: float = Field(0.75, gt=0)
+    innovation_sd_log_sd: float = Field(0.75, gt=0, description=(
+        "Log-scale sd of that log-normal prior."))
 
 
 class TransitionLocalPriors(LocalPacePriors):
     """Priors of the local transition model (logit scale; paces per year): those of
-    :class:`LocalPacePriors` and the options of the third to eleventh rounds (innovation
-    scaling and tails, transient blips, the pace curve's power), each off by default.
+    :class:`LocalPacePriors` and the options of the third to twentieth back-test rounds
+    (innovation scaling and tails, transient blips, the pace curve's power, the innovation
+    sd's trend, pace drift, volatility regimes, the forecast's pace), each off by default
+    (``docs/backtests.md`` says what each round found).
     """
 
     innovation_scaling: Literal["constant", "binomial", "learned_power"] = Field(
@@ -151,7 +155,8 @@ class TransitionLocalPriors(LocalPacePriors):
             "data."))
     scaling_power_mean: float = Field(0.5, gt=0, lt=1, description=(
         "Mean of the Beta prior of scaling_power with innovation_scaling 'learned_power'."))
-    scaling_power_concentration: float = Field(4.0, gt=0)
+    scaling_power_concentration: float = Field(4.0, gt=0, description=(
+        "Concentration of that Beta (4 with mean 0.5: about 0.14-0.86 for 90%)."))
     innovation_tails: Literal["normal", "student_t", "resampled", "resampled_runs",
                               "upward_jumps"] = Field("normal", description=(
         "Distribution of a year's innovation: 'normal'; 'student_t' with nu - 2 ~ "
@@ -173,12 +178,15 @@ class TransitionLocalPriors(LocalPacePriors):
     jump_rate_mean: float = Field(0.1, gt=0, lt=1, description=(
         "With upward_jumps: mean of the Beta prior of jump_rate, the share of years with a "
         "jump."))
-    jump_rate_concentration: float = Field(10.0, gt=0)
+    jump_rate_concentration: float = Field(10.0, gt=0, description=(
+        "Concentration of that Beta."))
     jump_sd_median: float = Field(0.3, gt=0, description=(
         "With upward_jumps: median of the log-normal prior of jump_sd, the scale of a "
         "jump's half-normal (logits; at the geo's volatility)."))
-    jump_sd_log_sd: float = Field(0.75, gt=0)
-    tail_dof_shape: float = Field(2.0, gt=0)
+    jump_sd_log_sd: float = Field(0.75, gt=0, description=(
+        "Log-scale sd of that log-normal prior."))
+    tail_dof_shape: float = Field(2.0, gt=0, description=(
+        "With student_t: shape of the Gamma prior of nu - 2 (see tail_dof_rate)."))
     tail_dof_rate: float = Field(0.1, gt=0, description=(
         "With student_t: nu - 2 ~ Gamma(shape, rate); the defaults give nu a prior mean of 22 "
         "(nearly normal) with a long left tail down to 2 (finite variance)."))
@@ -189,10 +197,12 @@ class TransitionLocalPriors(LocalPacePriors):
         "normal, so a lasting change of pace is still carried)."))
     outlier_rate_mean: float = Field(0.1, gt=0, lt=1, description=(
         "Mean of the Beta prior of outlier_rate, the share of values that are blips."))
-    outlier_rate_concentration: float = Field(10.0, gt=0)
+    outlier_rate_concentration: float = Field(10.0, gt=0, description=(
+        "Concentration of that Beta."))
     outlier_sd_median: float = Field(0.3, gt=0, description=(
         "Median of the log-normal prior of outlier_sd (logits)."))
-    outlier_sd_log_sd: float = Field(0.5, gt=0)
+    outlier_sd_log_sd: float = Field(0.5, gt=0, description=(
+        "Log-scale sd of that log-normal prior."))
     innovation_sd_trend: Literal["none", "log_linear", "random_walk",
                                  "mean_reverting"] = Field("none", description=(
         "'none', or 'log_linear' (eleventh round): the innovation sd changes by a factor "
@@ -218,7 +228,8 @@ class TransitionLocalPriors(LocalPacePriors):
         "Mean of the Beta prior of rho_sd, the year-to-year persistence of log sigma_u with "
         "innovation_sd_trend 'mean_reverting' (0.6: an era's deviation halves in about 1.4 "
         "years)."))
-    sd_persistence_concentration: float = Field(5.0, gt=0)
+    sd_persistence_concentration: float = Field(5.0, gt=0, description=(
+        "Concentration of that Beta."))
     sd_path_sd: float = Field(0.5, gt=0, description=(
         "Scale of the half-normal prior of tau_sd_path, the marginal sd of log sigma_u "
         "across years with innovation_sd_trend 'mean_reverting' (0.5: one year's sd 1.6 "
