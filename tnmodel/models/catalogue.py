@@ -38,6 +38,13 @@ def _plain(docstring: str | None) -> str:
     return re.sub(r":[a-z]+:`~?(?:[\w.]+\.)?(\w+)`", r"`\1`", text)
 
 
+def _as_yaml(value: object) -> str:
+    """A default as a scenario file writes it (null, true, 0.15, constant)."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def _allowed(annotation: object, info: FieldInfo) -> str:
     """What values a field takes, in words: its choices or its bounds."""
     if typing.get_origin(annotation) is typing.Literal:
@@ -67,11 +74,7 @@ def priors_table(family: str) -> pd.DataFrame:
     priors_class = FAMILIES[family].priors_class
     rows = []
     for name, info in priors_class.model_fields.items():
-        default = info.default
-        rows.append({"name": name,
-                     "default": "null" if default is None else str(default).lower()
-                     if isinstance(default, bool) else f"{default:g}"
-                     if isinstance(default, float) else str(default),
+        rows.append({"name": name, "default": _as_yaml(info.default),
                      "allowed": _allowed(info.annotation, info),
                      "description": " ".join((info.description or "").split())})
     return pd.DataFrame(rows)
