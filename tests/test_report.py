@@ -234,6 +234,9 @@ def test_the_bar_says_which_scenario_forecasts_use_its_setting(tmp_path):
     assert re.search(r"Scenario forecasts made with this setting</span>.*?: <code>sim_share"
                      r"</code> \(sim_baseline, sim_push\)</p>", section, re.S)
     assert "sim_proxy" not in section
+    # A model a scenario names for an indicator it does not forecast is not a forecast.
+    section = use({"sim_share": other, "sim_unfitted": validated})
+    assert "No scenario in this report forecasts with this setting" in section
     # Another prior, or data cut at a year, is not the validated setting: the report warns.
     cut = validated.model_copy(update={"until": 2020})
     for models in ({"sim_share": other}, {"sim_share": cut}, {}):

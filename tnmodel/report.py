@@ -539,8 +539,10 @@ def _setting_users(bar: BarFile, scenarios: list[ScenarioResults]) -> str:
     users: dict[str, list[str]] = {}
     for sc in scenarios:
         models = sc.manifest.get("settings", {}).get("models", {})
+        fitted = sc.manifest.get("fits", {})  # a scenario names models it may not need
         for indicator in indicators_with_setting(models, bar):
-            users.setdefault(indicator, []).append(sc.name)
+            if indicator in fitted:
+                users.setdefault(indicator, []).append(sc.name)
     if not users:
         return f'<p class="warning">{ui("setting_unused")}</p>'
     listed = "; ".join(f"<code>{esc(ind)}</code> ({esc(', '.join(names))})"
