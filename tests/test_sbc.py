@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tnmodel.models import FAMILIES
-from tnmodel.models.sbc import DESIGNS, sbc_ranks, uniformity
+from tnmodel.models.sbc import DESIGNS, MIXED, MIXED_FAMILIES, sbc_ranks, uniformity
 
 REPS = 12
 #: Fail only on clearly non-uniform ranks (per parameter; about 40 tests in all).
@@ -39,3 +39,21 @@ def test_ranks_of_the_truth_are_uniform(family, design):
     assert len(table) == len(set(ranks["parameter"]))
     worst = table.sort_values("p_value").iloc[0]
     assert worst["p_value"] > MIN_P, table.to_string()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", MIXED_FAMILIES)
+def test_ranks_are_uniform_with_source_types_part_year_values_and_a_break(family):
+    # The observation layer: the page source's error, the part-year error and the break's
+    # offset are among the checked parameters (a simulator drawing the part-year error 3
+    # times too large, or the break 0.3 logits off, gave p < 1e-15 with 40 replications).
+    ranks = sbc_ranks(family, MIXED, reps=REPS, draws=200, tune=300, thin=2, seed=31)
+    table = uniformity(ranks, bins=3)
+    assert {"sigma_part", "delta[0]", "sigma_src[2]"} <= set(table["parameter"])
+    assert table["p_value"].min() > MIN_P, table.to_string()
+
+
+def test_the_mixed_design_needs_a_family_that_simulates_it():
+    other = next(f for f in sorted(FAMILIES) if f not in MIXED_FAMILIES)
+    with pytest.raises(ValueError, match=f"family '{other}' does not simulate the 'mixed'"):
+        sbc_ranks(other, MIXED, reps=1)

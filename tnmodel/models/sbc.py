@@ -1,7 +1,8 @@
 """Simulation-based calibration (Talts et al. 2018) of the model families.
 
 Each replication draws parameters from a family's prior, simulates observations at a
-fixed design of geos and years (``sparse``: 4 years; ``dense``: 10 consecutive years), fits
+fixed design of geos and years (``sparse``: 4 years; ``dense``: 10 consecutive years;
+``mixed``: the dense years with source types, part-year values and a break), fits
 the family with the compile-once sampler (one compiled model per family and design; every
 replication swaps the data), and records the rank of the true value among the posterior
 draws. If the sampler and the model agree with the simulator, the ranks are uniform.
@@ -17,6 +18,12 @@ import pandas as pd
 
 #: Designs: years observed by every simulated geo.
 DESIGNS = {"sparse": (2016, 2018, 2021, 2024), "dense": tuple(range(2013, 2023))}
+#: The observation layer's design (for families whose ``simulate`` draws it): the dense
+#: years, the second geo's values from web pages, every geo's last value part-year and a
+#: definitional break in 2017 (values up to 2016 on the older definition).
+MIXED = "mixed"
+MIXED_FAMILIES = ("transition_local",)
+MIXED_BREAK_YEAR = 2017
 #: Parameters checked per family: (name in the posterior, index into it or None, truth key).
 PARAMETERS = {
     "logit_trend": (("beta", 0, "beta"), ("mu_beta", None, "mu_beta"),
@@ -43,18 +50,29 @@ OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend
                                           ("tau_vol", None, "tau_vol"),
                                           ("rho_sd", None, "rho_sd"),
                                           ("tau_sd_path", None, "tau_sd_path"),
-                                          ("scaling_power", None, "scaling_power"))}
+                                          ("scaling_power", None, "scaling_power"),
+                                          # the mixed design's observation layer
+                                          ("sigma_part", None, "sigma_part"),
+                                          ("delta", 0, "delta"),
+                                          ("sigma_src", 2, "sigma_src_mixed"))}
 
 
 def design_series(design: str, n_geos: int = 3):
     """The simulated series skeleton (values are placeholders until simulated)."""
-    from tnmodel.models.series import series_from_arrays
+    from tnmodel.models.series import SOURCE_TYPES, series_from_arrays
 
-    years = np.asarray(DESIGNS[design])
+    years = np.asarray(DESIGNS["dense" if design == MIXED else design])
     geos = tuple(f"sim_{i}" for i in range(n_geos))
     geo_index = np.repeat(np.arange(n_geos), years.size)
-    return series_from_arrays(f"sim_{design}", geos, geo_index, np.tile(years, n_geos),
-                              np.full(geo_index.size, 50.0))
+    year = np.tile(years, n_geos)
+    if design != MIXED:
+        return series_from_arrays(f"sim_{design}", geos, geo_index, year,
+                                  np.full(geo_index.size, 50.0))
+    skeleton = series_from_arrays(f"sim_{design}", geos, geo_index, year,
+                                  np.full(geo_index.size, 50.0),
+                                  part_year=year == years.max())
+    page = np.where(geo_index == 1, SOURCE_TYPES.index("page"), 0)
+    return dataclasses.replace(skeleton, source_type=page, breaks=((MIXED_BREAK_YEAR, None),))
 
 
 def sbc_priors(family: str, settings: dict | None = None):
@@ -81,6 +99,9 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
     from tnmodel.models import FAMILIES
     from tnmodel.models.sampling import sample_family
 
+    if design == MIXED and family not in MIXED_FAMILIES:
+        raise ValueError(f"family '{family}' does not simulate the '{MIXED}' design's "
+                         f"observation layer; it is for {', '.join(MIXED_FAMILIES)}")
     fam = FAMILIES[family]
     priors = sbc_priors(family, settings)
     skeleton = design_series(design, n_geos)

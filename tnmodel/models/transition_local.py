@@ -1047,7 +1047,11 @@ class TransitionLocal(LocalFamily):
     def simulate(self, series: SeriesData, priors: TransitionLocalPriors,
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Parameters from the prior and logit observations drawn from the model's own
-        conditionals (every value exact, annual, source type 0; no breaks)."""
+        conditionals. Each value's observation error is its source type's (with the extra
+        part-year error for part-year values); values before a definitional break of the
+        series are on the older definition (the truth's ``delta`` added). ``sigma_part``
+        and ``delta`` are drawn, and in the truth, only when the series has such values;
+        ``sigma_src_mixed`` (every type's error) only when it has more than one type."""
         check_series(series)
         truth = draw_local_parameters(len(series.geos), priors, rng)
         omega, A, f, phi = truth["omega"], truth["asymptote"], truth["floor"], truth["phi"]
@@ -1113,7 +1117,13 @@ class TransitionLocal(LocalFamily):
             truth["sigma_sat"] = np.array(sat)
         if transient:
             levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
-        y = np.zeros(series.n_obs)
+        error = sigma[arrays["src"]] ** 2  # each value's observation error variance
+        if arrays["part"].any():
+            truth["sigma_part"] = np.array(abs(rng.normal(0.0, priors.part_year_sd)))
+            error = error + arrays["part"] * truth["sigma_part"] ** 2
+        if np.unique(arrays["src"]).size > 1:
+            truth["sigma_src_mixed"] = sigma
+        y = np.zeros(series.n_obs)  # on today's definition (eta) until the end
         for i in np.lexsort((series.year, series.geo_index)):  # each after its previous
             if first[i]:
                 y[i] = rng.normal(priors.level_mean, priors.level_sd)
@@ -1126,7 +1136,7 @@ class TransitionLocal(LocalFamily):
             moved = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                      * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
                      * vol[i] ** 2)
-            variance = moved + 2 * sigma[0] ** 2
+            variance = moved + error[i] + error[prev[i]]
             if sat:  # the new value's lever is taken at its mean (the fit takes it at the
                 # value drawn: the same to first order)
                 levers = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np, np.clip)
@@ -1154,6 +1164,10 @@ class TransitionLocal(LocalFamily):
         if transient:
             truth["outlier_rate"] = np.array(outlier_rate)
             truth["outlier_sd"] = np.array(outlier_sd)
+        breaks = series.break_matrix()
+        if breaks.shape[1]:
+            truth["delta"] = rng.normal(0.0, priors.break_sd, breaks.shape[1])
+            y = y + breaks @ truth["delta"]
         return truth, y
 
 
