@@ -3,6 +3,7 @@
     python benchmarks/sbc.py --reps 500                 # every family, both designs
     python benchmarks/sbc.py --reps 100 --family transition --design sparse
     python benchmarks/sbc.py --reps 500 --family transition_local --design mixed
+    python benchmarks/sbc.py --reps 500 --family transition --design mixed
 
 The ``mixed`` design (source types, part-year values, a break) runs only when asked, for
 the families that simulate that observation layer (``MIXED_FAMILIES``).

@@ -45,8 +45,9 @@ def test_ranks_of_the_truth_are_uniform(family, design):
 @pytest.mark.parametrize("family", MIXED_FAMILIES)
 def test_ranks_are_uniform_with_source_types_part_year_values_and_a_break(family):
     # The observation layer: the page source's error, the part-year error and the break's
-    # offset are among the checked parameters (a simulator drawing the part-year error 3
-    # times too large, or the break 0.3 logits off, gave p < 1e-15 with 40 replications).
+    # offset are among the checked parameters (for transition_local, a simulator drawing
+    # the part-year error 3 times too large, or the break 0.3 logits off, gave p < 1e-15
+    # with 40 replications).
     ranks = sbc_ranks(family, MIXED, reps=REPS, draws=200, tune=300, thin=2, seed=31)
     table = uniformity(ranks, bins=3)
     assert {"sigma_part", "delta[0]", "sigma_src[2]"} <= set(table["parameter"])

@@ -22,7 +22,7 @@ DESIGNS = {"sparse": (2016, 2018, 2021, 2024), "dense": tuple(range(2013, 2023))
 #: years, the second geo's values from web pages, every geo's last value part-year and a
 #: definitional break in 2017 (values up to 2016 on the older definition).
 MIXED = "mixed"
-MIXED_FAMILIES = ("transition_local",)
+MIXED_FAMILIES = ("transition", "transition_local")
 MIXED_BREAK_YEAR = 2017
 #: Parameters checked per family: (name in the posterior, index into it or None, truth key).
 PARAMETERS = {
@@ -50,11 +50,10 @@ OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend
                                           ("tau_vol", None, "tau_vol"),
                                           ("rho_sd", None, "rho_sd"),
                                           ("tau_sd_path", None, "tau_sd_path"),
-                                          ("scaling_power", None, "scaling_power"),
-                                          # the mixed design's observation layer
-                                          ("sigma_part", None, "sigma_part"),
-                                          ("delta", 0, "delta"),
-                                          ("sigma_src", 2, "sigma_src_mixed"))}
+                                          ("scaling_power", None, "scaling_power"))}
+#: The mixed design's observation layer, checked when the simulation drew it.
+MIXED_PARAMETERS = (("sigma_part", None, "sigma_part"), ("delta", 0, "delta"),
+                    ("sigma_src", 2, "sigma_src_mixed"))
 
 
 def design_series(design: str, n_geos: int = 3):
@@ -115,7 +114,8 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
                                      target_accept=target_accept, seed=seed * 100_003 + rep)
         post = posterior.posterior
         divergences = int(post.sizes["draw"] and posterior.sample_stats["diverging"].sum())
-        options = [p for p in OPTION_PARAMETERS.get(family, ()) if p[2] in truth]
+        options = [p for p in (*OPTION_PARAMETERS.get(family, ()), *MIXED_PARAMETERS)
+                   if p[2] in truth]
         for name, index, key in (*PARAMETERS[family], *options):
             values = np.asarray(post[name].values).reshape(-1, *post[name].shape[2:])
             values = values[:, index] if index is not None else values

@@ -402,8 +402,12 @@ class Transition(Family):
                  rng: np.random.Generator) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """Parameters drawn from the prior and logit observations at ``series``' geos/years.
 
-        Every observation is treated as exact, annual and from a statistical dataset (source
-        type 0); no breaks. For calibration studies on simulated data.
+        Every observation is treated as exact; its observation error is its source type's
+        (plus the part-year error for part-year values), and values before a definitional
+        break of the series are on the older definition. ``sigma_part`` and ``delta`` are
+        drawn, and in the truth, only when the series has such values; ``sigma_src_mixed``
+        only when it has more than one source type. For calibration studies on simulated
+        data.
         """
         G = len(series.geos)
         lo, hi = grid(series)
@@ -430,14 +434,25 @@ class Transition(Family):
         mean = mu[series.geo_index, k]
         prev, gap, first = chain_of(series.geo_index, series.year)
         stationary = s**2 / (1.0 - rho**2)
+        src, part = series.source_types(), series.part_year.astype(float)
+        error = sigma[src] ** 2  # each value's observation error variance
+        if part.any():
+            extra["sigma_part"] = np.array(abs(rng.normal(0.0, priors.part_year_sd)))
+            error = error + part * extra["sigma_part"] ** 2
+        if np.unique(src).size > 1:
+            extra["sigma_src_mixed"] = sigma
         r = np.zeros(series.n_obs)
         for i in np.lexsort((series.year, series.geo_index)):
             if first[i]:
-                r[i] = rng.normal(0.0, np.sqrt(stationary + sigma[0] ** 2))
+                r[i] = rng.normal(0.0, np.sqrt(stationary + error[i]))
             else:
-                sd = np.sqrt(stationary * (1.0 - rho ** (2.0 * gap[i])) + sigma[0] ** 2)
+                sd = np.sqrt(stationary * (1.0 - rho ** (2.0 * gap[i])) + error[i])
                 r[i] = rng.normal(rho ** gap[i] * r[prev[i]], sd)
         y = mean + r
+        breaks = series.break_matrix()
+        if breaks.shape[1]:
+            extra["delta"] = rng.normal(0.0, priors.break_sd, breaks.shape[1])
+            y = y + breaks @ extra["delta"]
         truth = {"omega": omega, "alpha": alpha, "mu_omega": np.array(mu_omega),
                  "asymptote": A, "rho": np.array(rho), "sigma_ar": np.array(s),
                  "sigma_src": sigma, **extra}
