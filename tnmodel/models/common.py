@@ -90,3 +90,31 @@ def simulate_straight_lines(series: SeriesData, priors, rng: np.random.Generator
     truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
              "sigma_obs": np.array(sigma)}
     return truth, y
+
+
+def draw_observation_errors(series: SeriesData, sigma_src: np.ndarray, part_year_sd: float,
+                            rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Each value's observation error variance in a simulation: its source type's
+    ``sigma_src`` squared, plus ``sigma_part`` squared for part-year values. Returns it and
+    the truth it drew: ``sigma_part`` (only when the series has part-year values) and
+    ``sigma_src_mixed`` (every type's error, only when it has more than one type)."""
+    source, part = series.source_types(), series.part_year.astype(float)
+    error, truth = sigma_src[source] ** 2, {}
+    if part.any():
+        truth["sigma_part"] = np.array(abs(rng.normal(0.0, part_year_sd)))
+        error = error + part * truth["sigma_part"] ** 2
+    if np.unique(source).size > 1:
+        truth["sigma_src_mixed"] = sigma_src
+    return error, truth
+
+
+def add_break_offsets(series: SeriesData, y: np.ndarray, break_sd: float,
+                      rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Simulated values on today's definition moved to the older one before each break of
+    the series (``delta`` ~ Normal(0, ``break_sd``) per break, in the truth only when there
+    are breaks)."""
+    breaks = series.break_matrix()
+    if not breaks.shape[1]:
+        return y, {}
+    delta = rng.normal(0.0, break_sd, breaks.shape[1])
+    return y + breaks @ delta, {"delta": delta}

@@ -48,8 +48,10 @@ import xarray as xr
 from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.common import (
+    add_break_offsets,
     add_likelihood,
     beta_params,
+    draw_observation_errors,
     present_kinds,
     split_by_kind,
 )
@@ -434,13 +436,7 @@ class Transition(Family):
         mean = mu[series.geo_index, k]
         prev, gap, first = chain_of(series.geo_index, series.year)
         stationary = s**2 / (1.0 - rho**2)
-        src, part = series.source_types(), series.part_year.astype(float)
-        error = sigma[src] ** 2  # each value's observation error variance
-        if part.any():
-            extra["sigma_part"] = np.array(abs(rng.normal(0.0, priors.part_year_sd)))
-            error = error + part * extra["sigma_part"] ** 2
-        if np.unique(src).size > 1:
-            extra["sigma_src_mixed"] = sigma
+        error, drawn = draw_observation_errors(series, sigma, priors.part_year_sd, rng)
         r = np.zeros(series.n_obs)
         for i in np.lexsort((series.year, series.geo_index)):
             if first[i]:
@@ -448,14 +444,10 @@ class Transition(Family):
             else:
                 sd = np.sqrt(stationary * (1.0 - rho ** (2.0 * gap[i])) + error[i])
                 r[i] = rng.normal(rho ** gap[i] * r[prev[i]], sd)
-        y = mean + r
-        breaks = series.break_matrix()
-        if breaks.shape[1]:
-            extra["delta"] = rng.normal(0.0, priors.break_sd, breaks.shape[1])
-            y = y + breaks @ extra["delta"]
+        y, offsets = add_break_offsets(series, mean + r, priors.break_sd, rng)
         truth = {"omega": omega, "alpha": alpha, "mu_omega": np.array(mu_omega),
                  "asymptote": A, "rho": np.array(rho), "sigma_ar": np.array(s),
-                 "sigma_src": sigma, **extra}
+                 "sigma_src": sigma, **extra, **drawn, **offsets}
         return truth, y
 
 

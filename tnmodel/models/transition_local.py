@@ -97,7 +97,12 @@ import numpy as np
 import xarray as xr
 from pydantic import BaseModel, Field, model_validator
 
-from tnmodel.models.common import beta_params, present_kinds
+from tnmodel.models.common import (
+    add_break_offsets,
+    beta_params,
+    draw_observation_errors,
+    present_kinds,
+)
 from tnmodel.models.family import Family, stack_draws
 from tnmodel.models.lazy import lazy
 from tnmodel.models.series import SOURCE_TYPES, SeriesData, inv_logit_percent
@@ -1117,12 +1122,8 @@ class TransitionLocal(LocalFamily):
             truth["sigma_sat"] = np.array(sat)
         if transient:
             levers = blip_lever(phi, gap, prev, first, np.where, np.maximum)
-        error = sigma[arrays["src"]] ** 2  # each value's observation error variance
-        if arrays["part"].any():
-            truth["sigma_part"] = np.array(abs(rng.normal(0.0, priors.part_year_sd)))
-            error = error + arrays["part"] * truth["sigma_part"] ** 2
-        if np.unique(arrays["src"]).size > 1:
-            truth["sigma_src_mixed"] = sigma
+        error, drawn = draw_observation_errors(series, sigma, priors.part_year_sd, rng)
+        truth |= drawn
         y = np.zeros(series.n_obs)  # on today's definition (eta) until the end
         for i in np.lexsort((series.year, series.geo_index)):  # each after its previous
             if first[i]:
@@ -1164,11 +1165,8 @@ class TransitionLocal(LocalFamily):
         if transient:
             truth["outlier_rate"] = np.array(outlier_rate)
             truth["outlier_sd"] = np.array(outlier_sd)
-        breaks = series.break_matrix()
-        if breaks.shape[1]:
-            truth["delta"] = rng.normal(0.0, priors.break_sd, breaks.shape[1])
-            y = y + breaks @ truth["delta"]
-        return truth, y
+        y, offsets = add_break_offsets(series, y, priors.break_sd, rng)
+        return truth | offsets, y
 
 
 @dataclasses.dataclass(frozen=True)
