@@ -1137,7 +1137,7 @@ class TransitionLocal(LocalFamily):
             moved = (s**2 * scale**2 * innovation_variance(phi, gap[i], steps, np.where)
                      * trend_factor(trend, before_last[i], np.exp) * sd_factor[i] ** 2
                      * vol[i] ** 2)
-            variance = moved + error[i] + error[prev[i]]
+            variance = moved + (error[i] + error[prev[i]])  # as 2 * sigma**2 when alike
             if sat:  # the new value's lever is taken at its mean (the fit takes it at the
                 # value drawn: the same to first order)
                 levers = saturation_lever(np.array([y[prev[i]], mean[i]]), _invlogit_np, np.clip)
