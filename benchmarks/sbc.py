@@ -4,9 +4,12 @@
     python benchmarks/sbc.py --reps 100 --family transition --design sparse
     python benchmarks/sbc.py --reps 500 --family transition_local --design mixed
     python benchmarks/sbc.py --reps 500 --family transition --design mixed
+    python benchmarks/sbc.py --reps 500 --family logit_trend --design bounds
 
-The ``mixed`` design (source types, part-year values, a break) runs only when asked, for
-the families that simulate that observation layer (``MIXED_FAMILIES``).
+The observation-layer designs run only when asked, for the families that simulate their
+layer (``LAYER_FAMILIES``): ``mixed`` (source types, part-year values, a break) for the
+transition families, ``bounds`` (part-year values, values known only as bounds) for the
+straight-line families.
 
 Prints, per family, design and parameter, the chi-square test of uniform ranks (p-value;
 small p means the posterior is miscalibrated for that parameter) and the mean scaled rank
@@ -23,14 +26,14 @@ from pathlib import Path
 import pandas as pd
 
 from tnmodel.models import FAMILIES
-from tnmodel.models.sbc import DESIGNS, MIXED, MIXED_FAMILIES, sbc_ranks, uniformity
+from tnmodel.models.sbc import DESIGNS, LAYER_FAMILIES, sbc_ranks, uniformity
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=500)
     parser.add_argument("--family", action="append", choices=sorted(FAMILIES))
-    parser.add_argument("--design", action="append", choices=[*sorted(DESIGNS), MIXED])
+    parser.add_argument("--design", action="append", choices=[*sorted(DESIGNS), *LAYER_FAMILIES])
     parser.add_argument("--draws", type=int, default=400)
     parser.add_argument("--tune", type=int, default=400)
     parser.add_argument("--thin", type=int, default=4)
@@ -49,7 +52,7 @@ def main() -> None:
     frames = []
     for family in args.family or sorted(FAMILIES):
         for design in args.design or sorted(DESIGNS):
-            if design == MIXED and family not in MIXED_FAMILIES:
+            if family not in LAYER_FAMILIES.get(design, (family,)):
                 print(f"{family} / {design}: skipped (its simulate draws no observation "
                       "layer)", flush=True)
                 continue

@@ -11,7 +11,18 @@ import numpy as np
 import pytest
 
 from tnmodel.models import FAMILIES
-from tnmodel.models.sbc import DESIGNS, MIXED, MIXED_FAMILIES, sbc_ranks, uniformity
+from tnmodel.models.sbc import (
+    BOUNDS,
+    BOUNDS_FAMILIES,
+    BOUNDS_GEO,
+    DESIGNS,
+    MIXED,
+    MIXED_FAMILIES,
+    censor,
+    design_series,
+    sbc_ranks,
+    uniformity,
+)
 
 REPS = 12
 #: Fail only on clearly non-uniform ranks (per parameter; about 40 tests in all).
@@ -54,7 +65,44 @@ def test_ranks_are_uniform_with_source_types_part_year_values_and_a_break(family
     assert table["p_value"].min() > MIN_P, table.to_string()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("family", BOUNDS_FAMILIES)
+def test_ranks_are_uniform_with_part_year_values_and_bounds(family):
+    # The straight-line families' observation layer: the part-year error, and the level and
+    # pace of a geo known half through bounds (censored likelihood terms).
+    ranks = sbc_ranks(family, BOUNDS, reps=REPS, draws=200, tune=300, thin=2, seed=31)
+    table = uniformity(ranks, bins=3)
+    assert {"sigma_part", f"alpha[{BOUNDS_GEO}]", f"beta[{BOUNDS_GEO}]"} <= set(
+        table["parameter"])
+    assert table["p_value"].min() > MIN_P, table.to_string()
+
+
+def test_the_bounds_design_reports_alternate_values_of_one_geo_as_bounds_on_the_year_before():
+    skeleton = design_series(BOUNDS)
+    rng = np.random.default_rng(5)
+    y = rng.normal(size=skeleton.n_obs)
+    series = censor(skeleton, y)
+    geo = np.flatnonzero(skeleton.geo_index == BOUNDS_GEO)
+    others = np.flatnonzero(skeleton.geo_index != BOUNDS_GEO)
+    assert (series.kind[others] == "exact").all() and np.array_equal(series.y[others], y[others])
+    kinds, values, truth = series.kind[geo], series.y[geo], y[geo]
+    assert (kinds[0::2] == "exact").all() and np.array_equal(values[0::2], truth[0::2])
+    assert set(kinds[1::2]) == {"lower", "upper"}  # both occur with this seed
+    assert np.array_equal(values[1::2], truth[0::2])  # the threshold: the year before's value
+    above = truth[1::2] >= truth[0::2]
+    assert np.array_equal(kinds[1::2] == "lower", above)
+    assert list(series.rows["bound"].iloc[geo]) == ["" if k == "exact" else k for k in kinds]
+    # Every geo's last value is part-year (the error the design checks with the bounds).
+    assert series.part_year.sum() == len(series.geos)
+    assert (series.year[series.part_year] == series.year.max()).all()
+
+
 def test_the_mixed_design_needs_a_family_that_simulates_it():
     other = next(f for f in sorted(FAMILIES) if f not in MIXED_FAMILIES)
     with pytest.raises(ValueError, match=f"family '{other}' does not simulate the 'mixed'"):
         sbc_ranks(other, MIXED, reps=1)
+
+
+def test_the_bounds_design_needs_a_family_that_simulates_it():
+    with pytest.raises(ValueError, match="family 'transition' does not simulate the 'bounds'"):
+        sbc_ranks("transition", BOUNDS, reps=1)

@@ -87,9 +87,24 @@ def simulate_straight_lines(series: SeriesData, priors, rng: np.random.Generator
     t = series.year - series.centre_years()[series.geo_index]
     y = (alpha[series.geo_index] + beta[series.geo_index] * t
          + sigma * rng.standard_normal(series.n_obs))
+    y, part_year = add_part_year_error(series, y, priors.part_year_sd, rng)
     truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
-             "sigma_obs": np.array(sigma)}
+             "sigma_obs": np.array(sigma), **part_year}
     return truth, y
+
+
+def add_part_year_error(series: SeriesData, y: np.ndarray, part_year_sd: float,
+                        rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+    """Simulated values with the part-year error added to the part-year ones: ``sigma_part``
+    ~ HalfNormal(``part_year_sd``) times a standard normal, so that such a value's error sd is
+    ``sqrt(sigma_obs**2 + sigma_part**2)`` as in the straight-line families' likelihoods.
+    Draws nothing (and adds nothing to the truth) for a series without part-year values."""
+    part = series.part_year.astype(float)
+    if not part.any():
+        return y, {}
+    sigma_part = abs(rng.normal(0.0, part_year_sd))
+    return (y + part * sigma_part * rng.standard_normal(series.n_obs),
+            {"sigma_part": np.array(sigma_part)})
 
 
 def draw_observation_errors(series: SeriesData, sigma_src: np.ndarray, part_year_sd: float,

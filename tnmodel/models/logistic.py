@@ -15,6 +15,7 @@ from pydantic import Field
 
 from tnmodel.models.common import (
     add_likelihood,
+    add_part_year_error,
     beta_params,
     draw_pooled_levels_and_paces,
     present_kinds,
@@ -125,8 +126,9 @@ class Logistic(Family):
         t = series.year - series.centre_years()[series.geo_index]
         p = C / (1.0 + np.exp(-(alpha[series.geo_index] + beta[series.geo_index] * t)))
         y = np.log(p) - np.log1p(-p) + sigma * rng.standard_normal(series.n_obs)
+        y, part_year = add_part_year_error(series, y, priors.part_year_sd, rng)
         truth = {"beta": beta, "alpha": alpha, "mu_beta": np.array(mu_beta),
-                 "ceiling": np.array(C), "sigma_obs": np.array(sigma)}
+                 "ceiling": np.array(C), "sigma_obs": np.array(sigma), **part_year}
         return truth, y
 
 

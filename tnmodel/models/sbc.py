@@ -2,7 +2,8 @@
 
 Each replication draws parameters from a family's prior, simulates observations at a
 fixed design of geos and years (``sparse``: 4 years; ``dense``: 10 consecutive years;
-``mixed``: the dense years with source types, part-year values and a break), fits
+``mixed``: the dense years with source types, part-year values and a break; ``bounds``: the
+dense years with part-year values and values known only as bounds), fits
 the family with the compile-once sampler (one compiled model per family and design; every
 replication swaps the data), and records the rank of the true value among the posterior
 draws. If the sampler and the model agree with the simulator, the ranks are uniform.
@@ -24,6 +25,18 @@ DESIGNS = {"sparse": (2016, 2018, 2021, 2024), "dense": tuple(range(2013, 2023))
 MIXED = "mixed"
 MIXED_FAMILIES = ("transition", "transition_local")
 MIXED_BREAK_YEAR = 2017
+#: The straight-line families' observation layer: the dense years, every geo's last value
+#: part-year, and the censored geo's values in alternate years (from the second) known only
+#: as a bound, the way a press figure says "more than 84%": the threshold is that geo's
+#: value a year before, and the bound is ``lower`` when the simulated value is at least the
+#: threshold, ``upper`` otherwise. The threshold is an exactly observed value, and these
+#: families' values are independent given the parameters, so the censored likelihood
+#: (``P(value >= threshold)`` or ``P(value <= threshold)``) is the right one.
+BOUNDS = "bounds"
+BOUNDS_FAMILIES = ("linear", "logistic", "logit_trend")
+BOUNDS_GEO = 2
+#: Observation-layer designs and the families whose ``simulate`` draws their layer.
+LAYER_FAMILIES = {MIXED: MIXED_FAMILIES, BOUNDS: BOUNDS_FAMILIES}
 #: Parameters checked per family: (name in the posterior, index into it or None, truth key).
 PARAMETERS = {
     "logit_trend": (("beta", 0, "beta"), ("mu_beta", None, "mu_beta"),
@@ -54,24 +67,43 @@ OPTION_PARAMETERS = {"transition_local": (("sigma_u_trend", None, "sigma_u_trend
 #: The mixed design's observation layer, checked when the simulation drew it.
 MIXED_PARAMETERS = (("sigma_part", None, "sigma_part"), ("delta", 0, "delta"),
                     ("sigma_src", 2, "sigma_src_mixed"))
+#: The bounds design's: the part-year error and the censored geo's level and pace.
+BOUNDS_PARAMETERS = (("sigma_part", None, "sigma_part"), ("alpha", BOUNDS_GEO, "alpha"),
+                     ("beta", BOUNDS_GEO, "beta"))
+LAYER_PARAMETERS = {MIXED: MIXED_PARAMETERS, BOUNDS: BOUNDS_PARAMETERS}
 
 
 def design_series(design: str, n_geos: int = 3):
     """The simulated series skeleton (values are placeholders until simulated)."""
     from tnmodel.models.series import SOURCE_TYPES, series_from_arrays
 
-    years = np.asarray(DESIGNS["dense" if design == MIXED else design])
+    years = np.asarray(DESIGNS["dense" if design in LAYER_FAMILIES else design])
     geos = tuple(f"sim_{i}" for i in range(n_geos))
     geo_index = np.repeat(np.arange(n_geos), years.size)
     year = np.tile(years, n_geos)
-    if design != MIXED:
+    if design not in LAYER_FAMILIES:
         return series_from_arrays(f"sim_{design}", geos, geo_index, year,
                                   np.full(geo_index.size, 50.0))
     skeleton = series_from_arrays(f"sim_{design}", geos, geo_index, year,
                                   np.full(geo_index.size, 50.0),
                                   part_year=year == years.max())
+    if design == BOUNDS:
+        return skeleton
     page = np.where(geo_index == 1, SOURCE_TYPES.index("page"), 0)
     return dataclasses.replace(skeleton, source_type=page, breaks=((MIXED_BREAK_YEAR, None),))
+
+
+def censor(series, y: np.ndarray):
+    """The bounds design's observations: ``series`` with simulated values ``y``, the censored
+    geo's values in alternate years replaced by bounds (see :data:`BOUNDS`)."""
+    order = np.flatnonzero(series.geo_index == BOUNDS_GEO)
+    order = order[np.argsort(series.year[order])]
+    censored, threshold = order[1::2], order[0::2][:order[1::2].size]
+    value, kind = np.asarray(y, dtype=float).copy(), series.kind.copy()
+    kind[censored] = np.where(value[censored] >= value[threshold], "lower", "upper")
+    value[censored] = value[threshold]
+    rows = series.rows.assign(value=value, bound=np.where(kind == "exact", "", kind))
+    return dataclasses.replace(series, y=value, kind=kind, rows=rows)
 
 
 def sbc_priors(family: str, settings: dict | None = None):
@@ -98,9 +130,9 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
     from tnmodel.models import FAMILIES
     from tnmodel.models.sampling import sample_family
 
-    if design == MIXED and family not in MIXED_FAMILIES:
-        raise ValueError(f"family '{family}' does not simulate the '{MIXED}' design's "
-                         f"observation layer; it is for {', '.join(MIXED_FAMILIES)}")
+    if family not in LAYER_FAMILIES.get(design, (family,)):
+        raise ValueError(f"family '{family}' does not simulate the '{design}' design's "
+                         f"observation layer; it is for {', '.join(LAYER_FAMILIES[design])}")
     fam = FAMILIES[family]
     priors = sbc_priors(family, settings)
     skeleton = design_series(design, n_geos)
@@ -110,12 +142,14 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
         truth, y = fam.simulate(skeleton, priors, rng)
         series = dataclasses.replace(skeleton, y=np.asarray(y, dtype=float),
                                      rows=skeleton.rows.assign(value=y))
+        if design == BOUNDS:
+            series = censor(series, y)
         posterior, _ = sample_family(fam, series, priors, draws=draws, tune=tune, chains=1,
                                      target_accept=target_accept, seed=seed * 100_003 + rep)
         post = posterior.posterior
         divergences = int(post.sizes["draw"] and posterior.sample_stats["diverging"].sum())
-        options = [p for p in (*OPTION_PARAMETERS.get(family, ()), *MIXED_PARAMETERS)
-                   if p[2] in truth]
+        options = [p for p in (*OPTION_PARAMETERS.get(family, ()),
+                               *LAYER_PARAMETERS.get(design, ())) if p[2] in truth]
         for name, index, key in (*PARAMETERS[family], *options):
             values = np.asarray(post[name].values).reshape(-1, *post[name].shape[2:])
             values = values[:, index] if index is not None else values
