@@ -32,7 +32,12 @@ per source type (statistical dataset, repository table, web page;
 circa-dated values. ``b`` flags observations that predate a definitional break of the indicator
 (``indicators.yaml`` ``breaks``) and ``delta`` (one per break) is the estimated offset of
 the old definition from the current one, so the latent series is on today's definition.
-Bounds (proxies) enter as censored terms.
+Bounds (proxies) enter as censored terms of their marginal distribution, ``mu`` with sd
+``sqrt(sigma_ar**2 / (1 - rho**2) + e[i]**2)``: they are not conditioned on the residuals of
+the years around them, and the exact values' AR chain passes over them. This is an
+approximation (exact for a bound far in time from the other values); the straight-line
+families, whose values are independent given their parameters, take bounds exactly, and their
+censored terms are checked by SBC (``bounds`` design); this family's are not.
 
 The forecast simulates each draw forward with numpy: the same level-dependent pace, the
 AR(1) continued from the residual of the geo's last exact observation, and the observation
