@@ -123,9 +123,24 @@ def test_fast_run_of_the_shipped_baseline(tmp_path):
         row = table.loc[f"thai_nguyen_online_procedures_level34_share_2030_{target}"]
         carried = fits[row["reading"]]["diagnostics"]["prior_pace"]["thai_nguyen_merged"]
         assert ("its pace: mostly the prior's" in row["note"]) == carried["carried_by_prior"]
+    # P(met) with the fit's prior half and twice as strong: given wherever the manifest
+    # says the reweighting is reliable, and said in the note exactly when it moves P by 0.05.
+    manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
+    for target in ("usage", "supply"):
+        row = table.loc[f"thai_nguyen_online_procedures_level34_share_2030_{target}"]
+        power = manifest["prior_power"][row["reading"]]
+        assert {"mu_beta", "tau_beta"} <= set(power["parameters"])
+        moved = []
+        for column, key in (("p_met_weaker_prior", "0.5"), ("p_met_stronger_prior", "2.0")):
+            assert pd.isna(row[column]) != power["reliable"][key], (column, power)
+            if power["reliable"][key]:
+                assert 0 <= row[column] <= 1
+                moved.append(abs(row[column] - row["p_met"]))
+        said = "the result leans on the prior" in row["note"]
+        assert said == (max(moved, default=0) >= 0.05), (row["note"], moved)
+    assert set(manifest["prior_power"]) == set(fits)
     rank = table.loc["thai_nguyen_digital_government_rank_2030"]
     assert rank["status"] == "estimated (rank model)" and 0 <= rank["p_met"] <= 1
-    manifest = json.loads((tmp_path / "baseline" / "manifest.json").read_text())
     assert manifest["fast"] is True and "not for decisions" in manifest["fast_warning"]
 
 

@@ -123,6 +123,49 @@ def test_a_pace_carried_by_the_prior_is_said_in_the_note(planned):
         assert not any("prior" in note for note in notes(sd_ratio))
 
 
+def test_probabilities_under_a_weaker_and_a_stronger_prior_are_given_and_said(planned):
+    from tnmodel.models.sensitivity import PriorPower
+
+    ds, plans, series_for = planned
+    draws = np.r_[np.full(80, 90.0), np.full(20, 70.0)]  # the first 80 draws meet the target
+    paths = {ind: _paths(ind, ("sim_merged", "sim_south"), np.c_[draws, draws])
+             for ind in ("sim_share", "sim_proxy")}
+    series = {ind: series_for(ind) for ind in paths}
+
+    def power(meeting_weight: float, k_stronger: float = 0.2) -> PriorPower:
+        # Weights putting ``meeting_weight`` on the draws that meet the target (half as
+        # strong) and 0.80 (twice as strong, unmoved).
+        weaker = np.r_[np.full(80, meeting_weight / 80), np.full(20, (1 - meeting_weight) / 20)]
+        return PriorPower(("mu_beta",), {0.5: weaker, 2.0: np.full(100, 0.01)},
+                          {0.5: 0.3, 2.0: k_stronger})
+
+    def rows(power_of: PriorPower | None) -> tuple[dict, dict]:
+        powers = None if power_of is None else dict.fromkeys(paths, power_of)
+        return tuple(attainment_row(plans[t], "s", ds, paths, series, BaselineSettings(),
+                                    prior_power=powers)
+                     for t in ("sim_north_share_2030", "sim_north_skills_2030"))
+
+    share, skills = rows(power(0.6))
+    assert share["p_met"] == pytest.approx(0.8)
+    assert share["p_met_weaker_prior"] == pytest.approx(0.6)
+    assert share["p_met_stronger_prior"] == pytest.approx(0.8)
+    assert share["note"].endswith("P would be 0.60 with the fit's prior half as strong, 0.80 "
+                                  "with it twice as strong: the result leans on the prior")
+    assert ("= 0.80 (upper bound; median 90.0; P would be 0.60 with the fit's prior half as "
+            "strong, 0.80 with it twice as strong: the result leans on the prior)"
+            in skills["note"])
+    # Unreliable weights (Pareto k over 0.7) give no number and are not said.
+    share, _ = rows(power(0.6, k_stronger=0.9))
+    assert np.isnan(share["p_met_stronger_prior"])
+    assert share["note"].endswith("P would be 0.60 with the fit's prior half as strong: the "
+                                  "result leans on the prior")
+    # A move under 0.05, or no fit to reweight: the numbers (if any), no words.
+    for power_of in (power(0.78), None):
+        share, skills = rows(power_of)
+        assert "leans on the prior" not in share["note"] + skills["note"]
+    assert np.isnan(share["p_met_weaker_prior"]) and np.isnan(share["p_met_stronger_prior"])
+
+
 def test_unsupported_row_prints_no_number(planned):
     ds, plans, _ = planned
     row = attainment_row(plans["sim_north_rank_2030"], "s", ds, {}, {}, BaselineSettings())

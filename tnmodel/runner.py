@@ -48,6 +48,7 @@ from tnmodel.models.rank import (
     rank_basis,
     rank_panel,
 )
+from tnmodel.models.sensitivity import prior_power_summary, remembered_prior_power
 from tnmodel.problems import InputError, Problem
 from tnmodel.progress import steps
 from tnmodel.ranks import RankForecast, forecast_ranks, rank_distribution_frame
@@ -77,7 +78,8 @@ PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", 
 TARGET_COLUMNS = (
     "scenario", "target_id", "geo", "evaluated_geo", "indicator", "reading", "year", "comparator",
     "threshold", "among", "status", "p_met", "p_met_mcse", "p_met_upper", "p_met_lower",
-    "verdict", "q05", "q50", "q95", "baseline_category", "baseline_ratio", "baseline_projection",
+    "p_met_weaker_prior", "p_met_stronger_prior", "verdict", "q05", "q50", "q95",
+    "baseline_category", "baseline_ratio", "baseline_projection",
     *DETAIL_COLUMNS, "n_obs", "last_obs_year", "last_obs_value", "note",
 )
 FIRST_YEAR_COLUMNS = ("scenario", "target_id", "evaluated_geo", "year", "p_first", "p_met_by")
@@ -192,6 +194,8 @@ def run_scenario(
                          what=f"scenario {scenario.name}") from None
 
     prior_pace = {ind: fit.diagnostics.prior_pace for ind, fit in fits.items()}
+    prior_power = {ind: remembered_prior_power(fit, fit_keys.get(ind, (None,))[0])
+                   for ind, fit in fits.items()}
     rows, first_rows = [], []
     for plan in plans:
         if plan.target.id in rank_forecasts:
@@ -199,7 +203,7 @@ def run_scenario(
                                   rank_fit))
             continue
         row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline,
-                             prior_pace=prior_pace)
+                             prior_pace=prior_pace, prior_power=prior_power)
         reading = plan.target.reading
         acting = "; ".join(describe(i) for i in scenario.interventions
                            if i.indicator in plan.indicators
@@ -223,6 +227,8 @@ def run_scenario(
     manifest["interventions"] = [describe(i) for i in scenario.interventions]
     manifest["others"] = scenario.others
     manifest["reused_fits"] = reused
+    manifest["prior_power"] = {ind: prior_power_summary(power)
+                               for ind, power in prior_power.items()}
     manifest |= _rank_manifest(rank_fit, rank_forecasts, plans, rank_seconds)
     ranks = _rank_table(rank_forecasts, plans)
     return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year, ranks,

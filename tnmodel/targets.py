@@ -26,12 +26,16 @@ from tnmodel.forecast import Paths
 from tnmodel.interventions import from_scale, trend_and_noise
 from tnmodel.models import SeriesData, mcse_of_mean
 from tnmodel.models.rank import RankBasisError, RankFit, rank_basis
+from tnmodel.models.sensitivity import STRONGER, WEAKER, PriorPower
 from tnmodel.ranks import RankForecast
 
 ESTIMATED = "estimated"
 PROXY_BOUND = "upper bound via proxy"
 INSUFFICIENT = "insufficient data"
 NOT_SUPPORTED = "not supported"
+#: A change of P(met) this large, with the fit's prior half or twice as strong, is said in
+#: the target's note.
+PRIOR_MATTERS = 0.05
 
 #: Calibrated language for probabilities (after the IPCC likelihood scale).
 LIKELIHOOD_WORDS = (
@@ -131,21 +135,27 @@ def attainment_row(
     series: dict[str, SeriesData],
     baseline: BaselineSettings,
     prior_pace: dict[str, dict | None] | None = None,
+    prior_power: dict[str, PriorPower | None] | None = None,
 ) -> dict:
     """One row of ``targets.csv`` for a planned target.
 
     ``prior_pace`` is each fitted indicator's prior-vs-posterior comparison of its geos' paces
     (the fit's ``diagnostics.prior_pace``): where the evaluated geo's pace is mostly the
     prior's, the note says that the forecast's trend is an assumption, not the data's.
+    ``prior_power`` is each fitted indicator's :class:`~tnmodel.models.sensitivity.PriorPower`:
+    the probability with the fit's prior half as strong and twice as strong
+    (``p_met_weaker_prior``, ``p_met_stronger_prior``; for a proxy bound, in the note), and
+    the note says so when either moves it by :data:`PRIOR_MATTERS` or more.
     """
-    prior_pace = prior_pace or {}
+    prior_pace, prior_power = prior_pace or {}, prior_power or {}
     t = plan.target
     row: dict = {
         "scenario": scenario, "target_id": t.id, "geo": t.geo, "evaluated_geo": plan.evaluated_geo,
         "indicator": t.indicator, "reading": t.reading, "year": t.year,
         "comparator": t.comparator, "threshold": t.threshold, "among": t.among,
         "status": plan.status, "p_met": np.nan, "p_met_mcse": np.nan, "p_met_upper": np.nan,
-        "p_met_lower": np.nan, "verdict": "", "q05": np.nan, "q50": np.nan, "q95": np.nan,
+        "p_met_lower": np.nan, "p_met_weaker_prior": np.nan, "p_met_stronger_prior": np.nan,
+        "verdict": "", "q05": np.nan, "q50": np.nan, "q95": np.nan,
         "baseline_category": "", "baseline_ratio": np.nan, "baseline_projection": np.nan,
         "n_obs": 0, "last_obs_year": np.nan, "last_obs_value": np.nan, "note": plan.reason,
     }
@@ -168,7 +178,11 @@ def attainment_row(
         row |= _baseline_columns(series[t.reading], plan, dataset, baseline)
         caveats = _caveats(series[t.reading], plan.evaluated_geo, dataset.indicators[t.reading])
         carried = _carried_by_prior(prior_pace.get(t.reading), plan.evaluated_geo, t.year)
-        row["note"] = "; ".join([*caveats, *([f"its pace: {carried}"] if carried else [])])
+        weaker, stronger = _scaled_probabilities(prior_power.get(t.reading), met)
+        row |= {"p_met_weaker_prior": weaker, "p_met_stronger_prior": stronger}
+        leans = _leans_on_prior(p, weaker, stronger)
+        row["note"] = "; ".join([*caveats, *([f"its pace: {carried}"] if carried else []),
+                                 *([leans] if leans else [])])
         return row
     # Proxy bounds.
     reading = dataset.indicators[t.reading]
@@ -177,12 +191,16 @@ def attainment_row(
         if proxy.indicator not in plan.indicators:
             continue
         values = paths[proxy.indicator].at(plan.evaluated_geo, t.year)
-        p = float(t.is_met(values).mean())
+        met = t.is_met(values)
+        p = float(met.mean())
         direction = _bound_direction(proxy.relation, t.comparator)
         (uppers if direction == "upper" else lowers).append(p)
         label = dataset.indicators[proxy.indicator].label_en
+        leans = _leans_on_prior(p, *_scaled_probabilities(prior_power.get(proxy.indicator),
+                                                          met))
         parts.append(f"P({label} {t.comparator} {t.threshold:g} in {t.year}) = {p:.2f} "
-                     f"({direction} bound; median {np.median(values):.1f})")
+                     f"({direction} bound; median {np.median(values):.1f}"
+                     + (f"; {leans}" if leans else "") + ")")
         carried = _carried_by_prior(prior_pace.get(proxy.indicator), plan.evaluated_geo,
                                     t.year)
         if carried:
@@ -201,6 +219,28 @@ def attainment_row(
                    + "; ".join(parts) + "."
                    + "".join(f" For {plan.evaluated_geo}, {c}." for c in carried_parts))
     return row
+
+
+def _scaled_probabilities(power: PriorPower | None, met: np.ndarray) -> tuple[float, float]:
+    """P(met) with the fit's prior half as strong and twice as strong (NaN when there is
+    no fit to reweight or the reweighting is unreliable)."""
+    if power is None:
+        return np.nan, np.nan
+    return power.probability(met, WEAKER), power.probability(met, STRONGER)
+
+
+def _leans_on_prior(p: float, weaker: float, stronger: float) -> str:
+    """'' unless the probability moves by :data:`PRIOR_MATTERS` or more when the prior is
+    made weaker or stronger; then the words for it."""
+    moved = [abs(q - p) for q in (weaker, stronger) if np.isfinite(q)]
+    if not moved or max(moved) < PRIOR_MATTERS:
+        return ""
+    said = [f"{q:.2f} with {words}" for q, words in
+            ((weaker, "the fit's prior half as strong"), (stronger, "it twice as strong"))
+            if np.isfinite(q)]
+    if not np.isfinite(weaker):
+        said = [f"{stronger:.2f} with the fit's prior twice as strong"]
+    return "P would be " + ", ".join(said) + ": the result leans on the prior"
 
 
 def _carried_by_prior(prior_pace: dict | None, geo: str, year: int) -> str:
