@@ -74,7 +74,7 @@ def test_notebooks_have_no_outputs(path: Path):
 OUTPUTS = {
     "01_data_tour": ["coverage.csv", "gaps.csv"],
     "02_growth_models": ["diagnostics.csv", "ppc.csv", "model_comparison.csv",
-                         "pace_prior_posterior.csv"],
+                         "pace_prior_posterior.csv", "prior_power_2030.csv"],
     "03_scenarios": ["intervention_effects.csv"],
     "04_validation": ["recovery.csv", "bar.csv"],
     "05_policy_brief": ["verdicts.csv", "report.html"],
