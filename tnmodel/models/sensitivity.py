@@ -116,7 +116,7 @@ def log_prior(fit) -> tuple[np.ndarray, tuple[str, ...]]:
 def power_weights(log_density: np.ndarray, power: float) -> tuple[np.ndarray, float]:
     """Normalised PSIS weights of posterior draws for the prior raised to ``power``, and their
     Pareto k. ``log_density`` is the prior's log density at each draw. The draws are taken
-    as independent (relative efficiency 1), which makes the smoothed tail a little longer than
+    as independent (relative efficiency 1), which makes the smoothed tail a little shorter than
     ArviZ's ``psense`` makes it for autocorrelated chains."""
     from arviz_stats.base import array_stats
 
