@@ -41,13 +41,33 @@ def test_reweighted_draws_give_the_posterior_of_the_scaled_prior(power, n):
     scaled_mean, scaled_sd = _conjugate(prior_sd, power, data_sd, n, ybar)
     for threshold in (0.0, 0.5, 1.0):
         exact = stats.norm(scaled_mean, scaled_sd).sf(threshold)
-        assert power_model.probability(theta > threshold, power) == pytest.approx(exact,
-                                                                                 abs=0.012)
+        assert power_model.probability(theta > threshold, power)[0] == pytest.approx(
+            exact, abs=0.012)
     # With one observation the prior carries much of the result and moves P(theta > 0.5)
     # by more than 0.05 (the note's threshold); with twenty it moves it less.
     unscaled = float((theta > 0.5).mean())
-    moved = abs(power_model.probability(theta > 0.5, power) - unscaled)
+    moved = abs(power_model.probability(theta > 0.5, power)[0] - unscaled)
     assert (moved > 0.05) if n == 1 else (moved < 0.05)
+
+
+def test_the_monte_carlo_error_of_a_reweighted_probability_is_its_spread_over_repeats():
+    # SIMULATED: 300 independent sets of 2,000 exact posterior draws (one observation, so
+    # the weights are uneven); the sd of the reweighted P(theta > 1) across the sets should
+    # be what the error formula says for one set.
+    rng = np.random.default_rng(11)
+    mean, sd = _conjugate(1.0, 1.0, 2.0, 1, 1.5)
+    estimates, errors = [], []
+    for _ in range(300):
+        theta = rng.normal(mean, sd, 2_000)
+        weights, k = power_weights(stats.norm(0.0, 1.0).logpdf(theta), 0.5)
+        p, mcse = PriorPower(("theta",), {0.5: weights}, {0.5: k}).probability(theta > 1.0,
+                                                                                0.5)
+        estimates.append(p)
+        errors.append(mcse)
+    # A few sets have Pareto k over 0.7 (weakening a prior the posterior is close to gives
+    # heavy weights): those report nothing.
+    assert np.isnan(estimates).mean() < 0.1
+    assert np.nanstd(estimates) == pytest.approx(np.nanmean(errors), rel=0.15)
 
 
 def test_a_prior_flat_over_the_draws_leaves_them_as_they_are():
@@ -57,7 +77,7 @@ def test_a_prior_flat_over_the_draws_leaves_them_as_they_are():
 
 def test_unreliable_weights_give_no_probability_and_sizes_must_match():
     power = PriorPower(("theta",), {0.5: np.full(4, 0.25)}, {0.5: 0.9})
-    assert np.isnan(power.probability(np.array([1, 0, 1, 1]), 0.5))
+    assert np.isnan(power.probability(np.array([1, 0, 1, 1]), 0.5)).all()
     with pytest.raises(ValueError, match="3 values for 4 posterior draws"):
         PriorPower(("theta",), {0.5: np.full(4, 0.25)}, {0.5: 0.1}).probability(
             np.ones(3), 0.5)

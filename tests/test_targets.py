@@ -132,10 +132,13 @@ def test_probabilities_under_a_weaker_and_a_stronger_prior_are_given_and_said(pl
              for ind in ("sim_share", "sim_proxy")}
     series = {ind: series_for(ind) for ind in paths}
 
-    def power(meeting_weight: float, k_stronger: float = 0.2) -> PriorPower:
+    def power(meeting_weight: float, k_stronger: float = 0.2, heavy: bool = False
+              ) -> PriorPower:
         # Weights putting ``meeting_weight`` on the draws that meet the target (half as
-        # strong) and 0.80 (twice as strong, unmoved).
-        weaker = np.r_[np.full(80, meeting_weight / 80), np.full(20, (1 - meeting_weight) / 20)]
+        # strong; ``heavy``: all of it on one draw) and 0.80 (twice as strong, unmoved).
+        meeting = (np.r_[meeting_weight, np.zeros(79)] if heavy
+                   else np.full(80, meeting_weight / 80))
+        weaker = np.r_[meeting, np.full(20, (1 - meeting_weight) / 20)]
         return PriorPower(("mu_beta",), {0.5: weaker, 2.0: np.full(100, 0.01)},
                           {0.5: 0.3, 2.0: k_stronger})
 
@@ -149,18 +152,24 @@ def test_probabilities_under_a_weaker_and_a_stronger_prior_are_given_and_said(pl
     assert share["p_met"] == pytest.approx(0.8)
     assert share["p_met_weaker_prior"] == pytest.approx(0.6)
     assert share["p_met_stronger_prior"] == pytest.approx(0.8)
-    assert share["note"].endswith("P would be 0.60 with the fit's prior half as strong, 0.80 "
-                                  "with it twice as strong: the result leans on the prior")
-    assert ("= 0.80 (upper bound; median 90.0; P would be 0.60 with the fit's prior half as "
-            "strong, 0.80 with it twice as strong: the result leans on the prior)"
-            in skills["note"])
+    # sqrt(80 * 0.0075**2 * 0.4**2 + 20 * 0.02**2 * 0.6**2) and sqrt(100 * 0.01**2 * 0.16)
+    assert share["p_met_weaker_prior_mcse"] == pytest.approx(0.06)
+    assert share["p_met_stronger_prior_mcse"] == pytest.approx(0.04)
+    assert share["note"].endswith("P would be 0.60 (± 0.06) with the fit's prior half as "
+                                  "strong, 0.80 (± 0.04) with it twice as strong: the result "
+                                  "leans on the prior")
+    assert ("= 0.80 (upper bound; median 90.0; P would be 0.60 (± 0.06) with the fit's prior "
+            "half as strong, 0.80 (± 0.04) with it twice as strong: the result leans on the "
+            "prior)" in skills["note"])
     # Unreliable weights (Pareto k over 0.7) give no number and are not said.
     share, _ = rows(power(0.6, k_stronger=0.9))
     assert np.isnan(share["p_met_stronger_prior"])
-    assert share["note"].endswith("P would be 0.60 with the fit's prior half as strong: the "
-                                  "result leans on the prior")
-    # A move under 0.05, or no fit to reweight: the numbers (if any), no words.
-    for power_of in (power(0.78), None):
+    assert np.isnan(share["p_met_stronger_prior_mcse"])
+    assert share["note"].endswith("P would be 0.60 (± 0.06) with the fit's prior half as "
+                                  "strong: the result leans on the prior")
+    # A move under 0.05, or one within twice its Monte-Carlo error (0.7 of the weight on one
+    # draw: a move of 0.10, error 0.22), or no fit to reweight: the numbers, no words.
+    for power_of in (power(0.78), power(0.7, heavy=True), None):
         share, skills = rows(power_of)
         assert "leans on the prior" not in share["note"] + skills["note"]
     assert np.isnan(share["p_met_weaker_prior"]) and np.isnan(share["p_met_stronger_prior"])

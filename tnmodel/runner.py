@@ -78,7 +78,8 @@ PACKAGES = ("pymc", "pytensor", "arviz", "nutpie", "numpy", "pandas", "xarray", 
 TARGET_COLUMNS = (
     "scenario", "target_id", "geo", "evaluated_geo", "indicator", "reading", "year", "comparator",
     "threshold", "among", "status", "p_met", "p_met_mcse", "p_met_upper", "p_met_lower",
-    "p_met_weaker_prior", "p_met_stronger_prior", "verdict", "q05", "q50", "q95",
+    "p_met_weaker_prior", "p_met_weaker_prior_mcse", "p_met_stronger_prior",
+    "p_met_stronger_prior_mcse", "verdict", "q05", "q50", "q95",
     "baseline_category", "baseline_ratio", "baseline_projection",
     *DETAIL_COLUMNS, "n_obs", "last_obs_year", "last_obs_value", "note",
 )

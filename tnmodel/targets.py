@@ -154,8 +154,9 @@ def attainment_row(
         "indicator": t.indicator, "reading": t.reading, "year": t.year,
         "comparator": t.comparator, "threshold": t.threshold, "among": t.among,
         "status": plan.status, "p_met": np.nan, "p_met_mcse": np.nan, "p_met_upper": np.nan,
-        "p_met_lower": np.nan, "p_met_weaker_prior": np.nan, "p_met_stronger_prior": np.nan,
-        "verdict": "", "q05": np.nan, "q50": np.nan, "q95": np.nan,
+        "p_met_lower": np.nan, "p_met_weaker_prior": np.nan, "p_met_weaker_prior_mcse": np.nan,
+        "p_met_stronger_prior": np.nan, "p_met_stronger_prior_mcse": np.nan, "verdict": "",
+        "q05": np.nan, "q50": np.nan, "q95": np.nan,
         "baseline_category": "", "baseline_ratio": np.nan, "baseline_projection": np.nan,
         "n_obs": 0, "last_obs_year": np.nan, "last_obs_value": np.nan, "note": plan.reason,
     }
@@ -179,7 +180,8 @@ def attainment_row(
         caveats = _caveats(series[t.reading], plan.evaluated_geo, dataset.indicators[t.reading])
         carried = _carried_by_prior(prior_pace.get(t.reading), plan.evaluated_geo, t.year)
         weaker, stronger = _scaled_probabilities(prior_power.get(t.reading), met)
-        row |= {"p_met_weaker_prior": weaker, "p_met_stronger_prior": stronger}
+        row |= {"p_met_weaker_prior": weaker[0], "p_met_weaker_prior_mcse": weaker[1],
+                "p_met_stronger_prior": stronger[0], "p_met_stronger_prior_mcse": stronger[1]}
         leans = _leans_on_prior(p, weaker, stronger)
         row["note"] = "; ".join([*caveats, *([f"its pace: {carried}"] if carried else []),
                                  *([leans] if leans else [])])
@@ -221,25 +223,31 @@ def attainment_row(
     return row
 
 
-def _scaled_probabilities(power: PriorPower | None, met: np.ndarray) -> tuple[float, float]:
-    """P(met) with the fit's prior half as strong and twice as strong (NaN when there is
-    no fit to reweight or the reweighting is unreliable)."""
+Scaled = tuple[float, float]  # a probability and its Monte-Carlo standard error
+
+
+def _scaled_probabilities(power: PriorPower | None, met: np.ndarray) -> tuple[Scaled, Scaled]:
+    """P(met) and its MCSE with the fit's prior half as strong and twice as strong (NaN when
+    there is no fit to reweight or the reweighting is unreliable)."""
     if power is None:
-        return np.nan, np.nan
+        return (np.nan, np.nan), (np.nan, np.nan)
     return power.probability(met, WEAKER), power.probability(met, STRONGER)
 
 
-def _leans_on_prior(p: float, weaker: float, stronger: float) -> str:
-    """'' unless the probability moves by :data:`PRIOR_MATTERS` or more when the prior is
-    made weaker or stronger; then the words for it."""
-    moved = [abs(q - p) for q in (weaker, stronger) if np.isfinite(q)]
-    if not moved or max(moved) < PRIOR_MATTERS:
+def _leans_on_prior(p: float, weaker: Scaled, stronger: Scaled) -> str:
+    """'' unless the probability moves by :data:`PRIOR_MATTERS` or more, and by more than
+    twice its Monte-Carlo error, when the prior is made weaker or stronger; then the words
+    for it."""
+    def clear(q: float, mcse: float) -> bool:
+        return bool(np.isfinite(q) and abs(q - p) >= max(PRIOR_MATTERS, 2 * mcse))
+
+    if not (clear(*weaker) or clear(*stronger)):
         return ""
-    said = [f"{q:.2f} with {words}" for q, words in
+    said = [f"{q:.2f} (± {mcse:.2f}) with {words}" for (q, mcse), words in
             ((weaker, "the fit's prior half as strong"), (stronger, "it twice as strong"))
             if np.isfinite(q)]
-    if not np.isfinite(weaker):
-        said = [f"{stronger:.2f} with the fit's prior twice as strong"]
+    if not np.isfinite(weaker[0]):
+        said = [f"{stronger[0]:.2f} (± {stronger[1]:.2f}) with the fit's prior twice as strong"]
     return "P would be " + ", ".join(said) + ": the result leans on the prior"
 
 

@@ -60,16 +60,24 @@ class PriorPower:
     def reliable(self, power: float) -> bool:
         return bool(self.pareto_k[power] <= MAX_PARETO_K)
 
-    def probability(self, met: np.ndarray, power: float) -> float:
-        """P(event) under the prior raised to ``power``; NaN if the weights are unreliable.
+    def probability(self, met: np.ndarray, power: float) -> tuple[float, float]:
+        """P(event) under the prior raised to ``power`` and its Monte-Carlo standard error;
+        NaN (both) if the weights are unreliable.
 
-        ``met`` is the event's 0/1 indicator per posterior draw.
+        ``met`` is the event's 0/1 indicator per posterior draw. The error is the
+        self-normalised importance sampler's, ``sqrt(sum(w**2 * (met - P)**2))``: a few heavy
+        weights on draws near the threshold make it large. It takes the draws as independent,
+        so for autocorrelated chains it is a little optimistic.
         """
         met = np.asarray(met, dtype=float)
-        if met.shape != self.weights[power].shape:
+        weights = self.weights[power]
+        if met.shape != weights.shape:
             raise ValueError(f"{met.shape[0] if met.ndim else 0} values for "
-                             f"{self.weights[power].size} posterior draws")
-        return float(self.weights[power] @ met) if self.reliable(power) else float("nan")
+                             f"{weights.size} posterior draws")
+        if not self.reliable(power):
+            return float("nan"), float("nan")
+        p = float(weights @ met)
+        return p, float(np.sqrt(np.sum(weights**2 * (met - p) ** 2)))
 
 
 def hyper_parameters(model) -> list:
