@@ -7,12 +7,12 @@ array operations on the same paths without refitting.
 from __future__ import annotations
 
 import zlib
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from tnmodel.memo import DrawsMemo
 from tnmodel.models import FAMILIES, Fit
 
 QUANTILES = (0.025, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.975)
@@ -64,8 +64,8 @@ def forecast_paths(fit: Fit, years: np.ndarray, seed: int) -> Paths:
 
 #: Business-as-usual paths made in this process, by (fit key, years, seed), with the draws
 #: they were made from.
-_PATHS: OrderedDict[tuple, tuple[dict, Paths]] = OrderedDict()
 MAX_REMEMBERED_PATHS = 64
+_PATHS: DrawsMemo[Paths] = DrawsMemo(MAX_REMEMBERED_PATHS)
 
 
 def remembered_paths(fit: Fit, key: str | None, years: np.ndarray, seed: int) -> Paths:
@@ -79,15 +79,8 @@ def remembered_paths(fit: Fit, key: str | None, years: np.ndarray, seed: int) ->
     """
     if key is None:
         return forecast_paths(fit, years, seed)
-    memo = (key, tuple(int(y) for y in years), int(seed))
-    found = _PATHS.get(memo)
-    if found is None or found[0] is not fit.draws:
-        found = (fit.draws, forecast_paths(fit, years, seed))
-        _PATHS[memo] = found
-        while len(_PATHS) > MAX_REMEMBERED_PATHS:
-            _PATHS.popitem(last=False)
-    _PATHS.move_to_end(memo)
-    return found[1]
+    return _PATHS.get((key, tuple(int(y) for y in years), int(seed)), fit.draws,
+                      lambda: forecast_paths(fit, years, seed))
 
 
 def quantile_column(p: float) -> str:
@@ -119,7 +112,7 @@ def quantile_table(paths: Paths, like: Paths | None = None) -> pd.DataFrame:
     if found is not None and found[0] is paths:
         return found[1].copy()
     table = _quantile_table(paths)
-    if any(p is paths for _, p in _PATHS.values()):  # shared business-as-usual paths
+    if any(p is paths for p in _PATHS.results()):  # shared business-as-usual paths
         if len(_TABLES) > MAX_REMEMBERED_PATHS:
             _TABLES.clear()
         _TABLES[id(paths)] = (paths, table)

@@ -19,11 +19,11 @@ effects out of the prior that ``priorsense`` scales).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
+from tnmodel.memo import DrawsMemo
 from tnmodel.models.family import stack_draws
 from tnmodel.models.lazy import lazy
 
@@ -150,9 +150,8 @@ def prior_power(fit) -> PriorPower | None:
     return PriorPower(names, weights, pareto_k)
 
 
-#: Prior powers computed in this process, by fit cache key, with the draws they are for.
-_REMEMBERED: OrderedDict[str, tuple[dict, PriorPower | None]] = OrderedDict()
-MAX_REMEMBERED = 64
+#: Prior powers computed in this process, by fit cache key.
+_REMEMBERED: DrawsMemo[PriorPower | None] = DrawsMemo(64)
 
 
 def remembered_prior_power(fit, key: str | None) -> PriorPower | None:
@@ -160,14 +159,7 @@ def remembered_prior_power(fit, key: str | None) -> PriorPower | None:
     that share a fit reweight it once), for the very draws it was computed from."""
     if key is None:
         return prior_power(fit)
-    found = _REMEMBERED.get(key)
-    if found is None or found[0] is not fit.draws:
-        found = (fit.draws, prior_power(fit))
-        _REMEMBERED[key] = found
-        while len(_REMEMBERED) > MAX_REMEMBERED:
-            _REMEMBERED.popitem(last=False)
-    _REMEMBERED.move_to_end(key)
-    return found[1]
+    return _REMEMBERED.get(key, fit.draws, lambda: prior_power(fit))
 
 
 def prior_power_summary(power: PriorPower | None) -> dict | None:
