@@ -243,11 +243,10 @@ def _leans_on_prior(p: float, weaker: Scaled, stronger: Scaled) -> str:
 
     if not (clear(*weaker) or clear(*stronger)):
         return ""
-    said = [f"{q:.2f} (± {mcse:.2f}) with {words}" for (q, mcse), words in
-            ((weaker, "the fit's prior half as strong"), (stronger, "it twice as strong"))
-            if np.isfinite(q)]
-    if not np.isfinite(weaker[0]):
-        said = [f"{stronger[0]:.2f} (± {stronger[1]:.2f}) with the fit's prior twice as strong"]
+    given = [(q, mcse, strength) for (q, mcse), strength in
+             ((weaker, "half as strong"), (stronger, "twice as strong")) if np.isfinite(q)]
+    said = [f"{q:.2f} (± {mcse:.2f}) with {"it" if i else "the fit's prior"} {strength}"
+            for i, (q, mcse, strength) in enumerate(given)]
     return "P would be " + ", ".join(said) + ": the result leans on the prior"
 
 
