@@ -120,3 +120,44 @@ def test_log_prior_of_the_logit_trend_is_the_sum_of_its_hyper_priors():
     for weights in power.weights.values():
         assert weights.shape == (fit.draws["beta"].shape[0],)
         assert np.isclose(weights.sum(), 1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:The effect of Potentials:UserWarning")
+@pytest.mark.parametrize("family", ["linear", "logistic", "logit_trend", "transition",
+                                    "transition_local", "transition_state"])
+def test_every_family_s_prior_scales_its_pooled_pace_as_a_normal_should(family):
+    # SIMULATED: 4,000 draws from the family's prior stand in for a posterior. Raised to the
+    # power 2, the pooled pace's Normal(pace_mean, pace_sd) prior becomes one with sd
+    # pace_sd / sqrt(2) (the hyper-priors are independent), so the reweighted draws must
+    # have that sd and mean.
+    import types
+
+    import pymc as pm
+
+    from tnmodel.models import FAMILIES
+    from tnmodel.models.sbc import design_series, sbc_priors
+    from tnmodel.models.sensitivity import log_prior
+
+    series, priors = design_series("dense"), sbc_priors(family)
+    with FAMILIES[family].build_model(series, priors):
+        draws = pm.sample_prior_predictive(draws=4000, random_seed=5, var_names=None)
+    fit = types.SimpleNamespace(spec=types.SimpleNamespace(family=family, priors=priors),
+                                series=series,
+                                posterior=types.SimpleNamespace(posterior=draws.prior))
+    density, names = log_prior(fit)
+    pace = f"mu_{FAMILIES[family].pace_var}"
+    assert pace in names and np.isfinite(density).all()
+    assert not {"alpha", "beta", "omega", "z_beta", "z_omega"} & set(names)
+    weights, k = power_weights(density, 2.0)
+    if family == "logistic":
+        # Its ceiling's Beta(9.5, 0.5) prior has a density without bound at 1: squared, the
+        # weights' tail is too heavy to tell (k over 0.7), and no number would be reported.
+        assert k > MAX_PARETO_K
+        return
+    assert k <= MAX_PARETO_K
+    values = np.asarray(draws.prior[pace].values).ravel()
+    mean = weights @ values
+    assert mean == pytest.approx(priors.pace_mean, abs=0.05 * priors.pace_sd)
+    assert np.sqrt(weights @ (values - mean) ** 2) == pytest.approx(
+        priors.pace_sd / np.sqrt(2.0), rel=0.08)
