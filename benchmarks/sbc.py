@@ -5,11 +5,12 @@
     python benchmarks/sbc.py --reps 500 --family transition_local --design mixed
     python benchmarks/sbc.py --reps 500 --family transition --design mixed
     python benchmarks/sbc.py --reps 500 --family logit_trend --design bounds
+    python benchmarks/sbc.py --reps 500 --family transition --design bounds
 
 The observation-layer designs run only when asked, for the families that simulate their
 layer (``LAYER_FAMILIES``): ``mixed`` (source types, part-year values, a break) for the
 transition families, ``bounds`` (part-year values, values known only as bounds) for the
-straight-line families.
+straight-line families and ``transition``.
 
 Prints, per family, design and parameter, the chi-square test of uniform ranks (p-value;
 small p means the posterior is miscalibrated for that parameter) and the mean scaled rank

@@ -25,15 +25,16 @@ DESIGNS = {"sparse": (2016, 2018, 2021, 2024), "dense": tuple(range(2013, 2023))
 MIXED = "mixed"
 MIXED_FAMILIES = ("transition", "transition_local")
 MIXED_BREAK_YEAR = 2017
-#: The straight-line families' observation layer: the dense years, every geo's last value
-#: part-year, and the censored geo's values in alternate years (from the second) known only
-#: as a bound, the way a press figure says "more than 84%": the threshold is that geo's
+#: The observation layer of the families that take bounds: the dense years, every geo's last
+#: value part-year, and the censored geo's values in alternate years (from the second) known
+#: only as a bound, the way a press figure says "more than 84%": the threshold is that geo's
 #: value a year before, and the bound is ``lower`` when the simulated value is at least the
-#: threshold, ``upper`` otherwise. The threshold is an exactly observed value, and these
-#: families' values are independent given the parameters, so the censored likelihood
-#: (``P(value >= threshold)`` or ``P(value <= threshold)``) is the right one.
+#: threshold, ``upper`` otherwise. The threshold is an exactly observed value. The
+#: straight-line families' values are independent given the parameters, so the censored
+#: likelihood (``P(value >= threshold)`` or ``P(value <= threshold)``) is the right one; the
+#: transition family's values are an AR(1) chain, and its bounds are latent values in it.
 BOUNDS = "bounds"
-BOUNDS_FAMILIES = ("linear", "logistic", "logit_trend")
+BOUNDS_FAMILIES = ("linear", "logistic", "logit_trend", "transition")
 BOUNDS_GEO = 2
 #: Observation-layer designs and the families whose ``simulate`` draws their layer.
 LAYER_FAMILIES = {MIXED: MIXED_FAMILIES, BOUNDS: BOUNDS_FAMILIES}
@@ -69,7 +70,7 @@ MIXED_PARAMETERS = (("sigma_part", None, "sigma_part"), ("delta", 0, "delta"),
                     ("sigma_src", 2, "sigma_src_mixed"))
 #: The bounds design's: the part-year error and the censored geo's level and pace.
 BOUNDS_PARAMETERS = (("sigma_part", None, "sigma_part"), ("alpha", BOUNDS_GEO, "alpha"),
-                     ("beta", BOUNDS_GEO, "beta"))
+                     ("beta", BOUNDS_GEO, "beta"), ("omega", BOUNDS_GEO, "omega"))
 LAYER_PARAMETERS = {MIXED: MIXED_PARAMETERS, BOUNDS: BOUNDS_PARAMETERS}
 
 

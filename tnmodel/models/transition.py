@@ -20,11 +20,11 @@ pass its convergence gates on the internet panel (``docs/backtests.md``, issue 3
 round), hence off by default. The floor ``f`` is common to the indicator. The deviations ``d``
 follow a stationary AR(1) per geo (``rho``, innovation sd ``sigma_ar``): a year above trend
 tends to be followed by another, and the forecast of the next years starts from where the last
-data are, not from the trend line. The AR(1) is marginalised: geo ``g``'s exact observations,
-in year order, have residuals ``r = y - mu - delta' b`` with ``r[i] | r[i-1] ~ Normal(rho**gap
-* r[i-1], sqrt(v_ar(gap) + e[i]**2))``, ``v_ar(gap) = sigma_ar**2 (1 - rho**(2 gap)) / (1 -
-rho**2)`` (the stationary variance for a geo's first observation), so no latent path is
-sampled.
+data are, not from the trend line. The AR(1) is marginalised: geo ``g``'s observations
+(for a bound, its latent value: below), in year order, have residuals ``r = y - mu - delta'
+b`` with ``r[i] | r[i-1] ~ Normal(rho**gap * r[i-1], sqrt(v_ar(gap) + e[i]**2))``, ``v_ar(gap)
+= sigma_ar**2 (1 - rho**(2 gap)) / (1 - rho**2)`` (the stationary variance for a geo's first
+observation), so no latent path is sampled.
 
 The observation error ``e[i]**2 = sigma_src[type]**2 + part * sigma_part**2`` has one scale
 per source type (statistical dataset, repository table, web page;
@@ -32,16 +32,15 @@ per source type (statistical dataset, repository table, web page;
 circa-dated values. ``b`` flags observations that predate a definitional break of the indicator
 (``indicators.yaml`` ``breaks``) and ``delta`` (one per break) is the estimated offset of
 the old definition from the current one, so the latent series is on today's definition.
-Bounds (proxies) enter as censored terms of their marginal distribution, ``mu`` with sd
-``sqrt(sigma_ar**2 / (1 - rho**2) + e[i]**2)``: they are not conditioned on the residuals of
-the years around them, and the exact values' AR chain passes over them. This is an
-approximation (exact for a bound far in time from the other values); the straight-line
-families, whose values are independent given their parameters, take bounds exactly, and their
-censored terms are checked by SBC (``bounds`` design); this family's are not.
+Bounds (proxies) are censored values: a bound's value is a parameter in the chain, the bound
+minus (upper) or plus (lower) a distance with a flat prior on the positive numbers
+(``beyond_upper``, ``beyond_lower``). Integrating the distance out gives the censored
+likelihood exactly, with the bound conditioned on the years around it (data augmentation;
+the ``bounds`` design of :mod:`tnmodel.models.sbc` checks it).
 
 The forecast simulates each draw forward with numpy: the same level-dependent pace, the
-AR(1) continued from the residual of the geo's last exact observation, and the observation
-error of the geo's main source type.
+AR(1) continued from the residual of the geo's last observation (a bound's latent value in
+that draw), and the observation error of the geo's main source type.
 """
 
 from __future__ import annotations
@@ -54,7 +53,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tnmodel.models.common import (
     add_break_offsets,
-    add_likelihood,
     beta_params,
     draw_observation_errors,
     present_kinds,
@@ -219,6 +217,28 @@ def systematic_np(alpha, omega, asymptote, floor, lo: int, hi: int) -> np.ndarra
     return np.stack(backward[::-1] + forward, axis=-1)
 
 
+#: The kinds of a bound (a value known only to be at most / at least its threshold).
+BOUND_KINDS = ("upper", "lower")
+
+
+def latent_beyond_bound(kind: str, bound):
+    """A bound's latent value, inside a model context: the bound minus (``upper``) or plus
+    (``lower``) a distance with a flat prior on the positive numbers (``beyond_<kind>``).
+
+    Data augmentation: the distance's posterior is the chain's distribution of the value
+    given everything else, truncated at the bound, so integrating it out gives the censored
+    likelihood exactly, with the bound conditioned on the years around it.
+    """
+    distance = pm.HalfFlat(f"beyond_{kind}", dims=f"{kind}_bound")
+    return bound - distance if kind == "upper" else bound + distance
+
+
+def chain_rows(series: SeriesData) -> np.ndarray:
+    """The series' rows in the likelihood's order: exact values, then upper bounds, then lower
+    bounds (each in series order). The AR(1) chain indexes observations in this order."""
+    return np.concatenate([np.flatnonzero(series.kind == kind) for kind in present_kinds(series)])
+
+
 def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
     lo, _ = grid(series)
     index = series.year - anchors(series)[series.geo_index] - lo
@@ -233,9 +253,17 @@ def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
     for b in range(breaks.shape[1]):  # one 1-D array per break
         columns[f"brk{b}"] = breaks[:, b]
     arrays = split_by_kind(columns, series)
-    if "y_exact" in arrays:
-        prev, gap, first = chain_of(arrays["geo_exact"], series.year[series.kind == "exact"])
-        arrays["prev_exact"], arrays["gap_exact"], arrays["first_exact"] = prev, gap, first
+    # prev_<kind>: the previous observation of the row's geo, as an index into the chain's
+    # order (chain_rows); with exact values only, an index into the exact values.
+    rows = chain_rows(series)
+    prev, gap, first = chain_of(series.geo_index[rows], series.year[rows])
+    start = 0
+    for kind in present_kinds(series):
+        end = start + int(np.sum(series.kind == kind))
+        arrays[f"prev_{kind}"] = prev[start:end]
+        arrays[f"gap_{kind}"] = gap[start:end]
+        arrays[f"first_{kind}"] = first[start:end]
+        start = end
     return arrays
 
 
@@ -260,22 +288,26 @@ class Transition(Family):
     pace_var = "omega"
     gate_vars = ("mu_alpha", "tau_alpha", "mu_omega", "tau_omega", "mu_asymptote",
                  "tau_asymptote", "asymptote", "floor", "rho", "sigma_ar", "sigma_src",
-                 "sigma_part", "delta", "alpha", "omega")
+                 "sigma_part", "delta", "alpha", "omega", "beyond_upper", "beyond_lower")
 
     def data_arrays(self, series: SeriesData, priors: BaseModel) -> dict[str, np.ndarray]:
         return _arrays(series)
 
     def structure_key(self, series: SeriesData, priors: BaseModel) -> tuple:
-        return (self.name, len(series.geos), grid(series), present_kinds(series),
-                series.break_matrix().shape[1], prefers_centred_pace(series),
-                priors.model_dump_json())
+        key = (self.name, len(series.geos), grid(series), present_kinds(series),
+               series.break_matrix().shape[1], prefers_centred_pace(series),
+               priors.model_dump_json())
+        counts = tuple(int(np.sum(series.kind == kind)) for kind in BOUND_KINDS)
+        return key + (counts,) if any(counts) else key  # a bound is a parameter
 
     def build_model(self, series: SeriesData, priors: TransitionPriors) -> pm.Model:
         lo, hi = grid(series)
         n_breaks = series.break_matrix().shape[1]
         centred = prefers_centred_pace(series)
         coords = {"geo": list(series.geos), "grid": list(range(lo, hi + 1)),
-                  "source_type": list(SOURCE_TYPES), "break": list(range(n_breaks))}
+                  "source_type": list(SOURCE_TYPES), "break": list(range(n_breaks)),
+                  **{f"{kind}_bound": list(range(int(np.sum(series.kind == kind))))
+                     for kind in BOUND_KINDS}}
         with pm.Model(coords=coords) as model:
             data = {name: pm.Data(name, values) for name, values in _arrays(series).items()}
             mu_alpha = pm.Normal("mu_alpha", priors.level_mean, priors.level_sd)
@@ -320,25 +352,38 @@ class Transition(Family):
                      if n_breaks else None)
             stationary = sigma_ar**2 / (1.0 - rho**2)
 
-            def mean_and_error(kind: str):
+            kinds = present_kinds(series)
+            values, means, errors = [], [], []
+            for kind in kinds:
                 g, t = data[f"geo_{kind}"], data[f"k_{kind}"]
                 mean = mu[g, t]
                 for b in range(n_breaks):
                     mean = mean + data[f"brk{b}_{kind}"] * delta[b]
-                error = sigma_src[data[f"src_{kind}"]] ** 2 + data[f"part_{kind}"] * sigma_part**2
-                return mean, error
-
-            def eta_sd(kind: str):
-                mean, error = mean_and_error(kind)
-                if kind != "exact":  # bounds: the marginal distribution
-                    return mean, pt.sqrt(stationary + error)
-                residual = data["y_exact"] - mean
-                first, gap = data["first_exact"], data["gap_exact"]
-                carried = pt.switch(first, 0.0, rho**gap * residual[data["prev_exact"]])
-                persist = pt.switch(first, stationary, stationary * (1.0 - rho ** (2.0 * gap)))
-                return mean + carried, pt.sqrt(persist + error)
-
-            add_likelihood(data, eta_sd)
+                means.append(mean)
+                errors.append(sigma_src[data[f"src_{kind}"]] ** 2
+                              + data[f"part_{kind}"] * sigma_part**2)
+                values.append(data[f"y_{kind}"] if kind == "exact"
+                              else latent_beyond_bound(kind, data[f"y_{kind}"]))
+            # One AR(1) chain per geo through every observation, bounds included (their
+            # latent values), so a bound is conditioned on the years around it.
+            residual = pt.concatenate(values) - pt.concatenate(means)
+            chain = {name: pt.concatenate([data[f"{name}_{kind}"] for kind in kinds])
+                     for name in ("prev", "gap", "first")}
+            carried = pt.switch(chain["first"], 0.0,
+                                rho ** chain["gap"] * residual[chain["prev"]])
+            persist = pt.switch(chain["first"], stationary,
+                                stationary * (1.0 - rho ** (2.0 * chain["gap"])))
+            eta = pt.concatenate(means) + carried
+            sd = pt.sqrt(persist + pt.concatenate(errors))
+            start = 0
+            for kind, value in zip(kinds, values, strict=True):
+                end = start + int(np.sum(series.kind == kind))
+                if kind == "exact":
+                    pm.Normal("y", eta[start:end], sd[start:end], observed=data["y_exact"])
+                else:
+                    pm.Potential(f"{kind}_bounds", pm.logp(
+                        pm.Normal.dist(eta[start:end], sd[start:end]), value).sum())
+                start = end
         return model
 
     def extract_draws(self, posterior: xr.DataTree, series: SeriesData) -> dict[str, np.ndarray]:
@@ -348,8 +393,13 @@ class Transition(Family):
         lo, hi = grid(series)
         draws["anchor"] = anchors(series)
         draws["main_type"] = main_source_type(series)
-        # Residual of each geo's last exact observation (the AR(1) continues from it).
-        exact = series.kind == "exact"
+        # Residual of each geo's last observation (the AR(1) continues from it); a bound's
+        # value is its latent value in each draw.
+        value = np.broadcast_to(series.y, (draws["alpha"].shape[0], series.n_obs)).copy()
+        for kind in BOUND_KINDS:
+            if f"beyond_{kind}" in post:
+                sign = -1.0 if kind == "upper" else 1.0
+                value[:, series.kind == kind] += sign * stack_draws(post[f"beyond_{kind}"])
         mu = systematic_np(draws["alpha"], draws["omega"], per_geo(draws["asymptote"]),
                            draws["floor"][:, None], lo, hi)  # (sample, geo, grid)
         offset = np.zeros(series.n_obs)
@@ -357,21 +407,23 @@ class Transition(Family):
             offset = stack_draws(post["delta"]) @ series.break_matrix().T  # (sample, obs)
         last_resid = np.zeros_like(draws["alpha"])
         last_year = np.full(len(series.geos), np.nan)
+        rows = chain_rows(series)
+        order = rows[np.lexsort((series.year[rows], series.geo_index[rows]))]
         for g in range(len(series.geos)):
-            rows = np.flatnonzero(exact & (series.geo_index == g))
-            if not rows.size:
+            mine = order[series.geo_index[order] == g]
+            if not mine.size:
                 continue
-            i = rows[np.argmax(series.year[rows])]
+            i = mine[-1]
             k = series.year[i] - draws["anchor"][g] - lo
             base = mu[:, g, k] + (offset[:, i] if np.ndim(offset) == 2 else 0.0)
-            last_resid[:, g] = series.y[i] - base
+            last_resid[:, g] = value[:, i] - base
             last_year[g] = series.year[i]
         draws["last_resid"], draws["last_year"] = last_resid, last_year
         return draws
 
     def forecast(self, draws: dict[str, np.ndarray], series: SeriesData, years: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Systematic path plus the AR(1) continued from each geo's last exact residual plus
+        """Systematic path plus the AR(1) continued from each geo's last residual plus
         the observation error of the geo's main source type (see module docstring)."""
         years = np.asarray(years, dtype=int)
         A, f = per_geo(draws["asymptote"]), draws["floor"][:, None]
