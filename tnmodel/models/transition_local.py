@@ -942,8 +942,8 @@ class TransitionLocal(LocalFamily):
         reached = np.zeros_like(draws["omega"])  # the drift of each geo's pace at its last value
         if "drift" in post:  # the pace each geo has reached at its last value
             draws["tau_drift"] = stack_draws(post["tau_drift"])
-            draws["drift_common"] = np.array(  # z_drift is (chain, draw, year) then
-                "z_drift" in post and post["z_drift"].ndim == 3)
+            draws["drift_common"] = np.array(  # one walk for every geo: no geo dim
+                "z_drift" in post and "geo" not in post["z_drift"].dims)
             reached = drift[np.arange(len(series.geos)), arrays["year_index"][last]].T
             draws["omega"] = draws["omega"] + reached
         if ("mu_omega" in post and "pooled_pace" in constant
