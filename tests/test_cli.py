@@ -97,6 +97,21 @@ def test_run_writes_results_and_same_seed_gives_same_numbers(tmp_path, sim_data)
     assert hits["sim_share"]["fit_key"] == manifest["fits"]["sim_share"]["fit_key"]
 
 
+def _check_prior_power_columns(row: pd.Series, power: dict) -> None:
+    """P(met) with the fit's prior half and twice as strong: given wherever the manifest says
+    the reweighting is reliable, and said in the note exactly when it moves P by 0.05 and by
+    over twice its Monte-Carlo error."""
+    clear = []
+    for column, key in (("p_met_weaker_prior", "0.5"), ("p_met_stronger_prior", "2.0")):
+        assert pd.isna(row[column]) != power["reliable"][key], (column, power)
+        if power["reliable"][key]:
+            assert 0 <= row[column] <= 1 and 0 <= row[f"{column}_mcse"] < 0.1
+            moved = abs(row[column] - row["p_met"])
+            clear.append(moved >= max(0.05, 2 * row[f"{column}_mcse"]))
+    said = "the result leans on the prior" in row["note"]
+    assert said == any(clear), (row["note"], clear)
+
+
 @pytest.mark.slow
 @pytest.mark.integration
 def test_fast_run_of_the_shipped_baseline(tmp_path):
@@ -130,18 +145,15 @@ def test_fast_run_of_the_shipped_baseline(tmp_path):
         row = table.loc[f"thai_nguyen_online_procedures_level34_share_2030_{target}"]
         power = manifest["prior_power"][row["reading"]]
         assert {"mu_beta", "tau_beta"} <= set(power["parameters"])
-        clear = []
-        for column, key in (("p_met_weaker_prior", "0.5"), ("p_met_stronger_prior", "2.0")):
-            assert pd.isna(row[column]) != power["reliable"][key], (column, power)
-            if power["reliable"][key]:
-                assert 0 <= row[column] <= 1 and 0 <= row[f"{column}_mcse"] < 0.1
-                moved = abs(row[column] - row["p_met"])
-                clear.append(moved >= max(0.05, 2 * row[f"{column}_mcse"]))
-        said = "the result leans on the prior" in row["note"]
-        assert said == any(clear), (row["note"], clear)
+        _check_prior_power_columns(row, power)
     assert set(manifest["prior_power"]) == set(fits)
     rank = table.loc["thai_nguyen_digital_government_rank_2030"]
     assert rank["status"] == "estimated (rank model)" and 0 <= rank["p_met"] <= 1
+    # The rank model's prior is every one of its free parameters (standings integrated out).
+    power = manifest["rank_model"]["prior_power"]
+    assert set(power["parameters"]) == {"phi", "sigma_innov", "tau_geo", "tau_series",
+                                        "sigma_obs"}
+    _check_prior_power_columns(rank, power)
     assert manifest["fast"] is True and "not for decisions" in manifest["fast_warning"]
 
 

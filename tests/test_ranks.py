@@ -162,6 +162,39 @@ def fixed_fit(panel: RankPanel, n_draws: int = 400, truth: dict = TRUTH) -> Rank
     return RankFit(panel, RankPriors(), None, draws, None, chains=2)
 
 
+def test_the_rank_model_s_prior_for_power_scaling_is_every_hyper_parameter_as_scipy_says():
+    # Power-scaling reweights the rank model's draws by its prior: the log density of its
+    # five hyper-parameters (standings are integrated out), here against scipy at draws
+    # SIMULATED from other distributions than the priors.
+    from types import SimpleNamespace
+
+    import xarray as xr
+    from scipy import stats
+
+    from tnmodel.models.sensitivity import log_prior
+
+    panel, _ = sim_panel(6, 4, seed=2)
+    rng = np.random.default_rng(4)
+    n = 50
+    draws = {"phi": rng.uniform(0.2, 0.95, n), "sigma_innov": rng.uniform(0.1, 0.6, n),
+             "tau_geo": rng.uniform(0.2, 1.5, n), "tau_series": rng.uniform(0.05, 0.6, n),
+             "sigma_obs": rng.uniform(0.05, 0.6, (n, 2))}
+    posterior = xr.Dataset({name: (("chain", "draw", *(("series",) * (v.ndim - 1))),
+                                   v.reshape(1, n, *v.shape[1:])) for name, v in draws.items()})
+    priors = RankPriors()
+    fit = SimpleNamespace(panel=panel, priors=priors,
+                          posterior=xr.DataTree.from_dict({"posterior": posterior}))
+    density, names = log_prior(fit)
+    assert set(names) == set(draws)
+    gamma = {name: stats.gamma(2.0, scale=getattr(priors, f"{name}_mean") / 2.0)
+             for name in ("sigma_innov", "tau_geo", "tau_series")}
+    expected = (stats.beta(priors.phi_alpha, priors.phi_beta).logpdf(draws["phi"])
+                + sum(gamma[name].logpdf(draws[name]) for name in gamma)
+                + stats.lognorm(priors.obs_sd_log_sd, scale=priors.obs_sd_median).logpdf(
+                    draws["sigma_obs"]).sum(axis=1))
+    np.testing.assert_allclose(density, expected, rtol=1e-6, atol=1e-6)
+
+
 def test_block_conditioning_equals_dense_conditioning():
     panel, _ = sim_panel(12, 4, seed=3, keep=0.6)
     fit = fixed_fit(panel, n_draws=3)

@@ -48,7 +48,11 @@ from tnmodel.models.rank import (
     rank_basis,
     rank_panel,
 )
-from tnmodel.models.sensitivity import prior_power_summary, remembered_prior_power
+from tnmodel.models.sensitivity import (
+    PriorPower,
+    prior_power_summary,
+    remembered_prior_power,
+)
 from tnmodel.problems import InputError, Problem
 from tnmodel.progress import steps
 from tnmodel.ranks import RankForecast, forecast_ranks, rank_distribution_frame
@@ -163,8 +167,8 @@ def run_scenario(
 
     if cache is True:
         cache = FitCache()
-    plans, rank_fit, rank_forecasts, rank_seconds = _rank_stage(plans, dataset, scenario,
-                                                                progress, cache or None)
+    plans, rank_fit, rank_forecasts, rank_power, rank_seconds = _rank_stage(
+        plans, dataset, scenario, progress, cache or None)
     reused = sorted(set(fits or {}) & set(to_fit))
     fits = dict(fits or {})
     fit_keys: dict[str, tuple[str, bool]] = {}
@@ -201,7 +205,7 @@ def run_scenario(
     for plan in plans:
         if plan.target.id in rank_forecasts:
             rows.append(_rank_row(plan, scenario, dataset, rank_forecasts[plan.target.id],
-                                  rank_fit))
+                                  rank_fit, rank_power))
             continue
         row = attainment_row(plan, scenario.name, dataset, paths, series, scenario.baseline,
                              prior_pace=prior_pace, prior_power=prior_power)
@@ -230,7 +234,7 @@ def run_scenario(
     manifest["reused_fits"] = reused
     manifest["prior_power"] = {ind: prior_power_summary(power)
                                for ind, power in prior_power.items()}
-    manifest |= _rank_manifest(rank_fit, rank_forecasts, plans, rank_seconds)
+    manifest |= _rank_manifest(rank_fit, rank_forecasts, plans, rank_seconds, rank_power)
     ranks = _rank_table(rank_forecasts, plans)
     return ScenarioResult(scenario, table, quantiles, fits, manifest, first_year, ranks,
                           rank_fit)
@@ -532,18 +536,21 @@ def rank_model_fit_key(scenario: Scenario, panel: RankPanel) -> str:
 
 def _rank_stage(plans: list[TargetPlan], dataset: Dataset, scenario: Scenario,
                 progress: Progress, cache: FitCache | None = None,
-                ) -> tuple[list[TargetPlan], RankFit | None, dict[str, RankForecast], float]:
-    """Fit the rank model once (if any target needs it) and forecast every rank target."""
+                ) -> tuple[list[TargetPlan], RankFit | None, dict[str, RankForecast],
+                           PriorPower | None, float]:
+    """Fit the rank model once (if any target needs it), forecast every rank target and weigh
+    the fit's draws for its prior half and twice as strong."""
     started = time.perf_counter()
     plans, panel = rank_stage_plan(plans, dataset)
     if panel is None:
-        return plans, None, {}, 0.0
+        return plans, None, {}, None, 0.0
     progress(f"fitting the rank model ({panel.n_obs} ranks of {', '.join(panel.series)}, "
              f"{len(panel.geos)} provinces)")
     fit, key, _ = fit_rank_model(scenario, panel, cache)
     forecasts = {p.target.id: _rank_forecast(fit, key, p.target, dataset, scenario.seed, cache)
                  for p in plans if p.status == RANK_ESTIMATED}
-    return plans, fit, forecasts, round(time.perf_counter() - started, 2)
+    power = remembered_prior_power(fit, key)
+    return plans, fit, forecasts, power, round(time.perf_counter() - started, 2)
 
 
 #: Rank forecasts made in this process, by rank fit key and (reading, year, basis, seed): they do
@@ -591,7 +598,7 @@ _RANK_ROWS: dict[tuple, tuple[RankForecast, dict]] = {}
 
 
 def _rank_row(plan: TargetPlan, scenario: Scenario, dataset: Dataset, forecast: RankForecast,
-              fit: RankFit) -> dict:
+              fit: RankFit, power: PriorPower | None) -> dict:
     memo = (id(forecast), plan.target.id, plan.target.among, plan.evaluated_geo,
             dataset.content_hash, scenario.baseline.model_dump_json())
     found = _RANK_ROWS.get(memo)
@@ -599,7 +606,7 @@ def _rank_row(plan: TargetPlan, scenario: Scenario, dataset: Dataset, forecast: 
         if len(_RANK_ROWS) >= 256:
             _RANK_ROWS.clear()
         found = (forecast, rank_attainment_row(plan, scenario.name, dataset, forecast, fit,
-                                               scenario.baseline))
+                                               scenario.baseline, power))
         _RANK_ROWS[memo] = found
     return found[1] | {"scenario": scenario.name}
 
@@ -613,7 +620,7 @@ def _rank_table(forecasts: dict[str, RankForecast], plans: list[TargetPlan]) -> 
 
 
 def _rank_manifest(fit: RankFit | None, forecasts: dict[str, RankForecast],
-                   plans: list[TargetPlan], seconds: float) -> dict:
+                   plans: list[TargetPlan], seconds: float, power: PriorPower | None) -> dict:
     if fit is None:
         return {}
     thresholds = {p.target.id: int(p.target.threshold) for p in plans}
@@ -626,6 +633,7 @@ def _rank_manifest(fit: RankFit | None, forecasts: dict[str, RankForecast],
         "skipped_observations": list(panel.skipped),
         "diagnostics": fit.diagnostics.as_dict(),
         "seconds": seconds,
+        "prior_power": prior_power_summary(power),
         "targets": {tid: {"among": f.basis.among, "year": f.year,
                           "top_k": thresholds[tid],
                           "top_k_set": list(f.top_k(thresholds[tid])),

@@ -521,12 +521,15 @@ def rank_attainment_row(
     forecast: RankForecast,
     fit: RankFit,
     baseline: BaselineSettings,
+    prior_power: PriorPower | None = None,
 ) -> dict:
     """One row of ``targets.csv`` for a rank target (same columns as :func:`attainment_row`).
 
     ``p_met`` is P(rank <= threshold) (the target's comparator), with its MCSE; ``q05 / q50 /
     q95`` are rank quantiles; the note gives the basis, the 80% rank interval, whether the unit
-    is in the top-k set, the persistence estimate and the caveats.
+    is in the top-k set, the persistence estimate and the caveats. ``prior_power`` is the
+    rank model's :class:`~tnmodel.models.sensitivity.PriorPower` (one ranking per posterior
+    draw): P(met) with its prior half and twice as strong, as for an estimate.
     """
     t = plan.target
     row = attainment_row(replace(plan, status=NOT_SUPPORTED), scenario, dataset, {}, {},
@@ -543,6 +546,9 @@ def rank_attainment_row(
         "verdict": f"{likelihood_words(p)} (P = {p:.2f})",
         "q05": float(q05), "q50": float(q50), "q95": float(q95),
     }
+    weaker, stronger = _scaled_probabilities(prior_power, met)
+    row |= {"p_met_weaker_prior": weaker[0], "p_met_weaker_prior_mcse": weaker[1],
+            "p_met_stronger_prior": stronger[0], "p_met_stronger_prior_mcse": stronger[1]}
     observed = fit.panel.rows_of(t.reading, unit)
     same_basis = observed[observed["among"] == forecast.basis.among]
     if len(same_basis):
@@ -558,7 +564,9 @@ def rank_attainment_row(
                 "baseline_ratio": np.nan if verdict.ratio is None else verdict.ratio,
                 "baseline_projection": np.nan if verdict.projected_value is None
                 else verdict.projected_value}
-    row["note"] = "; ".join(_rank_notes(plan, dataset, forecast, fit, observed))
+    leans = _leans_on_prior(p, weaker, stronger)
+    row["note"] = "; ".join([*_rank_notes(plan, dataset, forecast, fit, observed),
+                             *([leans] if leans else [])])
     return row
 
 

@@ -11,7 +11,9 @@ on the prior. The weights' Pareto ``k`` says whether the reweighting can be trus
 
 "The prior" is the fit's hyper-parameters: the free random variables whose distributions
 have constant parameters and no per-geo or per-year dimension (the pooled pace and level,
-their spreads, asymptote, floor, error scales, a break's offset, an option's scales). Each
+their spreads, asymptote, floor, error scales, a break's offset, an option's scales; in the
+rank model, every free variable: persistence, innovation sd, the province means' spreads and
+each rank series' measurement error, the standings being integrated out). Each
 geo's level and pace given the pooled ones, and standardised innovations, are the model's
 structure, not a choice of prior, and are not scaled (as ``brms`` leaves its group-level
 effects out of the prior that ``priorsense`` scales).
@@ -34,8 +36,9 @@ WEAKER, STRONGER = 0.5, 2.0
 POWERS = (WEAKER, STRONGER)
 #: Above this Pareto k the reweighted probability is not reported (Vehtari et al. 2024).
 MAX_PARETO_K = 0.7
-#: Dimensions a hyper-parameter may have (one value per source type, per break).
-HYPER_DIMS = frozenset({"source_type", "break"})
+#: Dimensions a hyper-parameter may have (one value per source type, per break; in the rank
+#: model, one measurement error per rank series).
+HYPER_DIMS = frozenset({"source_type", "break", "series"})
 
 
 @dataclass(frozen=True)
@@ -95,18 +98,28 @@ def hyper_parameters(model) -> list:
     return chosen
 
 
+def rebuilt_model(fit):
+    """The PyMC model of a fit: a series family's (:class:`~tnmodel.models.Fit`) or the rank
+    model's (:class:`~tnmodel.models.rank.RankFit`, which has a panel, not a series)."""
+    from tnmodel.models import FAMILIES
+
+    if hasattr(fit, "panel"):
+        from tnmodel.models.rank import build_rank_model
+
+        return build_rank_model(fit.panel, fit.priors)
+    return FAMILIES[fit.spec.family].build_model(fit.series, fit.spec.priors)
+
+
 def log_prior(fit) -> tuple[np.ndarray, tuple[str, ...]]:
     """The log density of the fit's hyper-parameters at each posterior draw, and their names.
 
-    The model is rebuilt from the fit's family, series and priors (nothing is sampled); the
-    densities are those of the constrained parameters (no Jacobian: the power scales the
-    prior as the user wrote it).
+    The model is rebuilt from the fit's family, series and priors, or for a rank model's fit
+    from its panel and priors (nothing is sampled); the densities are those of the
+    constrained parameters (no Jacobian: the power scales the prior as the user wrote it).
     """
     import pytensor
 
-    from tnmodel.models import FAMILIES
-
-    model = FAMILIES[fit.spec.family].build_model(fit.series, fit.spec.priors)
+    model = rebuilt_model(fit)
     posterior = fit.posterior.posterior
     chosen = [rv for rv in hyper_parameters(model) if rv.name in posterior]
     if not chosen:
