@@ -44,6 +44,8 @@ def main() -> None:
     parser.add_argument("--prior", action="append", default=[], metavar="NAME=VALUE",
                         help="a prior setting of the family (repeat), e.g. "
                         "innovation_scaling=binomial")
+    parser.add_argument("--all-geos", action="store_true",
+                        help="rank every geo's level and pace, not only the first geo's")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/sbc_ranks.csv"))
     args = parser.parse_args()
     import yaml
@@ -60,7 +62,7 @@ def main() -> None:
             started = time.perf_counter()
             ranks = sbc_ranks(family, design, reps=args.reps, draws=args.draws, tune=args.tune,
                               thin=args.thin, seed=args.seed, target_accept=args.target_accept,
-                              settings=settings)
+                              settings=settings, all_geos=args.all_geos)
             frames.append(ranks)
             print(f"{family} / {design}: {args.reps} replications in "
                   f"{time.perf_counter() - started:.0f} s "

@@ -18,8 +18,10 @@ from tnmodel.models.sbc import (
     DESIGNS,
     MIXED,
     MIXED_FAMILIES,
+    PARAMETERS,
     censor,
     design_series,
+    every_geo,
     sbc_ranks,
     uniformity,
 )
@@ -109,3 +111,13 @@ def test_the_bounds_design_needs_a_family_that_simulates_it():
     other = next(f for f in sorted(FAMILIES) if f not in BOUNDS_FAMILIES)
     with pytest.raises(ValueError, match=f"family '{other}' does not simulate the 'bounds'"):
         sbc_ranks(other, BOUNDS, reps=1)
+
+
+def test_every_geo_ranks_each_geos_parameters_once():
+    checked = every_geo((*PARAMETERS["transition"], ("alpha", BOUNDS_GEO, "alpha"),
+                         ("sigma_part", None, "sigma_part")), n_geos=3)
+    labels = [(name, index) for name, index, _ in checked]
+    assert len(labels) == len(set(labels))
+    for name in ("alpha", "omega"):
+        assert [i for n, i in labels if n == name] == [0, 1, 2]
+    assert ("rho", None) in labels and ("sigma_part", None) in labels

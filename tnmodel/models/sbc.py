@@ -117,15 +117,25 @@ def sbc_priors(family: str, settings: dict | None = None):
     return priors_class(**base, **(settings or {}))
 
 
+def every_geo(parameters: tuple, n_geos: int) -> tuple:
+    """``parameters`` with each per-geo entry (index 0) repeated for every geo."""
+    return tuple(dict.fromkeys(
+        entry for name, index, key in parameters
+        for entry in ([(name, g, key) for g in range(n_geos)] if index == 0
+                      else [(name, index, key)])))
+
+
 def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: int = 300,
               thin: int = 2, seed: int = 0, n_geos: int = 3,
-              target_accept: float = 0.95, settings: dict | None = None) -> pd.DataFrame:
+              target_accept: float = 0.95, settings: dict | None = None,
+              all_geos: bool = False) -> pd.DataFrame:
     """Ranks of the truth among ``draws // thin`` posterior draws, per replication/parameter.
 
     One chain per replication; divergent replications are kept (and counted), so the test is
     of the sampler at these settings, not only of the model.
 
-    ``settings`` changes prior settings of the family (e.g. an option's value).
+    ``settings`` changes prior settings of the family (e.g. an option's value);
+    ``all_geos`` ranks every geo's per-geo parameters, not only the first geo's.
     Columns: family, design, rep, parameter, rank, n_draws, divergences.
     """
     from tnmodel.models import FAMILIES
@@ -151,7 +161,8 @@ def sbc_ranks(family: str, design: str, *, reps: int, draws: int = 200, tune: in
         divergences = int(post.sizes["draw"] and posterior.sample_stats["diverging"].sum())
         options = [p for p in (*OPTION_PARAMETERS.get(family, ()),
                                *LAYER_PARAMETERS.get(design, ())) if p[2] in truth]
-        for name, index, key in (*PARAMETERS[family], *options):
+        checked = (*PARAMETERS[family], *options)
+        for name, index, key in every_geo(checked, n_geos) if all_geos else checked:
             values = np.asarray(post[name].values).reshape(-1, *post[name].shape[2:])
             values = values[:, index] if index is not None else values
             value = np.asarray(truth[key])
