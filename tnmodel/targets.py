@@ -180,8 +180,7 @@ def attainment_row(
         caveats = _caveats(series[t.reading], plan.evaluated_geo, dataset.indicators[t.reading])
         carried = _carried_by_prior(prior_pace.get(t.reading), plan.evaluated_geo, t.year)
         weaker, stronger = _scaled_probabilities(prior_power.get(t.reading), met)
-        row |= {"p_met_weaker_prior": weaker[0], "p_met_weaker_prior_mcse": weaker[1],
-                "p_met_stronger_prior": stronger[0], "p_met_stronger_prior_mcse": stronger[1]}
+        row |= _scaled_columns(weaker, stronger)
         leans = _leans_on_prior(p, weaker, stronger)
         row["note"] = "; ".join([*caveats, *([f"its pace: {carried}"] if carried else []),
                                  *([leans] if leans else [])])
@@ -232,6 +231,12 @@ def _scaled_probabilities(power: PriorPower | None, met: np.ndarray) -> tuple[Sc
     if power is None:
         return (np.nan, np.nan), (np.nan, np.nan)
     return power.probability(met, WEAKER), power.probability(met, STRONGER)
+
+
+def _scaled_columns(weaker: Scaled, stronger: Scaled) -> dict:
+    """The ``targets.csv`` columns of P(met) with the prior half and twice as strong."""
+    return {"p_met_weaker_prior": weaker[0], "p_met_weaker_prior_mcse": weaker[1],
+            "p_met_stronger_prior": stronger[0], "p_met_stronger_prior_mcse": stronger[1]}
 
 
 def _leans_on_prior(p: float, weaker: Scaled, stronger: Scaled) -> str:
@@ -547,8 +552,7 @@ def rank_attainment_row(
         "q05": float(q05), "q50": float(q50), "q95": float(q95),
     }
     weaker, stronger = _scaled_probabilities(prior_power, met)
-    row |= {"p_met_weaker_prior": weaker[0], "p_met_weaker_prior_mcse": weaker[1],
-            "p_met_stronger_prior": stronger[0], "p_met_stronger_prior_mcse": stronger[1]}
+    row |= _scaled_columns(weaker, stronger)
     observed = fit.panel.rows_of(t.reading, unit)
     same_basis = observed[observed["among"] == forecast.basis.among]
     if len(same_basis):
