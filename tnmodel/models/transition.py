@@ -233,6 +233,17 @@ def latent_beyond_bound(kind: str, bound):
     return bound - distance if kind == "upper" else bound + distance
 
 
+def latent_value(posterior: xr.Dataset, series: SeriesData, row: int) -> np.ndarray | float:
+    """Observation ``row``'s value: its logit value if exact, a bound's latent value in each
+    posterior draw (the bound minus or plus ``beyond_<kind>``) otherwise."""
+    kind = series.kind[row]
+    if kind == "exact":
+        return float(series.y[row])
+    position = int(np.sum(series.kind[:row] == kind))  # its place among the kind's rows
+    distance = stack_draws(posterior[f"beyond_{kind}"])[:, position]
+    return series.y[row] - distance if kind == "upper" else series.y[row] + distance
+
+
 def chain_rows(series: SeriesData) -> np.ndarray:
     """The series' rows in the likelihood's order: exact values, then upper bounds, then lower
     bounds (each in series order). The AR(1) chain indexes observations in this order."""
@@ -298,7 +309,8 @@ class Transition(Family):
                series.break_matrix().shape[1], prefers_centred_pace(series),
                priors.model_dump_json())
         counts = tuple(int(np.sum(series.kind == kind)) for kind in BOUND_KINDS)
-        return key + (counts,) if any(counts) else key  # a bound is a parameter
+        # A bound is a parameter; series without bounds keep the keys they had.
+        return key + (counts,) if any(counts) else key
 
     def build_model(self, series: SeriesData, priors: TransitionPriors) -> pm.Model:
         lo, hi = grid(series)
@@ -395,11 +407,6 @@ class Transition(Family):
         draws["main_type"] = main_source_type(series)
         # Residual of each geo's last observation (the AR(1) continues from it); a bound's
         # value is its latent value in each draw.
-        value = np.broadcast_to(series.y, (draws["alpha"].shape[0], series.n_obs)).copy()
-        for kind in BOUND_KINDS:
-            if f"beyond_{kind}" in post:
-                sign = -1.0 if kind == "upper" else 1.0
-                value[:, series.kind == kind] += sign * stack_draws(post[f"beyond_{kind}"])
         mu = systematic_np(draws["alpha"], draws["omega"], per_geo(draws["asymptote"]),
                            draws["floor"][:, None], lo, hi)  # (sample, geo, grid)
         offset = np.zeros(series.n_obs)
@@ -416,7 +423,7 @@ class Transition(Family):
             i = mine[-1]
             k = series.year[i] - draws["anchor"][g] - lo
             base = mu[:, g, k] + (offset[:, i] if np.ndim(offset) == 2 else 0.0)
-            last_resid[:, g] = value[:, i] - base
+            last_resid[:, g] = latent_value(post, series, i) - base
             last_year[g] = series.year[i]
         draws["last_resid"], draws["last_year"] = last_resid, last_year
         return draws
