@@ -67,24 +67,30 @@ def likelihood_of_distance(series, priors):
     return at
 
 
-def closed_form(series, priors) -> float:
-    """log of the censored likelihood: r1 exact, r2 beyond the bound, r3 exact."""
+def chain_at_point(series, priors) -> dict[str, float]:
+    """The three values' residuals (the bound's: its threshold) at POINT, the exact values'
+    error variance, rho, sigma_ar**2 and the stationary variance."""
     lo, hi = grid(series)
     mu = systematic_np(POINT["alpha"], POINT["omega"], POINT["asymptote"], POINT["floor"],
                        lo, hi)[0]
-    k = series.year - anchors(series)[0] - lo
-    r1, threshold, r3 = series.y - mu[k]
+    r1, threshold, r3 = series.y - mu[series.year - anchors(series)[0] - lo]
     source = TRANSITION.data_arrays(series, priors)["src_exact"][0]
-    e2 = POINT["sigma_src"][source] ** 2
     rho, s2 = POINT["rho"], POINT["sigma_ar"] ** 2
-    stationary = s2 / (1 - rho**2)
-    first = stats.norm.logpdf(r1, 0.0, np.sqrt(stationary + e2))
+    return {"r1": r1, "threshold": threshold, "r3": r3, "e2": POINT["sigma_src"][source] ** 2,
+            "rho": rho, "s2": s2, "stationary": s2 / (1 - rho**2)}
+
+
+def closed_form(series, priors) -> float:
+    """log of the censored likelihood: r1 exact, r2 beyond the bound, r3 exact."""
+    c = chain_at_point(series, priors)
+    r1, r3, e2, rho, s2 = c["r1"], c["r3"], c["e2"], c["rho"], c["s2"]
+    first = stats.norm.logpdf(r1, 0.0, np.sqrt(c["stationary"] + e2))
     m1, v1 = rho * r1, s2 + e2  # r2 | r1
     v2 = s2 + e2  # r3 | r2 has mean rho * r2
     marginal = stats.norm.logpdf(r3, rho * m1, np.sqrt(rho**2 * v1 + v2))
     precision = 1 / v1 + rho**2 / v2
     mean = (m1 / v1 + rho * r3 / v2) / precision
-    z = (threshold - mean) * np.sqrt(precision)
+    z = (c["threshold"] - mean) * np.sqrt(precision)
     side = stats.norm.logsf(z) if bound_kind(series) == "lower" else stats.norm.logcdf(z)
     return float(first + marginal + side)
 
@@ -106,17 +112,12 @@ def test_the_marginal_censored_term_differs_from_the_chains():
     # it) is not the censored likelihood: the closed form's conditioning matters here.
     series = simulated_series_with_a_bound("lower", 49.0)
     priors = TransitionPriors()
-    lo, hi = grid(series)
-    mu = systematic_np(POINT["alpha"], POINT["omega"], POINT["asymptote"], POINT["floor"],
-                       lo, hi)[0]
-    r1, threshold, r3 = series.y - mu[series.year - anchors(series)[0] - lo]
-    e2 = POINT["sigma_src"][TRANSITION.data_arrays(series, priors)["src_exact"][0]] ** 2
-    rho, s2 = POINT["rho"], POINT["sigma_ar"] ** 2
-    stationary = s2 / (1 - rho**2)
-    marginal_terms = (stats.norm.logpdf(r1, 0.0, np.sqrt(stationary + e2))
-                      + stats.norm.logpdf(r3, rho**2 * r1,
+    c = chain_at_point(series, priors)
+    rho, stationary, e2 = c["rho"], c["stationary"], c["e2"]
+    marginal_terms = (stats.norm.logpdf(c["r1"], 0.0, np.sqrt(stationary + e2))
+                      + stats.norm.logpdf(c["r3"], rho**2 * c["r1"],
                                           np.sqrt(stationary * (1 - rho**4) + e2))
-                      + stats.norm.logsf(threshold, 0.0, np.sqrt(stationary + e2)))
+                      + stats.norm.logsf(c["threshold"], 0.0, np.sqrt(stationary + e2)))
     assert abs(marginal_terms - closed_form(series, priors)) > 0.1
 
 

@@ -244,6 +244,11 @@ def latent_value(posterior: xr.Dataset, series: SeriesData, row: int) -> np.ndar
     return series.y[row] - distance if kind == "upper" else series.y[row] + distance
 
 
+def kind_counts(series: SeriesData) -> dict[str, int]:
+    """How many observations of each present kind (in the likelihood's order)."""
+    return {kind: int(np.sum(series.kind == kind)) for kind in present_kinds(series)}
+
+
 def chain_rows(series: SeriesData) -> np.ndarray:
     """The series' rows in the likelihood's order: exact values, then upper bounds, then lower
     bounds (each in series order). The AR(1) chain indexes observations in this order."""
@@ -269,8 +274,8 @@ def _arrays(series: SeriesData) -> dict[str, np.ndarray]:
     rows = chain_rows(series)
     prev, gap, first = chain_of(series.geo_index[rows], series.year[rows])
     start = 0
-    for kind in present_kinds(series):
-        end = start + int(np.sum(series.kind == kind))
+    for kind, count in kind_counts(series).items():
+        end = start + count
         arrays[f"prev_{kind}"] = prev[start:end]
         arrays[f"gap_{kind}"] = gap[start:end]
         arrays[f"first_{kind}"] = first[start:end]
@@ -308,7 +313,7 @@ class Transition(Family):
         key = (self.name, len(series.geos), grid(series), present_kinds(series),
                series.break_matrix().shape[1], prefers_centred_pace(series),
                priors.model_dump_json())
-        counts = tuple(int(np.sum(series.kind == kind)) for kind in BOUND_KINDS)
+        counts = tuple(kind_counts(series).get(kind, 0) for kind in BOUND_KINDS)
         # A bound is a parameter; series without bounds keep the keys they had.
         return key + (counts,) if any(counts) else key
 
@@ -318,8 +323,8 @@ class Transition(Family):
         centred = prefers_centred_pace(series)
         coords = {"geo": list(series.geos), "grid": list(range(lo, hi + 1)),
                   "source_type": list(SOURCE_TYPES), "break": list(range(n_breaks)),
-                  **{f"{kind}_bound": list(range(int(np.sum(series.kind == kind))))
-                     for kind in BOUND_KINDS}}
+                  **{f"{kind}_bound": list(range(count))
+                     for kind, count in kind_counts(series).items() if kind in BOUND_KINDS}}
         with pm.Model(coords=coords) as model:
             data = {name: pm.Data(name, values) for name, values in _arrays(series).items()}
             mu_alpha = pm.Normal("mu_alpha", priors.level_mean, priors.level_sd)
@@ -388,8 +393,8 @@ class Transition(Family):
             eta = pt.concatenate(means) + carried
             sd = pt.sqrt(persist + pt.concatenate(errors))
             start = 0
-            for kind, value in zip(kinds, values, strict=True):
-                end = start + int(np.sum(series.kind == kind))
+            for (kind, count), value in zip(kind_counts(series).items(), values, strict=True):
+                end = start + count
                 if kind == "exact":
                     pm.Normal("y", eta[start:end], sd[start:end], observed=data["y_exact"])
                 else:
